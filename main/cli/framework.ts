@@ -1,0 +1,79 @@
+// The shape of every lora-audit command. A command returns plain data; the framework prints it as
+// JSON (--json) or through the command's human formatter, and turns thrown AuditErrors into one
+// clear line (or {"error": {code, message, file}}) and a non-zero exit.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AuditError, toApiError } from '../errors.ts';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+export interface CommandContext {
+  json: boolean;
+  /** Progress and notes for a person; suppressed with --json (stdout stays machine-readable). */
+  log(line: string): void;
+  /** Cancelled by SIGINT. */
+  signal: AbortSignal;
+}
+
+export interface CommandResult<T = unknown> {
+  /** What --json prints. */
+  data: T;
+  /** 0 for success; 1 when the command ran but found a failure (a check failed, a file was refused). */
+  exitCode?: number;
+}
+
+export interface Command<T = unknown> {
+  name: string;               // 'inspect', 'reference import', 'case create' …
+  summary: string;
+  usage: string;              // e.g. 'inspect <file…> [--json]'
+  options: Options;
+  run(ctx: CommandContext, values: Values, positionals: string[]): Promise<CommandResult<T>>;
+  human(data: T): string;
+}
+
+export function usageError(message: string): AuditError {
+  return new AuditError('BAD_REQUEST', message);
+}
+
+export async function execute(command: Command, argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  const options: Options = { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
+  let json = argv.includes('--json');
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    json = values.json === true;
+    if (values.help) {
+      out.write(`usage: lora-audit ${command.usage}\n\n${command.summary}\n`);
+      return 0;
+    }
+    const controller = new AbortController();
+    const onSigint = () => controller.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const ctx: CommandContext = { json, log: (line) => { if (!json) err.write(line + '\n'); }, signal: controller.signal };
+      const result = await command.run(ctx, values as Values, positionals);
+      out.write(json ? JSON.stringify(result.data, jsonReplacer, 2) + '\n' : command.human(result.data) + '\n');
+      return result.exitCode ?? 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  } catch (e) {
+    const api = toApiError(e);
+    const isUsage = api.code === 'BAD_REQUEST' || (e as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
+    if (json) out.write(JSON.stringify({ error: { code: isUsage ? 'BAD_REQUEST' : api.code, message: api.message, ...(api.file ? { file: api.file } : {}) } }, null, 2) + '\n');
+    else err.write(`lora-audit ${command.name}: ${api.file ? api.file + ': ' : ''}${api.message}\n${isUsage ? `usage: lora-audit ${command.usage}\n` : ''}`);
+    return isUsage ? 2 : 1;
+  }
+}
+
+/** Typed arrays print as plain number lists; bigints as numbers. */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
+  if (typeof value === 'bigint') return Number(value);
+  return value;
+}
+
+export function requireString(values: Values, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw usageError(`--${name} is required`);
+  return v;
+}
