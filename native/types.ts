@@ -27,3 +27,13 @@ export interface AdapterFeatures {
   modules: ModuleFeatures[];  // sorted by id
   backend: BackendName;
 }
+
+/** The compute layer's public face (implemented in native/engine.ts). */
+export interface FeatureEngine {
+  readonly info: BackendInfo;
+  /** Features for one adapter's modules, in the order given. */
+  compute(modules: import('../main/intake/model.ts').ModuleWeights[]): Promise<ModuleFeatures[]>;
+  /** Many adapters at once, so a GPU sees large batches. */
+  computeBatch(adapters: import('../main/intake/model.ts').ModuleWeights[][]): Promise<ModuleFeatures[][]>;
+  dispose(): void;
+}

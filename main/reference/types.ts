@@ -1,0 +1,64 @@
+// A reference set as the classifier sees it: adapters of known dataset size with their stored
+// features, the configuration every query must match, and where the data came from.
+import type { BaseModelHint, Family, Method, ScaleRule } from '../intake/model.ts';
+import type { ModuleFeatures } from '../../native/types.ts';
+
+export interface ModuleShape {
+  id: string;             // canonical module id
+  inFeatures: number;
+  outFeatures: number;
+}
+
+export interface ReferenceConfig {
+  rank: number;
+  family: Family;         // the producing tool's family (LoRA-WiSE: 'diffusers-lora')
+  method: Method;
+  scaleRule: ScaleRule;
+  scale: number;          // LoRA-WiSE: 1
+  baseModel: BaseModelHint;
+  modules: ModuleShape[]; // sorted by id
+  sizes: number[];        // distinct labels, ascending
+  names: string[];        // distinct image-set names
+}
+
+export interface ShardProvenance {
+  fileName: string;
+  size: number;
+  sha256: string;
+  rows: number;
+  importedAt: string;     // ISO time
+}
+
+export interface ReferenceProvenance {
+  source: 'lora-wise-parquet' | 'labelled-folder' | 'generator' | 'pack';
+  importerVersion: string;
+  createdAt: string;
+  shards: ShardProvenance[];
+  notes?: string;
+}
+
+export interface ReferenceAdapter {
+  id: number;             // row id in the database
+  name: string;           // image-set name (LoRA-WiSE `name`, as a string)
+  label: number;          // dataset size (LoRA-WiSE `label`)
+  source: string;         // shard file name and row, or adapter file name
+  features: ModuleFeatures[];  // sorted by module id, same order as config.modules
+}
+
+export interface ReferenceSet {
+  id: number;
+  name: string;
+  config: ReferenceConfig;
+  provenance: ReferenceProvenance;
+  adapters: ReferenceAdapter[];
+}
+
+/** A set without its adapters' features: for lists and reports. */
+export interface ReferenceSetSummary {
+  id: number;
+  name: string;
+  config: ReferenceConfig;
+  provenance: ReferenceProvenance;
+  adapterCount: number;
+  complete: boolean;      // false while an import is still running or was interrupted
+}
