@@ -56,4 +56,8 @@ export interface AnalysisResult {
   method: { name: 'DSiRe'; version: string; parameters: Record<string, unknown> };
   backend: string;        // compute backend that produced the query's features
   createdAt: string;
+  /** Optional, for the report's spectra chart (issue 8): per module, a statistic of the query's
+   *  spectrum (e.g. σ₁(ΔW)) next to the mean of the same statistic over each reference size's
+   *  adapters. The classifier has both at hand; results without it get a report without the chart. */
+  spectra?: { statistic: string; modules: string[]; query: number[]; bySize: { size: number; mean: number[] }[] };
 }
