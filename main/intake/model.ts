@@ -115,6 +115,19 @@ export interface EvidenceIdentity {
   fileName: string;
   size: number;
   sha256: string;
+  /** Files read alongside it (a PEFT adapter_config.json), identified the same way. */
+  companions?: { file: string; size: number; sha256: string }[];
+}
+
+/** An adapted layer that is not a LoRA-shaped A/B pair (LoKr, LoHa, IA3, VeRA, …): described, not analysed. */
+export interface OtherModule {
+  id: string;
+  method: Method;
+  /** The factors' inner dimension where the method has one (LoKr/LoHa: the w*_a columns). */
+  rank?: number;
+  inFeatures?: number;
+  outFeatures?: number;
+  tensors: string[];     // the keys that make it up
 }
 
 export interface CanonicalAdapter {
@@ -125,6 +138,8 @@ export interface CanonicalAdapter {
   /** LoRA-style A/B modules, sorted by id: the input to features and DSiRe. */
   modules: LoraModule[];
   otherTensors: OtherTensor[];
+  /** Adapted layers of other methods (LoKr, LoHa, IA3 …), when the adapter has them. */
+  otherModules?: OtherModule[];
   dtypes: DType[];
   ranks: number[];       // distinct ranks, ascending
   metadata: AdapterMetadata;
