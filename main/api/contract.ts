@@ -1,0 +1,276 @@
+// The one typed contract between the renderer and the main process. Both the Electron preload and
+// the headless host expose exactly this (see CHANNELS); the renderer imports only this file's types.
+// Every shape is plain data (numbers, strings, arrays, typed arrays): it survives Electron's
+// structured clone and the headless host's JSON alike. No imports: this file must type-check in the
+// renderer (DOM, no Node) and in main (Node, no DOM).
+
+export type ErrorCodeLike = string;
+
+/** The one error shape: a code to branch on, a sentence to show, the file it concerns. */
+export interface ApiErrorShape {
+  code: ErrorCodeLike;
+  message: string;
+  file?: string;
+  details?: Record<string, unknown>;
+}
+
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: ApiErrorShape };
+
+/** Long work reports progress under the jobId the caller chose, and can be cancelled by it. */
+export interface ProgressEvent {
+  jobId: string;
+  channel: Channel;
+  phase: string;          // 'hashing', 'inspecting', 'importing', 'features', 'rendering' …
+  done: number;
+  total: number | null;
+  unit: 'bytes' | 'adapters' | 'files' | 'steps';
+  message: string;
+  file?: string;
+  /** Secondary counter (e.g. adapters while the main counter is bytes). */
+  adaptersDone?: number;
+  adaptersTotal?: number | null;
+}
+
+// ---- shapes -------------------------------------------------------------------------------------
+
+export interface BackendView {
+  name: string;
+  reason: string;
+  candidates: { name: string; ok: boolean; ms?: number; maxRelError?: number; reason: string }[];
+}
+
+export interface AppInfo {
+  appName: string;
+  version: string;
+  methodVersion: string;
+  host: 'electron' | 'headless';
+  dataDir: string;
+  dbPath: string;
+  backend: BackendView;
+  offline: true;
+  demoAvailable: boolean;
+}
+
+export interface CaseSummary {
+  id: string;
+  title: string;
+  examiner: string;
+  organisation: string;
+  description: string;
+  status: string;
+  createdAt: string;
+  updatedAt: string;
+  evidenceCount: number;
+  analysisCount: number;
+}
+
+export interface FindingView { severity: 'info' | 'warning' | 'error'; code: string; message: string; tensor?: string }
+
+export interface InspectView {
+  file: string;
+  fileName: string;
+  size: number;
+  sha256: string | null;
+  family: string | null;
+  method: string | null;
+  baseModel: string | null;
+  ranks: number[];
+  modules: number;
+  dtype: string[];
+  scale: number | null;
+  metadata: {
+    keys: number;
+    claimedTrainingImages: number | null;
+    numTrainImagesWithRepeats: number | null;
+    summary: Record<string, string>;
+  };
+  findings: FindingView[];
+  error: ApiErrorShape | null;
+}
+
+export interface EvidenceView {
+  id: string;
+  caseId: string;
+  fileName: string;
+  originalPath: string;
+  storedPath: string;
+  size: number;
+  sha256: string;
+  family: string | null;
+  method: string | null;
+  baseModel: string | null;
+  importedAt: string;
+  examiner: string;
+  notes: string;
+  tags: string[];
+  inspect: InspectView | null;
+}
+
+export interface VoteView { size: number; count: number }
+export interface NeighbourView { name: string; size: number; distance: number; source: string }
+export interface ModulePredictionView { id: string; feature: string; predicted: number; distance: number; neighbour: string }
+
+export interface AnalysisResultView {
+  file: string;
+  sha256: string;
+  referenceSet: string;
+  mode: 'faithful' | 'best';
+  applicable: boolean;
+  reasons: string[];
+  estimate: number | null;
+  votes: VoteView[];
+  interval: { low: number; high: number; coverage: number; method: string } | null;
+  nearest: NeighbourView[];
+  perModule: ModulePredictionView[];
+  regression: { estimate: number; method: string } | null;
+  outOfDistribution: { flagged: boolean; score: number; threshold: number; explanation: string } | null;
+  metadataClaim: { claimed: number; source: string; withinInterval: boolean | null; agrees: boolean | null } | null;
+  warnings: string[];
+  method: { name: string; version: string; parameters: Record<string, unknown> };
+  backend: string;
+  createdAt: string;
+  /** Optional spectra for charts: the adapter's mean σ(ΔW) profile and each reference size's mean. */
+  spectra?: { adapter: number[]; bySize: { size: number; values: number[] }[] };
+}
+
+export interface AnalysisView {
+  id: string;
+  caseId: string;
+  evidenceId: string;
+  referenceSet: string;
+  mode: 'faithful' | 'best';
+  startedAt: string;
+  finishedAt: string | null;
+  backend: string;
+  result: AnalysisResultView | null;
+  error: ApiErrorShape | null;
+}
+
+export interface ReportView { id: string; caseId: string; file: string; sha256: string; signer: string; createdAt: string }
+export interface NoteView { id: string; caseId: string; author: string; text: string; createdAt: string }
+export interface AuditEntryView { seq: number; at: string; actor: string; action: string; details: Record<string, unknown>; hash: string }
+
+export interface CaseDetail {
+  case: CaseSummary;
+  evidence: EvidenceView[];
+  analyses: AnalysisView[];
+  reports: ReportView[];
+  notes: NoteView[];
+  audit: AuditEntryView[];
+}
+
+export interface VerifyCaseView { ok: boolean; problems: { kind: string; message: string; seq?: number; evidenceId?: string }[] }
+
+export interface ReferenceSetView {
+  id: number;
+  name: string;
+  complete: boolean;
+  adapterCount: number;
+  rank: number;
+  family: string;
+  method: string;
+  baseModel: string;
+  sizes: number[];
+  names: number;
+  modules: number;
+  source: string;
+  importerVersion: string;
+  createdAt: string;
+  shards: { fileName: string; size: number; sha256: string; rows: number; importedAt: string }[];
+}
+
+export interface ImportReferenceResult {
+  set: ReferenceSetView;
+  imported: string[];
+  skipped: string[];
+  errors: ApiErrorShape[];
+}
+
+export interface ApplicabilityView { applicable: boolean; reasons: string[] }
+
+export interface ReportCreated { pdf: string; manifest: string; sha256: string; signer: string; pages: number }
+
+export interface ReportVerification {
+  ok: boolean;
+  signatureValid: boolean;
+  documentUnmodified: boolean;
+  trusted: boolean | null;
+  signer: { commonName: string; organisation?: string; serial?: string; notBefore?: string; notAfter?: string } | null;
+  manifest: { checked: boolean; ok: boolean; problems: string[] } | null;
+  problems: string[];
+}
+
+export interface KeyCreated { path: string; commonName: string; fingerprint: string }
+
+// ---- channels -----------------------------------------------------------------------------------
+
+export interface Channels {
+  'app.info': { req: Record<string, never>; res: AppInfo };
+  'cases.list': { req: { search?: string }; res: CaseSummary[] };
+  'cases.create': { req: { title: string; examiner: string; organisation?: string; description?: string }; res: CaseSummary };
+  'cases.get': { req: { caseId: string }; res: CaseDetail };
+  'cases.addNote': { req: { caseId: string; text: string }; res: NoteView };
+  'cases.verify': { req: { caseId: string }; res: VerifyCaseView };
+  'cases.export': { req: { caseId: string; out: string }; res: { path: string; sha256: string } };
+  'cases.import': { req: { archive: string }; res: CaseSummary };
+  'evidence.inspect': { req: { path: string }; res: InspectView };
+  'evidence.add': { req: { caseId: string; paths: string[]; notes?: string; tags?: string[] }; res: { added: EvidenceView[]; errors: ApiErrorShape[] } };
+  'references.list': { req: Record<string, never>; res: ReferenceSetView[] };
+  'references.import': { req: { name: string; paths: string[] }; res: ImportReferenceResult };
+  'references.exportPack': { req: { name: string; out: string }; res: { path: string; sha256: string } };
+  'references.importPack': { req: { path: string; name?: string }; res: ReferenceSetView };
+  'analysis.check': { req: { caseId: string; evidenceId: string; referenceSet: string }; res: ApplicabilityView };
+  'analysis.run': { req: { caseId: string; evidenceIds: string[]; referenceSet: string; mode: 'faithful' | 'best' }; res: AnalysisView[] };
+  'reports.create': { req: { caseId: string; out?: string; keyPath: string; passphrase: string }; res: ReportCreated };
+  'reports.verify': { req: { pdfPath: string; manifestPath?: string; trust?: string[] }; res: ReportVerification };
+  'reports.preview': { req: { caseId: string }; res: { html: string } };
+  'keys.create': { req: { commonName: string; organisation?: string; passphrase: string; out?: string }; res: KeyCreated };
+  'demo.open': { req: Record<string, never>; res: CaseDetail };
+  'dialog.openFiles': { req: { title: string; filters?: { name: string; extensions: string[] }[]; directories?: boolean; multiple?: boolean }; res: string[] };
+  'dialog.saveFile': { req: { title: string; defaultName: string; filters?: { name: string; extensions: string[] }[] }; res: string | null };
+  'jobs.cancel': { req: { jobId: string }; res: { cancelled: boolean } };
+}
+
+export type Channel = keyof Channels;
+export type Req<C extends Channel> = Channels[C]['req'];
+export type Res<C extends Channel> = Channels[C]['res'];
+
+/** The runtime list of channels: preload, headless host and handler table are checked against it. */
+export const CHANNELS = [
+  'app.info', 'cases.list', 'cases.create', 'cases.get', 'cases.addNote', 'cases.verify', 'cases.export',
+  'cases.import', 'evidence.inspect', 'evidence.add', 'references.list', 'references.import',
+  'references.exportPack', 'references.importPack', 'analysis.check', 'analysis.run', 'reports.create',
+  'reports.verify', 'reports.preview', 'keys.create', 'demo.open', 'dialog.openFiles', 'dialog.saveFile',
+  'jobs.cancel',
+] as const satisfies readonly Channel[];
+
+/** Channels whose work can be long: they report progress and honour jobs.cancel. */
+export const LONG_RUNNING: readonly Channel[] = ['evidence.add', 'references.import', 'analysis.run', 'reports.create', 'demo.open', 'cases.import', 'cases.export'];
+
+/** The IPC channel names used by Electron (one invoke channel, one event channel). */
+export const IPC_INVOKE = 'lora-audit:invoke';
+export const IPC_PROGRESS = 'lora-audit:progress';
+
+export interface InvokeOptions {
+  jobId?: string;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** What `window.loraAudit` is, in Electron (preload) and in the headless host (loopback bridge). */
+export interface LoraAuditApi {
+  invoke<C extends Channel>(channel: C, request: Req<C>, options?: InvokeOptions): Promise<Res<C>>;
+  cancel(jobId: string): Promise<void>;
+  /** Paths for files dropped on the window (Electron: webUtils; headless host: staged uploads). */
+  pathsForFiles(files: File[]): Promise<string[]>;
+  readonly host: 'electron' | 'headless';
+}
+
+/** A failed invoke rejects with this; `error` is the one error shape. */
+export class ApiFailure extends Error {
+  readonly error: ApiErrorShape;
+  constructor(error: ApiErrorShape) {
+    super(error.file ? `${error.file}: ${error.message}` : error.message);
+    this.name = 'ApiFailure';
+    this.error = error;
+  }
+}
