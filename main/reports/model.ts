@@ -1,0 +1,207 @@
+// What a report says, as plain data: assembled once from the case database, then rendered (HTML →
+// PDF) and summarised (manifest) from the same object, so the printed page and the machine-readable
+// manifest cannot disagree.
+import { readFileSync } from 'node:fs';
+import type { Queryable } from '../db/database.ts';
+import type { AnalysisResult } from '../dsire/types.ts';
+import type { ReferenceProvenance } from '../reference/types.ts';
+import type { CertificateInfo } from './keys.ts';
+import { AuditError } from '../errors.ts';
+
+export interface ReportEvidence {
+  id: string;
+  fileName: string;
+  size: number;
+  sha256: string;
+  family: string;
+  method: string;
+  baseModel: string;
+  importedAt: string;
+  /** What the file's metadata claims about its training set, when it claims anything. */
+  metadataClaim: { claimed: number; source: string } | null;
+  /** Set when intake refused the file: the refusal, in words. */
+  refused: string | null;
+}
+
+export interface ReportReference {
+  name: string;
+  id: number;
+  provenance: ReferenceProvenance;
+}
+
+export interface ReportMethod {
+  name: string;
+  version: string;
+  mode: string;
+  parameters: Record<string, unknown>;
+  backend: string;
+  appVersion: string;
+}
+
+export interface ReportResult {
+  evidenceId: string;
+  fileName: string;
+  sha256: string;
+  analysedAt: string;
+  method: ReportMethod;
+  /** The analysis as stored; when `result.applicable` is false the report prints the refusal, never a number. */
+  result: AnalysisResult | null;
+  /** Refusal before any analysis (intake refused the file, or it was never analysed). */
+  refusal: string | null;
+}
+
+export interface ReportAuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  summary: string;
+  hash: string;
+}
+
+export interface ReportModel {
+  generatedAt: string;
+  app: { name: string; version: string };
+  case: {
+    id: string;
+    title: string;
+    examiner: string;
+    organisation: string;
+    description: string;
+    status: string;
+    createdAt: string;
+  };
+  evidence: ReportEvidence[];
+  references: ReportReference[];
+  results: ReportResult[];
+  limitations: string[];
+  audit: { total: number; headSeq: number; headHash: string; entries: ReportAuditEntry[] };
+  /** Filled in once the signing key is open; the template prints who signs, the PDF carries the signature. */
+  signature: { signer: CertificateInfo | null; statement: string; place: string | null };
+}
+
+export const LIMITATIONS: readonly string[] = [
+  'DSiRe compares the adapter with reference adapters fine-tuned from the same base model with the same recipe ' +
+    '(rank, target modules, scaling, optimiser and schedule). An adapter trained differently can be misread; the ' +
+    'applicability checks catch structural differences (rank, modules, scaling, base model) but not a different ' +
+    'learning rate or number of steps.',
+  'The classifier votes among the dataset sizes present in the reference set. It cannot name a size the reference ' +
+    'set does not contain: an adapter trained on 7 images, compared with references of 1, 5 and 10, is reported as ' +
+    'one of those. The interval and the between-sizes regression are shown to make this visible.',
+  'An estimate is evidence about the number of distinct training samples, not about which samples were used, and ' +
+    'not proof of any particular dataset.',
+  'A metadata claim is what the file says about itself; files can be edited. Agreement or disagreement with the ' +
+    'estimate is a finding to weigh, not a verdict.',
+];
+
+export const AUDIT_EXCERPT = 40;
+
+export function appVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+interface CaseRow { id: string; title: string; examiner: string; organisation: string; description: string; status: string; created_at: string; audit_head_seq: number; audit_head_hash: string }
+interface EvidenceRow { id: string; file_name: string; size: number; sha256: string; family: string; method: string; base_model: string; inspect: string; imported_at: string }
+interface AnalysisRow {
+  id: string; evidence_id: string; reference_set: string; reference_set_id: number; reference_provenance: string;
+  mode: string; parameters: string; result: string; method_version: string; app_version: string; backend: string; finished_at: string;
+}
+interface AuditRow { seq: number; at: string; actor: string; action: string; details: string; hash: string }
+
+/** Assembles the report for one case from the case database (read only). The newest analysis of each
+ *  evidence file is reported; evidence never analysed is listed with that said plainly. */
+export async function buildReportModel(db: Queryable, caseId: string, now = new Date()): Promise<ReportModel> {
+  const c = await db.get<CaseRow>('SELECT * FROM cases WHERE id = ?', [caseId]);
+  if (!c) throw new AuditError('NOT_FOUND', `no case with id ${caseId} in this database (see: lora-audit case list)`);
+  const evidenceRows = await db.all<EvidenceRow>('SELECT * FROM evidence WHERE case_id = ? ORDER BY imported_at, file_name', [caseId]);
+  const analysisRows = await db.all<AnalysisRow>('SELECT * FROM analyses WHERE case_id = ? ORDER BY finished_at', [caseId]);
+  const auditRows = await db.all<AuditRow>('SELECT seq, at, actor, action, details, hash FROM audit_log WHERE case_id = ? ORDER BY seq DESC LIMIT ?', [caseId, AUDIT_EXCERPT]);
+  const total = (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log WHERE case_id = ?', [caseId]))?.n ?? 0;
+
+  const evidence = evidenceRows.map(evidenceFromRow);
+  const latest = new Map<string, AnalysisRow>();
+  for (const a of analysisRows) latest.set(a.evidence_id, a);   // ordered by time: the last one wins
+
+  const references = new Map<string, ReportReference>();
+  const results: ReportResult[] = evidence.map((ev) => {
+    const a = latest.get(ev.id);
+    if (!a) {
+      return {
+        evidenceId: ev.id, fileName: ev.fileName, sha256: ev.sha256, analysedAt: '', result: null,
+        method: { name: 'DSiRe', version: '', mode: '', parameters: {}, backend: '', appVersion: '' },
+        refusal: ev.refused ? `intake refused the file: ${ev.refused}` : 'not analysed in this case',
+      };
+    }
+    const key = `${a.reference_set_id}:${a.reference_set}`;
+    if (!references.has(key)) {
+      references.set(key, { name: a.reference_set, id: a.reference_set_id, provenance: parseJson<ReferenceProvenance>(a.reference_provenance, 'reference provenance') });
+    }
+    const result = parseJson<AnalysisResult>(a.result, 'analysis result');
+    return {
+      evidenceId: ev.id, fileName: ev.fileName, sha256: ev.sha256, analysedAt: a.finished_at, result,
+      method: {
+        name: result.method?.name ?? 'DSiRe', version: a.method_version, mode: a.mode,
+        parameters: parseJson<Record<string, unknown>>(a.parameters, 'analysis parameters'), backend: a.backend, appVersion: a.app_version,
+      },
+      refusal: null,
+    };
+  });
+  // A claim seen by the classifier (with its agreement) is more complete than intake's bare claim.
+  for (const r of results) {
+    const ev = evidence.find((e) => e.id === r.evidenceId);
+    if (ev && !ev.metadataClaim && r.result?.metadataClaim) ev.metadataClaim = { claimed: r.result.metadataClaim.claimed, source: r.result.metadataClaim.source };
+  }
+
+  return {
+    generatedAt: now.toISOString(),
+    app: { name: 'LoRA Auditor', version: appVersion() },
+    case: { id: c.id, title: c.title, examiner: c.examiner, organisation: c.organisation, description: c.description, status: c.status, createdAt: c.created_at },
+    evidence,
+    references: [...references.values()],
+    results,
+    limitations: [...LIMITATIONS],
+    audit: {
+      total, headSeq: c.audit_head_seq, headHash: c.audit_head_hash,
+      entries: auditRows.reverse().map((r) => ({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, summary: summarise(r.details), hash: r.hash })),
+    },
+    signature: {
+      signer: null,
+      statement: `I, the examiner named in the signing certificate, produced this report with ${'LoRA Auditor'} from the evidence listed, ` +
+        'whose SHA-256 digests were computed at intake. The digital signature covers every byte of this document.',
+      place: null,
+    },
+  };
+}
+
+function evidenceFromRow(r: EvidenceRow): ReportEvidence {
+  const inspect = parseJson<Record<string, unknown>>(r.inspect || '{}', 'evidence inspection');
+  const metadata = (inspect.metadata ?? {}) as { claimedTrainingImages?: unknown; kohya?: { realImageCount?: unknown } };
+  const claimed = typeof metadata.claimedTrainingImages === 'number' ? metadata.claimedTrainingImages : null;
+  const error = inspect.error as { code?: string; message?: string } | string | undefined;
+  const refused = error === undefined ? null : typeof error === 'string' ? error : `${error.message ?? 'refused'}${error.code ? ` (${error.code})` : ''}`;
+  return {
+    id: r.id, fileName: r.file_name, size: r.size, sha256: r.sha256, family: r.family, method: r.method, baseModel: r.base_model,
+    importedAt: r.imported_at,
+    metadataClaim: claimed === null ? null : { claimed, source: 'file metadata' },
+    refused,
+  };
+}
+
+function summarise(details: string): string {
+  try {
+    const d = JSON.parse(details) as Record<string, unknown>;
+    return Object.entries(d).filter(([, v]) => v !== null && typeof v !== 'object').slice(0, 4)
+      .map(([k, v]) => `${k}: ${String(v).length > 80 ? String(v).slice(0, 77) + '…' : String(v)}`).join('; ');
+  } catch {
+    return details.slice(0, 120);
+  }
+}
+
+function parseJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new AuditError('DB_ERROR', `the case database holds an unreadable ${what} (not JSON); the database may be damaged`);
+  }
+}

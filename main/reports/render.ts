@@ -1,0 +1,65 @@
+// HTML → PDF. Rendering stays behind one function type: the CLI and the headless host print with
+// Playwright in Debian's Chromium; the Electron shell supplies printToPDF over the same HTML.
+import { chromium, type Browser } from 'playwright-core';
+import { AuditError } from '../errors.ts';
+import { READY_FLAG } from './template.ts';
+
+export type PdfRenderer = (html: string) => Promise<Uint8Array>;
+
+export interface ChromiumRenderer {
+  render: PdfRenderer;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+
+// Header and footer are rendered by Chromium outside the page (no web fonts there): keep them plain.
+const HEADER = `<div style="font-size:7px;width:100%;padding:0 15mm;color:#666;font-family:sans-serif;">
+<span>LoRA Auditor · signed forensic report</span></div>`;
+const FOOTER = `<div style="font-size:7px;width:100%;padding:0 15mm;color:#666;font-family:sans-serif;text-align:right;">
+page <span class="pageNumber"></span> of <span class="totalPages"></span></div>`;
+
+const READY_TIMEOUT_MS = 30_000;
+
+/** One browser for many reports; every render is a fresh, offline page. Close it when done. */
+export async function chromiumRenderer(executablePath = process.env.LORA_AUDIT_CHROMIUM || DEFAULT_CHROMIUM): Promise<ChromiumRenderer> {
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-extensions', '--disable-sync'],
+    });
+  } catch (err) {
+    throw new AuditError('RENDER_FAILED', `cannot start Chromium to print the report (${(err as Error).message.split('\n')[0]}); ` +
+      'install chromium or point LORA_AUDIT_CHROMIUM at a Chromium binary', executablePath);
+  }
+  const render: PdfRenderer = async (html) => {
+    const context = await browser.newContext({ offline: true, javaScriptEnabled: true });
+    try {
+      const page = await context.newPage();
+      // The report is self-contained: anything it asks the network for is a bug or an injection, so
+      // every request but the page's own document (and its data: URLs) is refused.
+      await page.route('**/*', (route) => {
+        const url = route.request().url();
+        return url.startsWith('data:') ? route.continue() : route.abort('blockedbyclient');
+      });
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.setContent(html, { waitUntil: 'load' });
+      await page.waitForFunction(`window.${READY_FLAG} === true`, undefined, { timeout: READY_TIMEOUT_MS }).catch(() => {
+        throw new AuditError('RENDER_FAILED', `the report page did not finish drawing its charts${errors.length ? `: ${errors.join('; ')}` : ''}`);
+      });
+      await page.emulateMedia({ media: 'print' });
+      const pdf = await page.pdf({
+        format: 'A4', printBackground: true, preferCSSPageSize: true, displayHeaderFooter: true,
+        headerTemplate: HEADER, footerTemplate: FOOTER, margin: { top: '18mm', bottom: '20mm', left: '15mm', right: '15mm' },
+        tagged: true, outline: true,
+      });
+      return new Uint8Array(pdf.buffer, pdf.byteOffset, pdf.byteLength);
+    } finally {
+      await context.close();
+    }
+  };
+  return { render, close: () => browser.close() };
+}
