@@ -1,0 +1,79 @@
+// Reports issued for a case. The reports engineer renders and signs the PDF, then calls
+// recordReport(): the file is hashed, a read-only copy kept in the case folder (so an archive and a
+// later verify have the exact bytes that were issued), and the row and its audit entry written in one
+// transaction.
+import { basename, join, resolve } from 'node:path';
+import type { Database, Queryable } from '../db/database.ts';
+import { resolveActor } from './actor.ts';
+import { appendAudit } from './audit.ts';
+import { getCase } from './cases.ts';
+import { newId } from './ids.ts';
+import { commitStaging, discardStaging, newStaging, stageCopy, storeRoot, storedFile } from './store.ts';
+
+export interface ReportRecord {
+  id: string;
+  caseId: string;
+  file: string;         // where it was written
+  storedPath: string;   // absolute: the copy in the case folder
+  sha256: string;
+  size: number;
+  signer: string;
+  createdAt: string;
+  manifest: Record<string, unknown>;
+}
+
+export interface RecordReportInput {
+  file: string;
+  /** The signing certificate's subject (or a name), as the report shows it. */
+  signer: string;
+  /** What the report covers (evidence ids and hashes, analyses, reference set …): stored as given. */
+  manifest: Record<string, unknown>;
+  actor?: string;
+}
+
+export interface ReportRow {
+  id: string; case_id: string; file: string; stored_path: string; sha256: string; size: number; signer: string;
+  created_at: string; manifest: string;
+}
+
+export function rowToReport(root: string, r: ReportRow): ReportRecord {
+  return {
+    id: r.id, caseId: r.case_id, file: r.file, storedPath: storedFile(root, r.stored_path), sha256: r.sha256,
+    size: r.size, signer: r.signer, createdAt: r.created_at, manifest: JSON.parse(r.manifest) as Record<string, unknown>,
+  };
+}
+
+export async function recordReport(db: Database, caseIdOrPrefix: string, input: RecordReportInput): Promise<ReportRecord> {
+  const kase = await getCase(db, caseIdOrPrefix);
+  const actor = resolveActor(kase.examiner, input.actor);
+  const root = storeRoot(db.path);
+  const file = resolve(input.file);
+  const fileName = basename(file);
+  const staging = await newStaging(root, kase.id, 'reports');
+  try {
+    const staged = await stageCopy(file, staging, fileName);
+    const id = newId();
+    const createdAt = new Date().toISOString();
+    // one folder per report: the same PDF bytes recorded twice are still two issued reports
+    const rel = `${kase.id}/reports/${id}`;
+    await db.transaction(async (tx) => {
+      await commitStaging(staging, join(root, rel));
+      await tx.run(`INSERT INTO reports (id, case_id, file, stored_path, sha256, size, signer, created_at, manifest)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [id, kase.id, file, `${rel}/${fileName}`, staged.sha256, staged.size, input.signer, createdAt, JSON.stringify(input.manifest)]);
+      await appendAudit(tx, kase.id, actor, 'report', { reportId: id, file, sha256: staged.sha256, size: staged.size, signer: input.signer }, createdAt);
+    });
+    return (await listReports(db, kase.id)).find((r) => r.id === id)!;
+  } finally {
+    await discardStaging(staging);
+  }
+}
+
+export async function listReports(db: Database, caseId: string): Promise<ReportRecord[]> {
+  return listReportsIn(db, storeRoot(db.path), caseId);
+}
+
+export async function listReportsIn(q: Queryable, root: string, caseId: string): Promise<ReportRecord[]> {
+  const rows = await q.all<ReportRow>('SELECT * FROM reports WHERE case_id = ? ORDER BY created_at, id', [caseId]);
+  return rows.map((r) => rowToReport(root, r));
+}
