@@ -107,7 +107,12 @@ export async function writeLoraWiseParquet(path: string, rows: LoraWiseRow[], op
     for (let start = 0; start < rows.length; start += rowGroupSize) {
       parts.push(`SELECT * FROM shard WHERE rowid >= ${start} AND rowid < ${start + rowGroupSize}`);
     }
-    await conn.run(`COPY (${parts.join(' UNION ALL ')}) TO ${quoteString(tmp)} (FORMAT parquet, COMPRESSION ${compression}, ROW_GROUP_SIZE ${rowGroupSize})`);
+    // The rank goes into the footer's key/value metadata (the columns stay exactly LoRA-WiSE's): shapes
+    // are not stored, and small-width shards (the generator's) cannot have their rank inferred from
+    // SD widths. Real LoRA-WiSE shards lack it; the importer then infers the rank.
+    const ranks = new Set(rows[0].modules.map((m) => m.rank));
+    const kv = ranks.size === 1 ? `, KV_METADATA {lora_rank: '${[...ranks][0]}'}` : '';
+    await conn.run(`COPY (${parts.join(' UNION ALL ')}) TO ${quoteString(tmp)} (FORMAT parquet, COMPRESSION ${compression}, ROW_GROUP_SIZE ${rowGroupSize}${kv})`);
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });

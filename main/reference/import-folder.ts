@@ -1,0 +1,148 @@
+// A reference set from a folder of labelled adapters: any file the intake reads, listed in
+// `labels.csv` with the columns file,name,size (size = the number of training images). Each adapter
+// file is its own shard row (its SHA-256 is its identity), so a re-run skips the adapters already in
+// and a killed import loses at most the adapter it was on.
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { AuditError } from '../errors.ts';
+import type { CanonicalAdapter, ModuleWeights } from '../intake/model.ts';
+import { IMPORTER_VERSION, ImportRun } from './import-run.ts';
+import type { ReferenceConfig } from './types.ts';
+
+export const LABELS_FILE = 'labels.csv';
+
+export interface LabelRow { line: number; file: string; name: string; size: number }
+
+/** RFC 4180 fields: commas, double quotes around a field, "" for a quote inside one. */
+function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { out.push(field); field = ''; }
+    else field += c;
+  }
+  out.push(field);
+  return out.map((f) => f.trim());
+}
+
+export function parseLabels(text: string, file: string): LabelRow[] {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const header = splitCsvLine(lines[0] ?? '').map((h) => h.toLowerCase());
+  const col = (n: string) => header.indexOf(n);
+  if (col('file') < 0 || col('name') < 0 || col('size') < 0) {
+    throw new AuditError('BAD_CONFIG', `the first line must name the columns file,name,size (found: ${lines[0] ?? 'nothing'})`, file);
+  }
+  const rows: LabelRow[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    const f = splitCsvLine(lines[i]);
+    const size = Number(f[col('size')]);
+    if (!f[col('file')] || !f[col('name')] || !Number.isSafeInteger(size) || size < 0) {
+      throw new AuditError('BAD_CONFIG', `line ${i + 1}: expected file,name,size with a whole number size, got "${lines[i]}"`, file);
+    }
+    if (f[col('file')].includes('/') || f[col('file')].includes('\\') || f[col('file')].startsWith('..')) {
+      throw new AuditError('BAD_CONFIG', `line ${i + 1}: "${f[col('file')]}" must be a file name inside the folder`, file);
+    }
+    rows.push({ line: i + 1, file: f[col('file')], name: f[col('name')], size });
+  }
+  if (rows.length === 0) throw new AuditError('BAD_CONFIG', 'lists no adapters', file);
+  return rows;
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function configOf(adapter: CanonicalAdapter): ReferenceConfig {
+  if (adapter.ranks.length !== 1) {
+    throw new AuditError('RANK_MISMATCH', `its modules have ranks ${adapter.ranks.join(', ')}; a reference set needs one rank`, adapter.identity.file);
+  }
+  const first = adapter.modules[0];
+  return {
+    rank: adapter.ranks[0], family: adapter.family, method: adapter.method, scaleRule: first.scaleRule, scale: first.scale,
+    baseModel: adapter.baseModel,
+    modules: adapter.modules.map((m) => ({ id: m.id, inFeatures: m.inFeatures, outFeatures: m.outFeatures })),
+    sizes: [], names: [],
+  };
+}
+
+/** Why an adapter cannot join a set with this configuration, or null. */
+function mismatch(config: ReferenceConfig, adapter: CanonicalAdapter): string | null {
+  if (adapter.method !== config.method) return `its method is ${adapter.method}, the set's is ${config.method}`;
+  if (adapter.ranks.length !== 1 || adapter.ranks[0] !== config.rank) return `its rank is ${adapter.ranks.join('/')}, the set's is ${config.rank}`;
+  if (adapter.modules.length !== config.modules.length) return `it has ${adapter.modules.length} modules, the set ${config.modules.length}`;
+  for (let i = 0; i < adapter.modules.length; i++) {
+    const m = adapter.modules[i];
+    const s = config.modules[i];
+    if (m.id !== s.id || m.inFeatures !== s.inFeatures || m.outFeatures !== s.outFeatures) {
+      return `module ${m.id} (${m.outFeatures}×${m.inFeatures}) does not match the set's ${s.id} (${s.outFeatures}×${s.inFeatures})`;
+    }
+  }
+  return null;
+}
+
+export async function importLabelledFolder(run: ImportRun, dir: string): Promise<void> {
+  const labelsPath = join(dir, LABELS_FILE);
+  const labels = parseLabels(await readFile(labelsPath, 'utf8'), labelsPath);
+  const { openAdapter } = await import('../intake/open.ts');
+  run.adaptersTotal = (run.adaptersTotal ?? 0) + labels.length;
+  let bytesDone = 0;
+  for (const l of labels) {
+    run.checkCancelled(dir);
+    const path = join(dir, l.file);
+    try {
+      const size = (await stat(path)).size;
+      const sha256 = await sha256Of(path);
+      if (run.shas.has(sha256)) {
+        run.report.skipped.push({ file: l.file, sha256, reason: `already in set "${run.opts.name}" (same SHA-256)` });
+        bytesDone += size;
+        continue;
+      }
+      if (run.keys.has(ImportRun.key(l.name, l.size))) {
+        run.finding({ file: l.file, severity: 'error', code: 'DUPLICATE_ROW',
+          message: `${LABELS_FILE} line ${l.line}: (name ${l.name}, size ${l.size}) is already in set "${run.opts.name}"; the adapter was left out` });
+        bytesDone += size;
+        continue;
+      }
+      const adapter = await openAdapter(path);
+      try {
+        if (adapter.modules.length === 0) throw new AuditError('NO_MODULES', 'has no LoRA A/B modules to compare', path);
+        const config = run.config ?? configOf(adapter);
+        const why = mismatch(config, adapter);
+        if (why) throw new AuditError('BAD_SHARD', `does not match the set's configuration: ${why}`, path);
+        const modules: ModuleWeights[] = [];
+        for (const m of adapter.modules) {
+          modules.push({ id: m.id, rank: m.rank, inFeatures: m.inFeatures, outFeatures: m.outFeatures, scale: m.scale,
+            a: await adapter.source.read(m.a), b: await adapter.source.read(m.b) });
+        }
+        for (const w of modules) {
+          if (!w.a.every(Number.isFinite) || !w.b.every(Number.isFinite)) {
+            throw new AuditError('BAD_SHARD', `module ${w.id} holds NaN or infinite values`, path);
+          }
+        }
+        const features = await run.opts.engine.compute(modules);
+        await run.commit({ fileName: l.file, size, sha256, rows: 1 },
+          [{ name: l.name, label: l.size, source: l.file, features }],
+          { config, provenance: { source: 'labelled-folder', importerVersion: IMPORTER_VERSION, createdAt: new Date().toISOString(), shards: [] } });
+      } finally {
+        await adapter.source.close();
+      }
+      bytesDone += size;
+      run.progress({ phase: 'committed', bytesDone: run.bytesBefore + bytesDone, file: l.file });
+    } catch (err) {
+      if (err instanceof AuditError && err.code === 'CANCELLED') throw err;
+      run.fileError(`${basename(dir)}/${l.file}`, err);
+    }
+  }
+}

@@ -1,0 +1,335 @@
+// Reference sets from LoRA-WiSE parquet shards (../shared/docs/LORA-WISE.md), and the one entry point
+// for every import: importReference. Per shard: magic bytes, SHA-256 (a shard already in the set is
+// skipped), the footer (which columns, how many values per row, which rank), then the weight columns
+// of a few modules at a time, each flat list reshaped with the rank (down → r×in, up → out×r) and
+// turned into features by the features engine, then name and label, then one transaction. Bad rows
+// (NaN, NULL, a length the rank does not divide, a shape unlike the others, a duplicate (name, label))
+// become findings naming the file and row; a bad file becomes an error naming it; the rest goes on.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Database } from '../db/database.ts';
+import { AuditError } from '../errors.ts';
+import type { BaseModelHint, ModuleWeights } from '../intake/model.ts';
+import type { ModuleFeatures } from '../../native/types.ts';
+import { importLabelledFolder, LABELS_FILE } from './import-folder.ts';
+import { IMPORTER_VERSION, ImportRun, type AdapterToStore, type ImportOptions, type ImportReport } from './import-run.ts';
+import { checkMagic, ParquetShard, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
+import type { ModuleShape, ReferenceConfig } from './types.ts';
+
+export type { ImportOptions, ImportReport, ImportProgress, ImportFinding, ImportFileError } from './import-run.ts';
+
+/** Decoded float64 bytes of one column group across one row group: bounds the memory of a pass. */
+const GROUP_BUDGET_BYTES = 96 * 1024 * 1024;
+
+/** Attention widths of Stable Diffusion 1.x/2.x UNets (channels 320/640/1280, text 768/1024). */
+const SD_WIDTHS = new Set([320, 640, 1280, 768, 1024]);
+
+/** The smallest rank for which every column reshapes into widths an SD UNet has; null when none does. */
+export function inferRank(modules: Pick<ShardModuleColumns, 'downLength' | 'upLength'>[]): number | null {
+  const lengths = modules.flatMap((m) => [m.downLength, m.upLength]);
+  if (lengths.some((l) => !Number.isInteger(l) || l <= 0)) return null;
+  const smallest = Math.min(...lengths);
+  for (let r = 1; r <= smallest; r++) {
+    if (lengths.every((l) => l % r === 0 && SD_WIDTHS.has(l / r))) return r;
+  }
+  return null;
+}
+
+/** attn2.to_k reads the text embedding: 768 wide in SD 1.x, 1024 in SD 2.x. */
+export function baseModelHint(modules: ModuleShape[]): BaseModelHint {
+  const k = modules.find((m) => m.id.endsWith('attn2.to_k'));
+  if (!k) return 'unknown';
+  return k.inFeatures === 768 ? 'sd1' : k.inFeatures === 1024 ? 'sd2' : 'unknown';
+}
+
+async function hashFile(run: ImportRun, file: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  let done = 0;
+  let last = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) {
+    run.checkCancelled(file);
+    hash.update(chunk as Buffer);
+    done += (chunk as Buffer).length;
+    if (done - last >= 64 << 20 || done === size) {
+      last = done;
+      run.progress({ phase: 'hashing', bytesDone: run.bytesBefore + done, file });
+    }
+  }
+  return hash.digest('hex');
+}
+
+function resolveRank(run: ImportRun, layout: ShardLayout, file: string): number {
+  const stated = layout.kv.lora_rank !== undefined ? Number(layout.kv.lora_rank) : undefined;
+  const candidates: [string, number | undefined][] = [
+    ['--rank', run.opts.rank], [`the set "${run.opts.name}"`, run.config?.rank], ["the shard's lora_rank metadata", stated],
+  ];
+  const given = candidates.filter((c): c is [string, number] => c[1] !== undefined);
+  for (const [what, r] of given) {
+    if (!Number.isInteger(r) || r < 1) throw new AuditError('BAD_SHARD', `${what} gives rank ${r}, not a positive integer`, file);
+  }
+  if (given.length > 1 && given.some((g) => g[1] !== given[0][1])) {
+    throw new AuditError('BAD_SHARD', `the rank does not match the set's configuration: ${given.map(([w, r]) => `${w} says ${r}`).join(', ')}`, file);
+  }
+  if (given.length > 0) return given[0][1];
+  const inferred = inferRank(layout.modules);
+  if (inferred === null) {
+    throw new AuditError('BAD_SHARD', 'cannot tell the LoRA rank from the column lengths (not the widths of an SD 1.x/2.x UNet); pass --rank', file);
+  }
+  return inferred;
+}
+
+/** Refuses a shard whose columns cannot belong to the set: other modules, or (from the footer) another rank. */
+function checkAgainstConfig(config: ReferenceConfig, layout: ShardLayout, file: string): void {
+  const want = new Set(config.modules.map((m) => m.id));
+  const have = new Set(layout.modules.map((m) => m.id));
+  const missing = [...want].filter((id) => !have.has(id));
+  const extra = [...have].filter((id) => !want.has(id));
+  if (missing.length || extra.length) {
+    throw new AuditError('BAD_SHARD',
+      `its modules do not match the set's configuration (${config.modules.length} modules): ` +
+      `${missing.length ? `missing ${missing.length} (e.g. ${missing[0]})` : ''}${missing.length && extra.length ? ', ' : ''}` +
+      `${extra.length ? `${extra.length} not in the set (e.g. ${extra[0]})` : ''}`, file);
+  }
+  const shapes = new Map(config.modules.map((m) => [m.id, m]));
+  for (const m of layout.modules) {
+    const s = shapes.get(m.id)!;
+    const a = config.rank * s.inFeatures;
+    const b = s.outFeatures * config.rank;
+    // The footer's counts are per-row averages: exact when every row has the same length. When they are
+    // whole numbers and differ, the whole shard has another shape (another rank or model), not one bad row.
+    if (Number.isInteger(m.downLength) && Number.isInteger(m.upLength) && (m.downLength !== a || m.upLength !== b)) {
+      throw new AuditError('BAD_SHARD',
+        `its columns do not match the set's configuration (rank ${config.rank}): ${m.id} holds ${m.downLength} + ${m.upLength} values per row, ` +
+        `the set expects ${a} + ${b} (${s.outFeatures}×${s.inFeatures}); another rank or another base model?`, file);
+    }
+  }
+}
+
+function groupModules(layout: ShardLayout): ShardModuleColumns[][] {
+  const groups: ShardModuleColumns[][] = [];
+  let current: ShardModuleColumns[] = [];
+  let bytes = 0;
+  const rows = Math.max(1, layout.largestRowGroup);
+  for (const m of layout.modules) {
+    const b = (m.downLength + m.upLength) * 8 * rows;
+    if (current.length > 0 && bytes + b > GROUP_BUDGET_BYTES) { groups.push(current); current = []; bytes = 0; }
+    current.push(m);
+    bytes += b;
+  }
+  if (current.length) groups.push(current);
+  return groups;
+}
+
+function firstNonFinite(v: Float64Array): number {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return i;
+  return -1;
+}
+
+interface RowState {
+  features: (ModuleFeatures | undefined)[];   // by index in layout.modules
+  shapes: [number, number][];                  // [in, out] by index in layout.modules
+  bad: boolean;
+}
+
+/** Imports one shard; throws an AuditError naming the file when the shard as a whole is unusable. */
+async function importShard(run: ImportRun, file: string): Promise<void> {
+  const fileName = shardFileName(file);
+  const st = await stat(file);
+  await checkMagic(file, st.size);
+  const sha256 = await hashFile(run, file, st.size);
+  if (run.shas.has(sha256)) {
+    run.report.skipped.push({ file: fileName, sha256, reason: `already in set "${run.opts.name}" (same SHA-256)` });
+    run.progress({ phase: 'skipped', bytesDone: run.bytesBefore + st.size, file });
+    return;
+  }
+  const shard = await ParquetShard.open(file);
+  try {
+    const layout = await shard.layout();
+    const rank = resolveRank(run, layout, file);
+    if (run.config) checkAgainstConfig(run.config, layout, file);
+    if (layout.ignored.length) {
+      run.finding({ file: fileName, severity: 'info', code: 'IGNORED_COLUMNS',
+        message: `${layout.ignored.length} column(s) that are not LoRA factors were ignored (e.g. ${layout.ignored[0]})` });
+    }
+    const scale = run.config?.scale ?? 1;
+    const rows = new Map<number, RowState>();
+    const stateOf = (row: number): RowState => {
+      let s = rows.get(row);
+      if (!s) { s = { features: [], shapes: [], bad: false }; rows.set(row, s); }
+      return s;
+    };
+    const moduleIndex = new Map(layout.modules.map((m, i) => [m.id, i]));
+    const totalCompressed = layout.modules.reduce((s, m) => s + m.compressedBytes, 0) || 1;
+    let compressedDone = 0;
+    const bad = (row: number, code: string, message: string) => {
+      const s = stateOf(row);
+      if (!s.bad) run.finding({ file: fileName, row, severity: 'error', code, message: `row ${row}: ${message}; the row was left out` });
+      s.bad = true;
+    };
+
+    for (const group of groupModules(layout)) {
+      const columns = group.flatMap((m) => [m.down, m.up]);
+      for await (const chunk of shard.columns(columns, run.opts.signal)) {
+        const batch: ModuleWeights[][] = [];
+        const batchRows: number[] = [];
+        for (const rc of chunk) {
+          const state = stateOf(rc.row);
+          if (state.bad) continue;
+          const modules: ModuleWeights[] = [];
+          for (let g = 0; g < group.length && !state.bad; g++) {
+            const m = group[g];
+            const a = rc.values[2 * g];
+            const b = rc.values[2 * g + 1];
+            if (a === null || b === null || rc.hasNullElement[2 * g] || rc.hasNullElement[2 * g + 1]) {
+              bad(rc.row, 'NULL_VALUES', `${a === null || rc.hasNullElement[2 * g] ? m.down : m.up} holds NULL`);
+              break;
+            }
+            if (a.length % rank !== 0 || b.length % rank !== 0 || a.length === 0 || b.length === 0) {
+              const col = a.length % rank !== 0 || a.length === 0 ? m.down : m.up;
+              const len = col === m.down ? a.length : b.length;
+              bad(rc.row, 'NOT_DIVISIBLE_BY_RANK', `${col} holds ${len} values, not a (non-zero) multiple of rank ${rank}`);
+              break;
+            }
+            const nfA = firstNonFinite(a);
+            const nfB = nfA < 0 ? firstNonFinite(b) : -1;
+            if (nfA >= 0 || nfB >= 0) {
+              bad(rc.row, 'NAN_VALUES', `${nfA >= 0 ? m.down : m.up} holds NaN or infinite values (first at index ${nfA >= 0 ? nfA : nfB})`);
+              break;
+            }
+            const inF = a.length / rank;
+            const outF = b.length / rank;
+            if (run.config) {
+              const s = run.config.modules.find((x) => x.id === m.id)!;
+              if (s.inFeatures !== inF || s.outFeatures !== outF) {
+                bad(rc.row, 'SHAPE_MISMATCH', `${m.id} is ${outF}×${inF} at rank ${rank}, the set has ${s.outFeatures}×${s.inFeatures}`);
+                break;
+              }
+            }
+            state.shapes[moduleIndex.get(m.id)!] = [inF, outF];
+            modules.push({ id: m.id, rank, inFeatures: inF, outFeatures: outF, scale, a, b });
+          }
+          if (state.bad) continue;
+          batch.push(modules);
+          batchRows.push(rc.row);
+        }
+        if (batch.length) {
+          run.checkCancelled(file);
+          const features = await run.opts.engine.computeBatch(batch);
+          features.forEach((fs, k) => {
+            const state = stateOf(batchRows[k]);
+            fs.forEach((f, j) => { state.features[moduleIndex.get(batch[k][j].id)!] = f; });
+          });
+        }
+      }
+      compressedDone += group.reduce((s, m) => s + m.compressedBytes, 0);
+      run.progress({ phase: 'reading', bytesDone: run.bytesBefore + Math.round(st.size * compressedDone / totalCompressed), file });
+    }
+
+    // The set's module shapes: its own, or (a new set) what most rows of this first shard have.
+    let shapes: ModuleShape[];
+    if (run.config) {
+      shapes = run.config.modules;
+    } else {
+      shapes = layout.modules.map((m, i) => {
+        const count = new Map<string, number>();
+        for (const s of rows.values()) if (!s.bad && s.shapes[i]) { const k = s.shapes[i].join('x'); count.set(k, (count.get(k) ?? 0) + 1); }
+        const best = [...count.entries()].sort((x, y) => y[1] - x[1])[0];
+        if (!best) throw new AuditError('BAD_SHARD', `no usable row: every row was left out (see the findings)`, file);
+        const [inF, outF] = best[0].split('x').map(Number);
+        return { id: m.id, inFeatures: inF, outFeatures: outF };
+      });
+      for (const [row, s] of rows) {
+        if (s.bad) continue;
+        const i = shapes.findIndex((m, k) => s.shapes[k][0] !== m.inFeatures || s.shapes[k][1] !== m.outFeatures);
+        if (i >= 0) {
+          bad(row, 'SHAPE_MISMATCH', `${shapes[i].id} is ${s.shapes[i][1]}×${s.shapes[i][0]} at rank ${rank}, ` +
+            `most rows have ${shapes[i].outFeatures}×${shapes[i].inFeatures}`);
+        }
+      }
+    }
+
+    const adapters: AdapterToStore[] = [];
+    const seen = new Set<string>();
+    for (const r of await shard.names()) {
+      const s = stateOf(r.row);
+      if (s.bad) continue;
+      if (r.name === null || r.label === null) { bad(r.row, 'MISSING_NAME_OR_LABEL', 'name or label is NULL'); continue; }
+      if (!Number.isSafeInteger(r.label) || r.label < 0) { bad(r.row, 'MISSING_NAME_OR_LABEL', `label ${r.label} is not a dataset size`); continue; }
+      const key = ImportRun.key(r.name, r.label);
+      if (seen.has(key) || run.keys.has(key)) {
+        bad(r.row, 'DUPLICATE_ROW', `(name ${r.name}, label ${r.label}) is already ${seen.has(key) ? 'in this shard' : `in set "${run.opts.name}"`}`);
+        continue;
+      }
+      if (s.features.length !== layout.modules.length || s.features.some((f) => f === undefined)) {
+        bad(r.row, 'MISSING_VALUES', 'some weight columns were never read for this row');
+        continue;
+      }
+      seen.add(key);
+      adapters.push({ name: r.name, label: r.label, source: `${fileName}#row${r.row}`, features: s.features as ModuleFeatures[] });
+    }
+
+    const now = new Date().toISOString();
+    const config: ReferenceConfig = run.config ?? {
+      rank, family: 'diffusers-lora', method: 'lora', scaleRule: 'one', scale: 1,
+      baseModel: baseModelHint(shapes), modules: shapes, sizes: [], names: [],
+    };
+    run.progress({ phase: 'committing', bytesDone: run.bytesBefore + st.size, file });
+    await run.commit({ fileName, size: st.size, sha256, rows: layout.rows }, adapters, {
+      config,
+      provenance: { source: 'lora-wise-parquet', importerVersion: IMPORTER_VERSION, createdAt: now, shards: [] },
+    });
+    run.progress({ phase: 'committed', bytesDone: run.bytesBefore + st.size, file });
+  } finally {
+    shard.close();
+  }
+}
+
+interface Unit { kind: 'shard' | 'folder'; path: string; bytes: number }
+
+async function expand(paths: string[]): Promise<{ units: Unit[]; missing: { path: string; err: unknown }[] }> {
+  const units: Unit[] = [];
+  const missing: { path: string; err: unknown }[] = [];
+  for (const p of paths) {
+    const st = await stat(p).catch((err: unknown) => { missing.push({ path: p, err }); return null; });
+    if (!st) continue;
+    if (!st.isDirectory()) { units.push({ kind: 'shard', path: p, bytes: st.size }); continue; }
+    const entries = (await readdir(p)).sort();
+    if (entries.includes(LABELS_FILE)) {
+      let bytes = 0;
+      for (const e of entries) bytes += (await stat(join(p, e))).size;
+      units.push({ kind: 'folder', path: p, bytes });
+      continue;
+    }
+    const shards = entries.filter((e) => e.endsWith('.parquet'));
+    if (shards.length === 0) {
+      missing.push({ path: p, err: new AuditError('NOT_FOUND', `the folder holds neither .parquet shards nor a ${LABELS_FILE}`, p) });
+    }
+    for (const e of shards) units.push({ kind: 'shard', path: join(p, e), bytes: (await stat(join(p, e))).size });
+  }
+  return { units, missing };
+}
+
+/** Imports LoRA-WiSE shards and labelled adapter folders into the set `opts.name`, creating it or
+ *  continuing it. Throws AuditError CANCELLED when opts.signal aborts (what was committed stays, the
+ *  set stays incomplete); every other per-file problem is in the report. */
+export async function importReference(db: Database, opts: ImportOptions): Promise<ImportReport> {
+  if (opts.paths.length === 0) throw new AuditError('BAD_REQUEST', 'nothing to import: give shard files or folders');
+  const run = await ImportRun.begin(db, opts);
+  const { units, missing } = await expand(opts.paths);
+  for (const m of missing) run.fileError(m.path, m.err);
+  run.bytesTotal = units.reduce((s, u) => s + u.bytes, 0);
+  for (const unit of units) {
+    run.checkCancelled();
+    try {
+      if (unit.kind === 'shard') await importShard(run, unit.path);
+      else await importLabelledFolder(run, unit.path);
+    } catch (err) {
+      if (err instanceof AuditError && err.code === 'CANCELLED') throw err;
+      run.fileError(unit.path, err);
+    }
+    run.bytesBefore += unit.bytes;
+  }
+  return run.finish();
+}
