@@ -2,11 +2,14 @@
 // PDF) and summarised (manifest) from the same object, so the printed page and the machine-readable
 // manifest cannot disagree.
 import { readFileSync } from 'node:fs';
-import type { Queryable } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import type { AnalysisResult } from '../dsire/types.ts';
 import type { ReferenceProvenance } from '../reference/types.ts';
 import type { CertificateInfo } from './keys.ts';
 import { AuditError } from '../errors.ts';
+import { getCase } from '../cases/cases.ts';
+import { listEvidence, type EvidenceItem } from '../cases/evidence.ts';
+import { listAudit, verifyAudit } from '../cases/audit.ts';
 
 export interface ReportEvidence {
   id: string;
@@ -75,7 +78,7 @@ export interface ReportModel {
   references: ReportReference[];
   results: ReportResult[];
   limitations: string[];
-  audit: { total: number; headSeq: number; headHash: string; entries: ReportAuditEntry[] };
+  audit: { total: number; headSeq: number; headHash: string; chainOk: boolean; chainProblem: string | null; entries: ReportAuditEntry[] };
   /** Filled in once the signing key is open; the template prints who signs, the PDF carries the signature. */
   signature: { signer: CertificateInfo | null; statement: string; place: string | null };
 }
@@ -101,25 +104,22 @@ export function appVersion(): string {
   return pkg.version;
 }
 
-interface CaseRow { id: string; title: string; examiner: string; organisation: string; description: string; status: string; created_at: string; audit_head_seq: number; audit_head_hash: string }
-interface EvidenceRow { id: string; file_name: string; size: number; sha256: string; family: string; method: string; base_model: string; inspect: string; imported_at: string }
 interface AnalysisRow {
   id: string; evidence_id: string; reference_set: string; reference_set_id: number; reference_provenance: string;
   mode: string; parameters: string; result: string; method_version: string; app_version: string; backend: string; finished_at: string;
 }
-interface AuditRow { seq: number; at: string; actor: string; action: string; details: string; hash: string }
 
-/** Assembles the report for one case from the case database (read only). The newest analysis of each
- *  evidence file is reported; evidence never analysed is listed with that said plainly. */
-export async function buildReportModel(db: Queryable, caseId: string, now = new Date()): Promise<ReportModel> {
-  const c = await db.get<CaseRow>('SELECT * FROM cases WHERE id = ?', [caseId]);
-  if (!c) throw new AuditError('NOT_FOUND', `no case with id ${caseId} in this database (see: lora-audit case list)`);
-  const evidenceRows = await db.all<EvidenceRow>('SELECT * FROM evidence WHERE case_id = ? ORDER BY imported_at, file_name', [caseId]);
-  const analysisRows = await db.all<AnalysisRow>('SELECT * FROM analyses WHERE case_id = ? ORDER BY finished_at', [caseId]);
-  const auditRows = await db.all<AuditRow>('SELECT seq, at, actor, action, details, hash FROM audit_log WHERE case_id = ? ORDER BY seq DESC LIMIT ?', [caseId, AUDIT_EXCERPT]);
-  const total = (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log WHERE case_id = ?', [caseId]))?.n ?? 0;
+/** Assembles the report for one case (id or unique prefix) from the case database, read only, through
+ *  the cases module. The newest analysis of each evidence file is reported; evidence never analysed
+ *  is listed with that said plainly. */
+export async function buildReportModel(db: Database, caseIdOrPrefix: string, now = new Date()): Promise<ReportModel> {
+  const kase = await getCase(db, caseIdOrPrefix);
+  const evidence = (await listEvidence(db, kase.id)).map(evidenceFromItem);
+  // No read API for analyses exists in main/cases yet; the table is the cases module's schema (v100).
+  const analysisRows = await db.all<AnalysisRow>('SELECT * FROM analyses WHERE case_id = ? ORDER BY finished_at, id', [kase.id]);
+  const trail = await listAudit(db, kase.id);
+  const chain = await verifyAudit(db, kase.id);
 
-  const evidence = evidenceRows.map(evidenceFromRow);
   const latest = new Map<string, AnalysisRow>();
   for (const a of analysisRows) latest.set(a.evidence_id, a);   // ordered by time: the last one wins
 
@@ -156,46 +156,43 @@ export async function buildReportModel(db: Queryable, caseId: string, now = new 
   return {
     generatedAt: now.toISOString(),
     app: { name: 'LoRA Auditor', version: appVersion() },
-    case: { id: c.id, title: c.title, examiner: c.examiner, organisation: c.organisation, description: c.description, status: c.status, createdAt: c.created_at },
+    case: { id: kase.id, title: kase.title, examiner: kase.examiner, organisation: kase.organisation, description: kase.description, status: kase.status, createdAt: kase.createdAt },
     evidence,
     references: [...references.values()],
     results,
     limitations: [...LIMITATIONS],
     audit: {
-      total, headSeq: c.audit_head_seq, headHash: c.audit_head_hash,
-      entries: auditRows.reverse().map((r) => ({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, summary: summarise(r.details), hash: r.hash })),
+      total: trail.length, headSeq: kase.auditHead.seq, headHash: kase.auditHead.hash,
+      chainOk: chain.ok, chainProblem: chain.problem?.message ?? null,
+      entries: trail.slice(-AUDIT_EXCERPT).map((r) => ({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, summary: summarise(r.details), hash: r.hash })),
     },
     signature: {
       signer: null,
-      statement: `I, the examiner named in the signing certificate, produced this report with ${'LoRA Auditor'} from the evidence listed, ` +
-        'whose SHA-256 digests were computed at intake. The digital signature covers every byte of this document.',
+      statement: 'I, the examiner named in the signing certificate, produced this report with LoRA Auditor from the evidence listed, ' +
+        'whose SHA-256 digests were computed when each file entered the case. The digital signature covers every byte of this document.',
       place: null,
     },
   };
 }
 
-function evidenceFromRow(r: EvidenceRow): ReportEvidence {
-  const inspect = parseJson<Record<string, unknown>>(r.inspect || '{}', 'evidence inspection');
-  const metadata = (inspect.metadata ?? {}) as { claimedTrainingImages?: unknown; kohya?: { realImageCount?: unknown } };
+function evidenceFromItem(item: EvidenceItem): ReportEvidence {
+  const inspect = item.inspect;
+  const metadata = (inspect.metadata ?? {}) as { claimedTrainingImages?: unknown };
   const claimed = typeof metadata.claimedTrainingImages === 'number' ? metadata.claimedTrainingImages : null;
   const error = inspect.error as { code?: string; message?: string } | string | undefined;
-  const refused = error === undefined ? null : typeof error === 'string' ? error : `${error.message ?? 'refused'}${error.code ? ` (${error.code})` : ''}`;
+  const refused = error === undefined || error === null ? null : typeof error === 'string' ? error : `${error.message ?? 'refused'}${error.code ? ` (${error.code})` : ''}`;
   return {
-    id: r.id, fileName: r.file_name, size: r.size, sha256: r.sha256, family: r.family, method: r.method, baseModel: r.base_model,
-    importedAt: r.imported_at,
+    id: item.id, fileName: item.fileName, size: item.size, sha256: item.sha256, family: item.family, method: item.method, baseModel: item.baseModel,
+    importedAt: item.importedAt,
     metadataClaim: claimed === null ? null : { claimed, source: 'file metadata' },
     refused,
   };
 }
 
-function summarise(details: string): string {
-  try {
-    const d = JSON.parse(details) as Record<string, unknown>;
-    return Object.entries(d).filter(([, v]) => v !== null && typeof v !== 'object').slice(0, 4)
-      .map(([k, v]) => `${k}: ${String(v).length > 80 ? String(v).slice(0, 77) + '…' : String(v)}`).join('; ');
-  } catch {
-    return details.slice(0, 120);
-  }
+/** An audit entry's scalar details in one line (the full entry stays in the case database). */
+function summarise(d: Record<string, unknown>): string {
+  return Object.entries(d).filter(([, v]) => v !== null && typeof v !== 'object').slice(0, 4)
+    .map(([k, v]) => `${k}: ${String(v).length > 80 ? String(v).slice(0, 77) + '…' : String(v)}`).join('; ');
 }
 
 function parseJson<T>(text: string, what: string): T {

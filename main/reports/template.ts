@@ -238,7 +238,8 @@ ${model.results.map(resultSection).join('')}</section>
 
 <section class="audit"><h2>Audit trail (excerpt)</h2>
 <p>The case's audit trail is hash-chained: each entry's hash covers the previous one. ${model.audit.entries.length} of ${model.audit.total} entries shown
-(newest last); head of the chain: entry ${e(model.audit.headSeq)}, <span class="hash">${e(model.audit.headHash || '—')}</span>.</p>
+(newest last); head of the chain: entry ${e(model.audit.headSeq)}, <span class="hash">${e(model.audit.headHash || '—')}</span>.
+${model.audit.chainOk ? 'The chain verified intact when this report was generated.' : `<strong>The chain did not verify when this report was generated: ${e(model.audit.chainProblem ?? 'broken')}</strong>`}</p>
 <table class="grid"><thead><tr><th>#</th><th>time</th><th>actor</th><th>action</th><th>details</th><th>hash</th></tr></thead>
 <tbody>${audit || '<tr><td colspan="6">no entries</td></tr>'}</tbody></table></section>
 

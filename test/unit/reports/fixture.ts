@@ -61,7 +61,7 @@ export function makeModel(kind: 'estimated' | 'refused' | 'both' = 'both'): Repo
     references: [{ name: 'lora-wise-sd15-r16', id: 1, provenance: { source: 'lora-wise-parquet', importerVersion: '1.0.0', createdAt: '2026-11-28T17:00:00.000Z', shards: [{ fileName: 'train-00001.parquet', size: 250_000_000, sha256: sha('shard 1'), rows: 60, importedAt: '2026-11-28T17:00:00.000Z' }] } }],
     results,
     limitations: [...LIMITATIONS],
-    audit: { total: 3, headSeq: 3, headHash: sha('head'), entries: [
+    audit: { total: 3, headSeq: 3, headHash: sha('head'), chainOk: true, chainProblem: null, entries: [
       { seq: 1, at: '2026-11-28T17:45:00.000Z', actor: 'Ana Examiner', action: 'case.create', summary: 'title: Case 2026-117', hash: sha('e1') },
       { seq: 2, at: '2026-11-28T17:50:00.000Z', actor: 'Ana Examiner', action: 'evidence.add', summary: `sha256: ${EVIDENCE_OK.sha256}`, hash: sha('e2') },
       { seq: 3, at: '2026-11-28T18:00:00.000Z', actor: 'Ana Examiner', action: 'analysis.run', summary: 'estimate: 10', hash: sha('head') },

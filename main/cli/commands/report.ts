@@ -1,0 +1,135 @@
+// lora-audit report …: issue a signed PDF report for a case, or make an examiner key to sign with.
+//   lora-audit report <case> --out <file.pdf> --key <file.p12> [--passphrase …] [--db <path>] [--place …]
+//   lora-audit report keygen --name <CN> --out <key.p12> [--org …] [--email …] [--passphrase …]
+// One command (not two subcommands) because the case id sits where a subcommand name would.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import { AuditError } from '../../errors.ts';
+import { createExaminerKey, loadKey, type CertificateInfo } from '../../reports/keys.ts';
+import { buildReportModel } from '../../reports/model.ts';
+import { chromiumRenderer } from '../../reports/render.ts';
+import { issueReport, recordIssuedReport } from '../../reports/report.ts';
+import { requireString, usageError, type Command, type Values } from '../framework.ts';
+
+export const PASSPHRASE_ENV = 'LORA_AUDIT_KEY_PASSPHRASE';
+
+export interface ReportOutput {
+  pdf: string;
+  manifest: string;
+  manifestSignature: string;
+  sha256: string;
+  size: number;
+  pages: number;
+  signer: CertificateInfo;
+  caseId: string;
+  reportId: string;
+  storedPath: string;
+}
+
+export interface KeygenOutput {
+  key: string;
+  certificate: string;
+  signer: CertificateInfo;
+}
+
+type Output = ({ kind: 'report' } & ReportOutput) | ({ kind: 'keygen' } & KeygenOutput);
+
+function passphrase(values: Values): string {
+  const p = typeof values.passphrase === 'string' ? values.passphrase : process.env[PASSPHRASE_ENV];
+  if (!p) throw usageError(`the key's passphrase is required: --passphrase or the environment variable ${PASSPHRASE_ENV}`);
+  return p;
+}
+
+async function keygen(values: Values): Promise<KeygenOutput> {
+  const out = resolve(requireString(values, 'out'));
+  if (existsSync(out) && values.force !== true) {
+    throw new AuditError('BAD_REQUEST', 'a key file already exists there; refusing to overwrite a signing key (use --force)', out);
+  }
+  const pass = passphrase(values);
+  const p12 = await createExaminerKey({
+    name: requireString(values, 'name'),
+    ...(typeof values.org === 'string' ? { organisation: values.org } : {}),
+    ...(typeof values.email === 'string' ? { email: values.email } : {}),
+  }, pass);
+  writeFileSync(out, p12, { mode: 0o600 });
+  const key = loadKey(p12, pass, out);
+  // The certificate alone, to hand to whoever verifies this examiner's reports (verify --trust).
+  const certificate = out.replace(/\.p12$|\.pfx$/i, '') + '.cert.pem';
+  writeFileSync(certificate, key.certificatePem);
+  return { key: out, certificate, signer: key.info };
+}
+
+async function report(values: Values, caseRef: string, log: (l: string) => void): Promise<ReportOutput> {
+  const out = requireString(values, 'out');
+  const keyFile = resolve(requireString(values, 'key'));
+  let p12: Uint8Array;
+  try {
+    p12 = readFileSync(keyFile);
+  } catch {
+    throw new AuditError('FILE_NOT_FOUND', 'the signing key file cannot be read', keyFile);
+  }
+  const pass = passphrase(values);
+  loadKey(p12, pass, keyFile);   // a wrong passphrase fails before Chromium starts
+  const db = await openDatabase(typeof values.db === 'string' && values.db !== '' ? values.db : defaultDbPath());
+  try {
+    const model = await buildReportModel(db, caseRef);
+    log(`rendering the report for case ${model.case.id} (${model.evidence.length} evidence files)…`);
+    const renderer = await chromiumRenderer();
+    let issued;
+    try {
+      issued = await issueReport(model, {
+        out, p12, passphrase: pass, keyFile, renderer: renderer.render,
+        ...(typeof values.place === 'string' ? { place: values.place } : {}),
+      });
+    } finally {
+      await renderer.close();
+    }
+    const recorded = await recordIssuedReport(db, issued, typeof values.actor === 'string' ? values.actor : undefined);
+    return {
+      pdf: issued.pdf, manifest: issued.manifest, manifestSignature: issued.manifestSignature, sha256: issued.sha256,
+      size: issued.size, pages: issued.pages, signer: issued.signer, caseId: model.case.id, ...recorded,
+    };
+  } finally {
+    await db.close();
+  }
+}
+
+export const command: Command<Output> = {
+  name: 'report',
+  summary: 'Render a case as a PDF report, sign it (CMS, adbe.pkcs7.detached) with the examiner\'s PKCS#12 key, write a signed ' +
+    'manifest beside it, and record it in the case. `report keygen` makes a key pair and self-signed certificate for an ' +
+    `examiner without a PKI. The passphrase comes from --passphrase or ${PASSPHRASE_ENV}.`,
+  usage: 'report <case> --out <file.pdf> --key <file.p12> [--passphrase …] [--db <path>] [--place …] [--json]\n' +
+    '       lora-audit report keygen --name <examiner> --out <key.p12> [--org …] [--email …] [--passphrase …] [--json]',
+  options: {
+    out: { type: 'string', short: 'o' },
+    key: { type: 'string' },
+    passphrase: { type: 'string' },
+    db: { type: 'string' },
+    place: { type: 'string' },
+    actor: { type: 'string' },
+    name: { type: 'string' },
+    org: { type: 'string' },
+    email: { type: 'string' },
+    force: { type: 'boolean' },
+  },
+  async run(ctx, values, positionals) {
+    if (positionals[0] === 'keygen') {
+      if (positionals.length > 1) throw usageError('keygen takes no further arguments');
+      return { data: { kind: 'keygen', ...(await keygen(values)) } };
+    }
+    if (positionals.length !== 1) throw usageError('give exactly one case id (or unique prefix)');
+    return { data: { kind: 'report', ...(await report(values, positionals[0], ctx.log)) } };
+  },
+  human(data) {
+    const s = data.signer;
+    const who = `${s.subject}${s.organisation ? `, ${s.organisation}` : ''} (${s.selfSigned ? 'self-signed' : `issued by ${s.issuer}`}, serial ${s.serial})`;
+    if (data.kind === 'keygen') {
+      return `key written: ${data.key} (encrypted PKCS#12)\ncertificate: ${data.certificate}\n  ${who}\n  SHA-256 fingerprint ${s.sha256Fingerprint}\n` +
+        'Give the certificate (not the key) to whoever verifies your reports: lora-audit verify <report.pdf> --trust <certificate>';
+    }
+    return `report: ${data.pdf} (${data.pages} pages, SHA-256 ${data.sha256})\nmanifest: ${data.manifest} (+ .sig)\nsigned by ${who}\n` +
+      `recorded in case ${data.caseId} as report ${data.reportId}`;
+  },
+};

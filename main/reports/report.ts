@@ -1,0 +1,70 @@
+// Issuing a report: model → HTML → PDF → signed PDF → signed manifest, written next to each other,
+// then recorded in the case (a read-only copy, a reports row and an audit entry).
+import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { basename, dirname, resolve } from 'node:path';
+import { PDFDocument } from 'pdf-lib';
+import type { Database } from '../db/database.ts';
+import { loadKey, type CertificateInfo } from './keys.ts';
+import { buildManifest, signManifest, type ReportManifest } from './manifest.ts';
+import type { ReportModel } from './model.ts';
+import type { PdfRenderer } from './render.ts';
+import { signPdf } from './sign.ts';
+import { renderReportHtml } from './template.ts';
+import { manifestPathFor } from './verify.ts';
+
+export interface IssueOptions {
+  out: string;
+  p12: Uint8Array;
+  passphrase: string;
+  keyFile?: string;
+  renderer: PdfRenderer;
+  place?: string;
+}
+
+export interface IssuedReport {
+  pdf: string;
+  manifest: string;
+  manifestSignature: string;
+  sha256: string;
+  size: number;
+  pages: number;
+  signer: CertificateInfo;
+  manifestData: ReportManifest;
+}
+
+/** Renders, signs and writes a report and its manifest. Files appear only when complete (written to a
+ *  temporary name, then renamed), so a failure leaves no half-written report behind. */
+export async function issueReport(model: ReportModel, options: IssueOptions): Promise<IssuedReport> {
+  const key = loadKey(options.p12, options.passphrase, options.keyFile);
+  const signed: ReportModel = { ...model, signature: { ...model.signature, signer: key.info, place: options.place ?? model.signature.place } };
+  const html = renderReportHtml(signed);
+  const unsigned = await options.renderer(html);
+  const { pdf } = await signPdf(unsigned, {
+    p12: options.p12, passphrase: options.passphrase, keyFile: options.keyFile,
+    reason: `Forensic report for case ${model.case.title}`, location: options.place, appName: `${model.app.name} ${model.app.version}`,
+  });
+  const pages = (await PDFDocument.load(pdf, { updateMetadata: false })).getPageCount();
+  const sha256 = createHash('sha256').update(pdf).digest('hex');
+  const out = resolve(options.out);
+  mkdirSync(dirname(out), { recursive: true });
+  const manifestPath = manifestPathFor(out);
+  const manifest = buildManifest(signed, { fileName: basename(out), size: pdf.byteLength, sha256, pages }, key.info);
+  const { manifestBytes, signatureBytes } = signManifest(manifest, key);
+  const files: [string, Uint8Array][] = [[out, pdf], [manifestPath, manifestBytes], [`${manifestPath}.sig`, signatureBytes]];
+  for (const [path, data] of files) writeFileSync(`${path}.partial`, data);
+  for (const [path] of files) renameSync(`${path}.partial`, path);
+  return { pdf: out, manifest: manifestPath, manifestSignature: `${manifestPath}.sig`, sha256, size: pdf.byteLength, pages, signer: key.info, manifestData: manifest };
+}
+
+/** Records an issued report in its case: read-only copy, reports row, audit entry (one transaction). */
+export async function recordIssuedReport(db: Database, issued: IssuedReport, actor?: string): Promise<{ reportId: string; storedPath: string }> {
+  const { recordReport } = await import('../cases/reports.ts');
+  const rec = await recordReport(db, issued.manifestData.case.id, {
+    file: issued.pdf,
+    signer: `${issued.signer.subject}${issued.signer.organisation ? `, ${issued.signer.organisation}` : ''} (serial ${issued.signer.serial})`,
+    manifest: issued.manifestData as unknown as Record<string, unknown>,
+    ...(actor ? { actor } : {}),
+  });
+  return { reportId: rec.id, storedPath: rec.storedPath };
+}
