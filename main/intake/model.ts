@@ -99,6 +99,8 @@ export interface PeftConfigSummary {
   initLoraWeights?: string | boolean;
   fanInFanOut?: boolean;
   taskType?: string | null;
+  /** Layers saved whole beside the adapter (classifier heads): listed as other tensors. */
+  modulesToSave?: string[];
 }
 
 export interface AdapterMetadata {
@@ -145,6 +147,8 @@ export interface CanonicalAdapter {
   metadata: AdapterMetadata;
   findings: Finding[];
   source: TensorSource;
+  /** The container the tensors came from (the family says how they are named). */
+  container?: 'safetensors' | 'torch-zip';
 }
 
 /** Reads decoded tensor values on demand. F16/BF16 are upcast to float32; F64 stays float64. */

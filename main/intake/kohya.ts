@@ -1,0 +1,150 @@
+// kohya-ss sd-scripts LoRA (also A1111 and ComfyUI): `lora_unet_<module_with_underscores>.lora_down.weight`,
+// `.lora_up.weight` and a 0-d `.alpha`; conv LoRA down (r,in,k,k) / up (out,r,1,1). The `ss_*` metadata
+// is parsed as untrusted text: the real image count is Σ img_count over ss_dataset_dirs (ss_num_train_images
+// counts repeats), and sshs_model_hash (SHA-256 of the data buffer only) is recomputed and compared.
+import type { Finding, KohyaMetadata, LoraModule, OtherTensor } from './model.ts';
+import {
+  buildModule, groupById, otherTensor, parseKeys, readScalar, sortModules, type FamilyReader, type FamilyResult,
+  type IntakeContext, type ParsedTensor, type Scaling,
+} from './context.ts';
+import { sha256Range } from './hash.ts';
+
+const LYCORIS_PARTS = /^(hada_|lokr_|glora_|diff|on_input|ia3$)/;
+
+export function isKohyaScheme(p: ParsedTensor): boolean {
+  return p.scheme === 'kohya' || p.scheme === 'kohya-renamed';
+}
+
+export const kohya: FamilyReader = {
+  name: 'kohya',
+  match(ctx) {
+    const { parsed } = parseKeys(ctx);
+    const k = parsed.filter(isKohyaScheme);
+    return k.length > 0 && k.length >= parsed.length / 2 && !k.some((p) => LYCORIS_PARTS.test(p.part))
+      && !(ctx.metadata.ss_network_module ?? '').startsWith('lycoris');
+  },
+  async open(ctx) {
+    return openKohyaLike(ctx, 'lora');
+  },
+};
+
+/** Shared by kohya and LyCORIS: A/B pairs with `.alpha` become modules; the rest is returned for the caller. */
+export async function openKohyaLike(ctx: IntakeContext, method: 'lora' | 'locon'): Promise<FamilyResult & { groups: Map<string, Map<string, import('./model.ts').TensorRef>> }> {
+  const { parsed, unknown } = parseKeys(ctx);
+  const findings: Finding[] = [];
+  const otherTensors: OtherTensor[] = unknown.map((r) => otherTensor(r, 'unknown'));
+  if (unknown.length) findings.push({ severity: 'warning', code: 'UNKNOWN_TENSORS', message: `${unknown.length} tensors follow no known naming (first: "${unknown[0].key}")` });
+  if (parsed.some((p) => p.scheme === 'kohya-renamed')) {
+    findings.push({ severity: 'warning', code: 'NONSTANDARD_NAMING',
+      message: 'keys use a hand-made kohya-like naming (`lora_unet_unet_…_lora_down.weight`: doubled component, `_lora_down` instead of `.lora_down`, no alpha); mapped to module ids through the diffusers module vocabulary, scale taken as 1' });
+  }
+  const groups = groupById(parsed.filter(isKohyaScheme));
+  const modules: LoraModule[] = [];
+  for (const [id, parts] of groups) {
+    const a = parts.get('A');
+    const b = parts.get('B');
+    if (!a || !b) {
+      if ((a || b) && !hasLycorisParts(parts)) {
+        findings.push({ severity: 'warning', code: 'HALF_MODULE', message: `module ${id} has only its ${a ? 'down (A)' : 'up (B)'} factor; left out` });
+        otherTensors.push(otherTensor((a ?? b)!, a ? 'lora_down' : 'lora_up'));
+      }
+      continue;
+    }
+    const alphaRef = parts.get('alpha');
+    const alphaValue = alphaRef ? await readScalar(ctx, alphaRef) : undefined;
+    if (parts.has('mid')) otherTensors.push(otherTensor(parts.get('mid')!, 'lora_mid'));
+    modules.push(buildModule(id, a, b, (rank) => kohyaScaling(alphaValue, rank), ctx.file));
+  }
+  const kohyaMeta = await parseKohyaMetadata(ctx, findings);
+  return {
+    family: 'kohya', method, modules: sortModules(modules), otherTensors, findings, groups,
+    metadata: { ...(kohyaMeta ? { kohya: kohyaMeta } : {}), ...(kohyaMeta?.realImageCount !== undefined ? { claimedTrainingImages: kohyaMeta.realImageCount } : {}) },
+  };
+}
+
+function hasLycorisParts(parts: Map<string, unknown>): boolean {
+  return [...parts.keys()].some((k) => LYCORIS_PARTS.test(k));
+}
+
+/** kohya: scale = alpha / dim; a missing or zero alpha means alpha = dim (scale 1). */
+export function kohyaScaling(alpha: number | undefined, rank: number): Scaling {
+  if (alpha === undefined || alpha === 0 || !Number.isFinite(alpha)) return { scale: 1, scaleRule: 'alpha/r', alpha: rank };
+  return { scale: alpha / rank, scaleRule: 'alpha/r', alpha };
+}
+
+function num(s: string | undefined): number | undefined {
+  if (s === undefined || s === 'None' || s.trim() === '') return undefined;
+  const v = Number(s);
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** `ss_*` and `sshs_*` metadata → a summary; undefined when the file has none. */
+export async function parseKohyaMetadata(ctx: IntakeContext, findings: Finding[]): Promise<KohyaMetadata | undefined> {
+  const md = ctx.metadata;
+  if (!Object.keys(md).some((k) => k.startsWith('ss_') || k.startsWith('sshs_'))) return undefined;
+  const out: KohyaMetadata = {};
+  if (md.ss_network_module !== undefined) out.networkModule = md.ss_network_module;
+  const dim = num(md.ss_network_dim);
+  if (dim !== undefined) out.networkDim = dim;
+  const alpha = num(md.ss_network_alpha);
+  if (alpha !== undefined) out.networkAlpha = alpha;
+  const withRepeats = num(md.ss_num_train_images);
+  if (withRepeats !== undefined) out.numTrainImagesWithRepeats = withRepeats;
+  const reg = num(md.ss_num_reg_images);
+  if (reg !== undefined) out.numRegImages = reg;
+  if (md.ss_learning_rate !== undefined) out.learningRate = md.ss_learning_rate;
+  const steps = num(md.ss_max_train_steps);
+  if (steps !== undefined) out.maxTrainSteps = steps;
+  const seed = num(md.ss_seed);
+  if (seed !== undefined) out.seed = seed;
+  if (md.ss_sd_model_name !== undefined) out.sdModelName = md.ss_sd_model_name;
+
+  const dirs = parseDatasetDirs(md.ss_dataset_dirs, findings);
+  if (dirs) {
+    out.datasetDirs = dirs;
+    out.realImageCount = dirs.reduce((s, d) => s + d.imgCount, 0);
+    const expected = dirs.reduce((s, d) => s + d.imgCount * d.repeats, 0);
+    if (withRepeats !== undefined && expected !== withRepeats) {
+      findings.push({ severity: 'info', code: 'KOHYA_COUNTS_DIFFER',
+        message: `ss_num_train_images (${withRepeats}) differs from Σ img_count × n_repeats over ss_dataset_dirs (${expected})` });
+    }
+    findings.push({ severity: 'info', code: 'KOHYA_IMAGE_COUNT',
+      message: `metadata states ${out.realImageCount} distinct training images (Σ img_count over ${dirs.length} folders)${withRepeats !== undefined ? `; ss_num_train_images = ${withRepeats} counts repeats` : ''}` });
+  }
+
+  const stated = md.sshs_model_hash;
+  if (stated !== undefined && ctx.dataStart !== undefined) {
+    const recomputed = await sha256Range(ctx.file, ctx.dataStart);
+    const matches = recomputed.toLowerCase() === stated.trim().toLowerCase();
+    out.sshsModelHash = { stated, recomputed, matches };
+    if (!matches) {
+      findings.push({ severity: 'warning', code: 'METADATA_HASH_MISMATCH',
+        message: `sshs_model_hash says ${stated} but the data buffer hashes to ${recomputed}: the tensors were changed after the metadata was written` });
+    }
+  }
+  return out;
+}
+
+function parseDatasetDirs(text: string | undefined, findings: Finding[]): KohyaMetadata['datasetDirs'] | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    findings.push({ severity: 'warning', code: 'BAD_DATASET_DIRS', message: 'ss_dataset_dirs is not valid JSON; image count unknown' });
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const out: NonNullable<KohyaMetadata['datasetDirs']> = [];
+  for (const [dir, v] of Object.entries(parsed as Record<string, unknown>)) {
+    const e = v as { img_count?: unknown; n_repeats?: unknown };
+    const imgCount = Number(e?.img_count);
+    const repeats = Number(e?.n_repeats ?? 1);
+    if (!Number.isFinite(imgCount) || imgCount < 0) {
+      findings.push({ severity: 'warning', code: 'BAD_DATASET_DIRS', message: `ss_dataset_dirs entry "${dir}" has no usable img_count` });
+      continue;
+    }
+    out.push({ dir, imgCount, repeats: Number.isFinite(repeats) ? repeats : 1 });
+  }
+  return out;
+}
