@@ -1,0 +1,95 @@
+// What `lora-audit inspect` and the app's evidence view show for one file: plain JSON, produced even
+// when the file cannot be read (then `error` says why, and the hash and size still identify it).
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { toApiError, type ErrorCode } from '../errors.ts';
+import type { BaseModelHint, CanonicalAdapter, DType, Family, Finding, KohyaMetadata, Method, PeftConfigSummary, ScaleRule } from './model.ts';
+import { sha256File } from './hash.ts';
+import { openAdapter, type OpenOptions } from './open.ts';
+
+export interface InspectReport {
+  file: string;
+  size: number | null;
+  sha256: string | null;
+  family: Family | null;
+  method: Method | null;
+  container: 'safetensors' | 'torch-zip' | null;
+  baseModel: BaseModelHint | null;
+  ranks: number[];
+  /** Adapted layers: LoRA-shaped A/B modules plus other methods' layers (LoKr, LoHa …). */
+  modules: number;
+  /** Of those, the LoRA-shaped A/B modules DSiRe can analyse. */
+  loraModules: number;
+  tensors: number;
+  dtype: DType[];
+  /** Distinct scales and how they were derived. */
+  scale: { values: number[]; rules: ScaleRule[] };
+  metadata: {
+    keys: number;
+    /** Untrusted: what the file claims about its training set. */
+    claimedTrainingImages: number | null;
+    kohya: KohyaMetadata | null;
+    peft: PeftConfigSummary | null;
+    companions: { file: string; size: number; sha256: string }[];
+  };
+  findings: Finding[];
+  error: { code: ErrorCode; message: string } | null;
+}
+
+/** Never throws for a bad file: the error goes into the report. */
+export async function inspectFile(path: string, opts: OpenOptions = {}): Promise<InspectReport> {
+  const file = resolve(path);
+  let adapter: CanonicalAdapter | null = null;
+  try {
+    adapter = await openAdapter(file, { scanValues: true, ...opts });
+    return fromAdapter(adapter);
+  } catch (e) {
+    const api = toApiError(e);
+    const st = await stat(file).catch(() => null);
+    const sha = st?.isFile() ? await sha256File(file).catch(() => null) : null;
+    const findings: Finding[] = [];
+    if (api.code === 'UNSAFE_PICKLE' && api.details?.global) {
+      findings.push({ severity: 'error', code: 'PICKLE_GLOBAL', message: `pickle imports ${String(api.details.global)}: refused, never executed` });
+    }
+    return {
+      file, size: st?.isFile() ? st.size : null, sha256: sha, family: null, method: null, container: null, baseModel: null,
+      ranks: [], modules: 0, loraModules: 0, tensors: 0, dtype: [], scale: { values: [], rules: [] },
+      metadata: { keys: 0, claimedTrainingImages: null, kohya: null, peft: null, companions: [] },
+      findings, error: { code: api.code, message: api.message },
+    };
+  } finally {
+    await adapter?.source.close();
+  }
+}
+
+export function fromAdapter(a: CanonicalAdapter): InspectReport {
+  const tensors = a.modules.length * 2 + a.otherTensors.length + (a.otherModules ?? []).reduce((s, m) => s + m.tensors.length, 0)
+    + a.modules.filter((m) => m.magnitude).length;
+  return {
+    file: a.identity.file,
+    size: a.identity.size,
+    sha256: a.identity.sha256,
+    family: a.family,
+    method: a.method,
+    container: a.container ?? null,
+    baseModel: a.baseModel,
+    ranks: a.ranks,
+    modules: a.modules.length + (a.otherModules?.length ?? 0),
+    loraModules: a.modules.length,
+    tensors,
+    dtype: a.dtypes,
+    scale: {
+      values: [...new Set(a.modules.map((m) => m.scale))].sort((x, y) => x - y),
+      rules: [...new Set(a.modules.map((m) => m.scaleRule))].sort(),
+    },
+    metadata: {
+      keys: Object.keys(a.metadata.raw).length,
+      claimedTrainingImages: a.metadata.claimedTrainingImages ?? null,
+      kohya: a.metadata.kohya ?? null,
+      peft: a.metadata.peft ?? null,
+      companions: a.identity.companions ?? [],
+    },
+    findings: a.findings,
+    error: null,
+  };
+}
