@@ -1,0 +1,199 @@
+// The feature engine: picks a backend by calibration (agreement with the float64 reference on a
+// probe batch, then speed), never by a fixed preference order, and says which one it picked and why.
+import { AuditError } from '../main/errors.ts';
+import type { ModuleWeights } from '../main/intake/model.ts';
+import type { BackendCandidate, ComputeBackend } from './backend.ts';
+import { createCpuBackend } from './cpu.ts';
+import { createGpujsBackend, type GpujsBackendName } from './gpujs/backend.ts';
+import { probeBatch } from './probe.ts';
+import { createReferenceBackend, referenceFeatures } from './reference.ts';
+import type { BackendInfo, BackendName, FeatureEngine, ModuleFeatures } from './types.ts';
+
+/**
+ * Agreement required with the float64 reference, per singular value, relative. Float32 Gram products
+ * accumulated over up to 1,280 terms carry ~4e-5 relative error on their small entries; on the
+ * well-conditioned probe that moves σ by ~1e-6, so 1e-4 passes every honest float32 backend with a
+ * wide margin and still fails any real indexing, packing or precision bug (those are ≥ 1e-2).
+ */
+export const AGREEMENT_TOLERANCE = 1e-4;
+
+export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'cpu', 'gpujs-cpu', 'webasm', 'headlessgl', 'webgpu', 'webgl2'];
+
+export interface EngineOptions {
+  backend?: 'auto' | BackendName;
+  log?: (line: string) => void;
+  /** Extra candidates calibrated after the built-in ones (tests inject a wrong backend here). A run with extras is not cached. */
+  extraCandidates?: BackendCandidate[];
+  /** Restrict auto's built-in candidates (default: all but the reference, which is the yardstick). */
+  candidates?: BackendName[];
+}
+
+const AUTO_CANDIDATES: BackendName[] = ['cpu', 'gpujs-cpu', 'webasm', 'headlessgl', 'webgpu', 'webgl2'];
+
+export function builtinCandidate(name: BackendName): BackendCandidate {
+  if (name === 'reference') return { name, create: async () => createReferenceBackend() };
+  if (name === 'cpu') return { name, create: async () => createCpuBackend() };
+  return { name, create: () => createGpujsBackend(name as GpujsBackendName) };
+}
+
+interface Calibration {
+  name: BackendName;
+  info: BackendInfo;
+}
+
+let cached: Promise<Calibration> | null = null;
+
+export async function createFeatureEngine(opts: EngineOptions = {}): Promise<FeatureEngine> {
+  const log = opts.log ?? (() => undefined);
+  const requested = opts.backend ?? 'auto';
+  if (requested !== 'auto' && !BACKEND_NAMES.includes(requested)) {
+    throw new AuditError('BAD_REQUEST', `unknown backend "${requested}"; use auto or one of ${BACKEND_NAMES.join(', ')}`);
+  }
+  let backend: ComputeBackend;
+  let info: BackendInfo;
+  if (requested === 'auto') {
+    const custom = opts.extraCandidates !== undefined || opts.candidates !== undefined;
+    const run = () => calibrate([...(opts.candidates ?? AUTO_CANDIDATES).map(builtinCandidate), ...(opts.extraCandidates ?? [])], log);
+    const calibration = custom ? await run() : await (cached ??= run().catch((e) => { cached = null; throw e; }));
+    log(`feature backend: ${calibration.name} (${calibration.info.reason})`);
+    const candidate = [...(opts.extraCandidates ?? [])].find((c) => c.name === calibration.name) ?? builtinCandidate(calibration.name);
+    backend = await candidate.create();
+    info = calibration.info;
+  } else {
+    backend = await createNamed(requested);
+    if (requested === 'reference') {
+      info = { name: requested, reason: 'requested by name; the float64 reference itself', candidates: [{ name: requested, ok: true, reason: 'requested' }] };
+    } else {
+      // A named backend still has to agree with the reference: a forensic figure from a backend
+      // that computes wrongly is worse than no figure.
+      const check = await measure(backend, log);
+      if (!check.ok) {
+        await backend.dispose();
+        throw new AuditError('BACKEND_FAILED', `${requested} ${check.reason}`);
+      }
+      info = { name: requested, reason: `requested by name; agrees with the float64 reference on the probe (max relative error ${check.maxRelError!.toExponential(1)})`, candidates: [{ name: requested, ...check }] };
+    }
+  }
+  return engineOver(backend, info);
+}
+
+async function createNamed(name: BackendName): Promise<ComputeBackend> {
+  try {
+    return await builtinCandidate(name).create();
+  } catch (e) {
+    if (e instanceof AuditError) throw e;
+    throw new AuditError('BACKEND_FAILED', `${name} unavailable: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function engineOver(backend: ComputeBackend, info: BackendInfo): FeatureEngine {
+  let disposed = false;
+  return {
+    info,
+    async compute(modules: ModuleWeights[]): Promise<ModuleFeatures[]> {
+      if (disposed) throw new AuditError('BACKEND_FAILED', 'the feature engine was disposed');
+      return (await backend.features([modules]))[0];
+    },
+    async computeBatch(adapters: ModuleWeights[][]): Promise<ModuleFeatures[][]> {
+      if (disposed) throw new AuditError('BACKEND_FAILED', 'the feature engine was disposed');
+      return backend.features(adapters);
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      void backend.dispose().catch(() => undefined);
+    },
+  };
+}
+
+type Measured = { ok: boolean; ms?: number; maxRelError?: number; reason: string };
+
+let probe: { modules: ModuleWeights[]; reference: ModuleFeatures[] } | null = null;
+
+function probeWithReference(): { modules: ModuleWeights[]; reference: ModuleFeatures[] } {
+  if (!probe) {
+    const modules = probeBatch();
+    probe = { modules, reference: modules.map((m) => referenceFeatures(m)) };
+  }
+  return probe;
+}
+
+/** Largest relative deviation from the reference over σ(A), σ(B), σ(ΔW) of every module (NaN counts as infinite). */
+export function maxRelativeError(got: ModuleFeatures[], want: ModuleFeatures[]): number {
+  let worst = 0;
+  if (got.length !== want.length) return Infinity;
+  for (let i = 0; i < want.length; i++) {
+    for (const key of ['sigmaA', 'sigmaB', 'sigmaDW'] as const) {
+      const g = got[i][key];
+      const w = want[i][key];
+      if (!g || g.length !== w.length) return Infinity;
+      for (let j = 0; j < w.length; j++) {
+        const err = Math.abs(g[j] - w[j]) / Math.abs(w[j]);
+        if (!(err <= worst)) worst = Number.isNaN(err) ? Infinity : err;
+      }
+    }
+  }
+  return worst;
+}
+
+/** Runs the probe twice (the first run includes kernel compilation) and checks agreement. */
+async function measure(backend: ComputeBackend, log: (line: string) => void): Promise<Measured> {
+  const { modules, reference } = probeWithReference();
+  let first: ModuleFeatures[];
+  try {
+    [first] = await backend.features([modules]);
+  } catch (e) {
+    return { ok: false, reason: `failed on the probe: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  const maxRelError = maxRelativeError(first, reference);
+  if (!(maxRelError <= AGREEMENT_TOLERANCE)) {
+    return { ok: false, maxRelError, reason: `disagrees with the float64 reference: max relative error ${maxRelError.toExponential(2)} > ${AGREEMENT_TOLERANCE}` };
+  }
+  const t0 = performance.now();
+  try {
+    await backend.features([modules]);
+  } catch (e) {
+    return { ok: false, maxRelError, reason: `failed on the second probe run: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  const ms = performance.now() - t0;
+  log(`  ${backend.name}: ${ms.toFixed(1)} ms on the probe, max relative error ${maxRelError.toExponential(1)}`);
+  return { ok: true, ms, maxRelError, reason: 'agrees with the float64 reference' };
+}
+
+async function calibrate(candidates: BackendCandidate[], log: (line: string) => void): Promise<Calibration> {
+  const results: BackendInfo['candidates'] = [];
+  for (const c of candidates) {
+    let backend: ComputeBackend;
+    try {
+      backend = await c.create();
+    } catch (e) {
+      const reason = e instanceof AuditError ? e.message.replace(new RegExp(`^${c.name} `), '') : `unavailable: ${e instanceof Error ? e.message : String(e)}`;
+      results.push({ name: c.name, ok: false, reason });
+      log(`  ${c.name}: dropped, ${reason}`);
+      continue;
+    }
+    try {
+      const m = await measure(backend, log);
+      results.push({ name: c.name, ...m });
+      if (!m.ok) log(`  ${c.name}: dropped, ${m.reason}`);
+    } finally {
+      await backend.dispose().catch(() => undefined);
+    }
+  }
+  const agreed = results.filter((r) => r.ok).sort((a, b) => a.ms! - b.ms!);
+  if (agreed.length === 0) {
+    // The reference is always correct and always available; it is the floor, not a candidate.
+    const reason = `no candidate agreed with the float64 reference on the probe (${results.map((r) => `${r.name}: ${r.reason}`).join('; ')}); using the reference itself`;
+    return { name: 'reference', info: { name: 'reference', reason, candidates: results } };
+  }
+  const best = agreed[0];
+  const next = agreed[1];
+  const reason = `fastest of ${agreed.length} backend${agreed.length === 1 ? '' : 's'} that agreed with the float64 reference on the probe`
+    + ` (${best.ms!.toFixed(1)} ms${next ? `; next ${next.name} ${next.ms!.toFixed(1)} ms` : ''})`;
+  return { name: best.name, info: { name: best.name, reason, candidates: results } };
+}
+
+/** Forget the per-process calibration (tests; a long-running app after a GPU driver change). */
+export function resetCalibration(): void {
+  cached = null;
+}

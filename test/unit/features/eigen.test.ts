@@ -1,0 +1,64 @@
+// The fast path's own symmetric eigen solver against ml-matrix (the reference's solver).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { symmetricEigen } from '../../../native/eigen.ts';
+import { mlMatrixEigen } from '../../../native/reference.ts';
+
+function symmetricFrom(values: number[], n: number): Float64Array {
+  const a = new Float64Array(n * n);
+  let k = 0;
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) {
+    a[i * n + j] = values[k % values.length];
+    a[j * n + i] = values[k % values.length];
+    k++;
+  }
+  return a;
+}
+
+describe('symmetric eigen solver', () => {
+  it('matches ml-matrix and gives orthonormal eigenvectors with A·v = λ·v', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 33 }),
+      // Gram-like magnitudes; denormal entries are tested separately below
+      fc.array(fc.double({ min: -10, max: 10, noNaN: true }).map((v) => (Math.abs(v) < 1e-6 ? 0 : v)), { minLength: 1, maxLength: 600 }),
+      (n, values) => {
+        const a = symmetricFrom(values, n);
+        const mine = symmetricEigen(a, n, true);
+        const ref = mlMatrixEigen(a, n, false);
+        const scale = Math.max(1, ...Array.from(ref.values, Math.abs));
+        for (let i = 0; i < n; i++) expect(Math.abs(mine.values[i] - ref.values[i])).toBeLessThan(1e-10 * scale);
+        const V = mine.vectors!;
+        for (let c = 0; c < n; c++) {
+          for (let c2 = 0; c2 < n; c2++) {
+            let dot = 0;
+            for (let k = 0; k < n; k++) dot += V[k * n + c] * V[k * n + c2];
+            expect(Math.abs(dot - (c === c2 ? 1 : 0))).toBeLessThan(1e-10);
+          }
+          for (let i = 0; i < n; i++) {
+            let av = 0;
+            for (let k = 0; k < n; k++) av += a[i * n + k] * V[k * n + c];
+            expect(Math.abs(av - mine.values[c] * V[i * n + c])).toBeLessThan(1e-9 * scale);
+          }
+        }
+        // values-only mode returns the same values
+        const only = symmetricEigen(a, n, false);
+        for (let i = 0; i < n; i++) expect(Math.abs(only.values[i] - mine.values[i])).toBeLessThan(1e-10 * scale);
+      },
+    ), { numRuns: 60 });
+  });
+
+  it('copes with denormal and huge entries (the matrix is scaled before the Householder steps)', () => {
+    for (const v of [5e-324, 1e-310, 1e300]) {
+      const { values } = symmetricEigen(new Float64Array([v, v, v, v]), 2, true);
+      expect(values[0] / v).toBeCloseTo(2, 0);
+      expect(values[1]).toBe(0);
+    }
+    const zero = symmetricEigen(new Float64Array(9), 3, true);
+    expect([...zero.values]).toEqual([0, 0, 0]);
+  });
+
+  it('answers NaN, not an endless loop, for a matrix with a NaN entry', () => {
+    const a = symmetricFrom([1, 2, NaN, 4], 3);
+    expect(Number.isNaN(symmetricEigen(a, 3, false).values[0])).toBe(true);
+  });
+});
