@@ -124,7 +124,7 @@ export class ImportRun {
     const setId = await this.db.transaction(async (tx) => {
       let id = this.setId;
       if (id === undefined) {
-        const { shards: _omit, ...provenance } = newSet.provenance;
+        const { shards: _omit, ...provenance } = { ...newSet.provenance, featureBackend: this.opts.engine.info.name };
         const r = await tx.run('INSERT INTO reference_sets (name, config, provenance, complete, created_at) VALUES (?, ?, ?, 0, ?)',
           [this.opts.name, JSON.stringify({ ...newSet.config, sizes: [], names: [] }), JSON.stringify(provenance), now]);
         id = r.lastID;

@@ -35,6 +35,8 @@ export interface ReferenceProvenance {
   createdAt: string;
   shards: ShardProvenance[];
   notes?: string;
+  /** The features engine backend that computed the set's features (engine.info.name), when known. */
+  featureBackend?: string;
 }
 
 export interface ReferenceAdapter {
