@@ -72,19 +72,19 @@ export async function openAdapter(path: string, opts: OpenOptions = {}): Promise
   if (st.size === 0) throw new AuditError('EMPTY_FILE', 'the file is empty (0 bytes)', file);
   const shaPromise = sha256File(file);
   shaPromise.catch(() => undefined);
-  const head = await firstBytes(file, 8);
+  const head = await firstBytes(file, 9);
   const findings: Finding[] = [];
   let tensors: TensorRef[];
   let metadata: Record<string, string> = {};
   let source: TensorSource;
   let dataStart: number | undefined;
   let container: CanonicalAdapter['container'];
-  if (head.length >= 2 && head[0] === 0x50 && head[1] === 0x4b) {
+  if (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50 && head[8] !== 0x7b) {
     const t = await openTorchFile(file);
     ({ tensors, source } = t);
     findings.push(...t.findings);
     container = 'torch-zip';
-  } else if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) {
+  } else if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5 && head[8] !== 0x7b /* a safetensors header length may start 0x80 too */) {
     // A bare pickle (legacy torch.save, or a .pkl): walked only to name a dangerous global, then refused.
     await refuseLegacyPickle(file);
     throw new AuditError('INTERNAL', 'unreachable', file);
