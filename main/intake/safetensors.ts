@@ -31,6 +31,8 @@ export interface SafetensorsHeader {
 
 /** What the first bytes say a file is, before any parse: used for clear refusals. */
 export function sniff(head: Uint8Array, size: number, file: string): void {
+  // A JSON object right after the 8-byte length: safetensors-shaped (the length itself may be any byte, even '<').
+  if (head.length > 8 && head[8] === 0x7b /* { */) return;
   const text = Buffer.from(head.subarray(0, 64)).toString('latin1');
   if (text.startsWith('version https://git-lfs')) {
     const oid = /oid sha256:([0-9a-f]{64})/.exec(Buffer.from(head).toString('latin1'));
@@ -41,7 +43,7 @@ export function sniff(head: Uint8Array, size: number, file: string): void {
     throw new AuditError('NOT_SAFETENSORS', 'an HTML/XML page saved under an adapter name (a download of a web page, not the file)', file);
   }
   if (size < 8) throw new AuditError('NOT_SAFETENSORS', `only ${size} bytes: too short for a safetensors header (8-byte length + JSON)`, file);
-  if (size > 8 && head.length > 8 && head[8] !== 0x7b /* { */) {
+  if (size > 8) {
     throw new AuditError('NOT_SAFETENSORS', 'the bytes after the 8-byte length are not a JSON header: not a safetensors file', file);
   }
 }
