@@ -167,7 +167,7 @@ export async function importCase(db: Database, archive: string, options: { actor
     }
     for (const r of rows.reports) await expectStored(work, caseId, r.stored_path as string, r.sha256 as string, bad);
     if (await db.get('SELECT 1 AS x FROM cases WHERE id = ?', [caseId])) {
-      throw new AuditError('BAD_REQUEST', `case ${caseId} ("${rows.case.title}") is already in this database; nothing was imported`, file);
+      throw new AuditError('ALREADY_EXISTS', `case ${caseId} ("${rows.case.title}") is already in this database; nothing was imported`, file);
     }
 
     const columns = await tableColumns(db);
