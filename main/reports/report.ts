@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import type { Database } from '../db/database.ts';
-import { loadKey, type CertificateInfo } from './keys.ts';
+import { loadKey, type CertificateInfo, type LoadedKey } from './keys.ts';
 import { buildManifest, signManifest, type ReportManifest } from './manifest.ts';
 import type { ReportModel } from './model.ts';
 import type { PdfRenderer } from './render.ts';
@@ -20,6 +20,8 @@ export interface IssueOptions {
   keyFile?: string;
   renderer: PdfRenderer;
   place?: string;
+  /** The PKCS#12 already opened with loadKey (spares a key derivation). */
+  key?: LoadedKey;
 }
 
 export interface IssuedReport {
@@ -36,12 +38,12 @@ export interface IssuedReport {
 /** Renders, signs and writes a report and its manifest. Files appear only when complete (written to a
  *  temporary name, then renamed), so a failure leaves no half-written report behind. */
 export async function issueReport(model: ReportModel, options: IssueOptions): Promise<IssuedReport> {
-  const key = loadKey(options.p12, options.passphrase, options.keyFile);
+  const key = options.key ?? loadKey(options.p12, options.passphrase, options.keyFile);
   const signed: ReportModel = { ...model, signature: { ...model.signature, signer: key.info, place: options.place ?? model.signature.place } };
   const html = renderReportHtml(signed);
   const unsigned = await options.renderer(html);
   const { pdf } = await signPdf(unsigned, {
-    p12: options.p12, passphrase: options.passphrase, keyFile: options.keyFile,
+    p12: options.p12, passphrase: options.passphrase, keyFile: options.keyFile, key,
     reason: `Forensic report for case ${model.case.title}`, location: options.place, appName: `${model.app.name} ${model.app.version}`,
   });
   const pages = (await PDFDocument.load(pdf, { updateMetadata: false })).getPageCount();

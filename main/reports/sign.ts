@@ -7,7 +7,7 @@ import { P12Signer } from '@signpdf/signer-p12';
 import { pdflibAddPlaceholder } from '@signpdf/placeholder-pdf-lib';
 import { SUBFILTER_ADOBE_PKCS7_DETACHED } from '@signpdf/utils';
 import { AuditError } from '../errors.ts';
-import { loadKey, type CertificateInfo } from './keys.ts';
+import { loadKey, type CertificateInfo, type LoadedKey } from './keys.ts';
 
 export interface SignOptions {
   p12: Uint8Array;
@@ -19,6 +19,8 @@ export interface SignOptions {
   signingTime?: Date;
   /** For error messages: where the key came from. */
   keyFile?: string;
+  /** The same PKCS#12 already opened (loadKey), to spare a second key derivation. */
+  key?: LoadedKey;
 }
 
 export interface SignedPdf {
@@ -34,7 +36,7 @@ const SIGNATURE_LENGTH = 16_384;
 export async function signPdf(pdf: Uint8Array, options: SignOptions): Promise<SignedPdf> {
   // Open the key first: a wrong passphrase or a certificate that cannot sign is a clear error here,
   // not an opaque one from inside the signer.
-  const key = loadKey(options.p12, options.passphrase, options.keyFile);
+  const key = options.key ?? loadKey(options.p12, options.passphrase, options.keyFile);
   let doc: PDFDocument;
   try {
     doc = await PDFDocument.load(pdf, { updateMetadata: false });

@@ -70,7 +70,7 @@ async function report(values: Values, caseRef: string, log: (l: string) => void)
     throw new AuditError('FILE_NOT_FOUND', 'the signing key file cannot be read', keyFile);
   }
   const pass = passphrase(values);
-  loadKey(p12, pass, keyFile);   // a wrong passphrase fails before Chromium starts
+  const key = loadKey(p12, pass, keyFile);   // a wrong passphrase fails before Chromium starts
   const db = await openDatabase(typeof values.db === 'string' && values.db !== '' ? values.db : defaultDbPath());
   try {
     const model = await buildReportModel(db, caseRef);
@@ -79,7 +79,7 @@ async function report(values: Values, caseRef: string, log: (l: string) => void)
     let issued;
     try {
       issued = await issueReport(model, {
-        out, p12, passphrase: pass, keyFile, renderer: renderer.render,
+        out, p12, passphrase: pass, keyFile, key, renderer: renderer.render,
         ...(typeof values.place === 'string' ? { place: values.place } : {}),
       });
     } finally {

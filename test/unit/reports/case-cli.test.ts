@@ -27,8 +27,8 @@ let okSha: string;
 async function cli(command: Command, argv: string[]): Promise<{ code: number; json: Record<string, any> }> {
   let stdout = '';
   let stderr = '';
-  const out = { write: (s: string) => { stdout += s; return true; } } as unknown as NodeJS.WriteStream;
-  const err = { write: (s: string) => { stderr += s; return true; } } as unknown as NodeJS.WriteStream;
+  const out = { write: (s: string) => { stdout += s; return true; } } as unknown as typeof process.stdout;
+  const err = { write: (s: string) => { stderr += s; return true; } } as unknown as typeof process.stderr;
   const code = await execute(command, [...argv, '--json'], out, err);
   try {
     return { code, json: JSON.parse(stdout) };
