@@ -15,6 +15,8 @@ export interface AdapterDescriptor {
   baseModel: BaseModelHint;
   ranks: number[];
   modules: ModuleShape[];
+  /** Distinct update scales over the modules (added by issue 5): more than one means per-module alphas. */
+  scales?: number[];
 }
 
 export interface Vote { size: number; count: number }
@@ -60,4 +62,60 @@ export interface AnalysisResult {
    *  spectrum (e.g. σ₁(ΔW)) next to the mean of the same statistic over each reference size's
    *  adapters. The classifier has both at hand; results without it get a report without the chart. */
   spectra?: { statistic: string; modules: string[]; query: number[]; bySize: { size: number; mean: number[] }[] };
+}
+
+// ---- Added by the size-recovery module (issue 5): evaluation and feature variants. ----
+
+/** A way of turning the per-classifier neighbours into votes. `faithful` in the paper's sense is
+ *  { features: 'all', k: 1, weighting: 'none' }. */
+export interface Variant {
+  name: string;                                   // e.g. 'σ(A)+σ(B)+σ(ΔW), 1-NN'
+  features: 'all' | 'sigmaDW' | 'norms';          // which classifiers vote
+  k: number;                                      // neighbours per classifier
+  weighting: 'none' | 'inverse-distance';
+}
+
+export interface MeanStd { mean: number; std: number }
+
+export interface Scores { accuracy: MeanStd; mae: MeanStd; mape: MeanStd }
+
+export interface SplitResult {
+  index: number;
+  referenceNames: string[];    // the names whose adapters were the references
+  queries: number;             // held-out adapters classified
+  accuracy: number;            // 0–1
+  mae: number;                 // in samples
+  mape: number;                // percent
+  variant: string;             // the variant that produced these predictions (best mode may pick per split)
+  coverage?: number;           // best mode: share of queries whose size fell inside the interval
+  intervalWidth?: number;      // best mode: mean number of reference sizes inside the interval
+}
+
+export interface EvaluationResult {
+  referenceSet: string;
+  mode: DsireMode;
+  parameters: { splits: number; trainNames: number; seed: number; prng: string; stdKind: string };
+  sizes: number[];
+  names: number;               // distinct names in the set
+  accuracy: MeanStd;
+  mae: MeanStd;
+  mape: MeanStd;
+  splits: SplitResult[];
+  /** Rows: true size, columns: predicted size, summed over splits (same order as `sizes`). */
+  confusion: { sizes: number[]; counts: number[][] };
+  /** Accuracy of each single classifier (one module, one feature) over all splits, faithful 1-NN. */
+  perLayer: { id: string; feature: FeatureKind; accuracy: number }[];
+  ablations: {
+    /** The same splits with other feature sets and neighbour rules. */
+    variants: ({ variant: Variant } & Scores)[];
+    /** Faithful 1-NN with only the first n reference names of each split (n references per size). */
+    referencesPerSize: ({ perSize: number } & Scores)[];
+    /** Ridge regression of log size (between-sizes estimate), on the same splits. */
+    regression: Scores;
+  };
+  /** best mode: what it chose per split, and how it compares with faithful on the same splits. */
+  comparison: { faithful: Scores; best: Scores; chosen: Record<string, number> } | null;
+  /** best mode: conformal interval measured on the held-out names. */
+  interval: { nominal: number; coverage: MeanStd; meanWidth: MeanStd; method: string } | null;
+  elapsedMs: number;
 }

@@ -1,0 +1,100 @@
+// Is a DSiRe comparison between this adapter and this reference set meaningful at all? The method
+// only compares like with like (same base model, tool, rank, scale, modules); anything else gives a
+// number that means nothing, so a mismatch refuses with sentences an auditor can act on.
+import type { BaseModelHint, Family, Method, ScaleRule } from '../intake/model.ts';
+import type { ModuleShape, ReferenceConfig } from '../reference/types.ts';
+import type { AdapterDescriptor } from './types.ts';
+
+export interface Applicability { applicable: boolean; reasons: string[] }
+
+const FAMILY: Record<Family, string> = {
+  'diffusers-attnproc': 'diffusers (attention-processor keys)',
+  'diffusers-lora': 'diffusers DreamBooth-LoRA (the LoRA-WiSE naming)',
+  'diffusers-peft': 'diffusers with PEFT keys',
+  peft: 'Hugging Face PEFT',
+  kohya: "kohya's sd-scripts",
+  'lora-diffusion': 'cloneofsimo lora_diffusion',
+  lycoris: 'LyCORIS',
+  'pytorch-pickle': 'a PyTorch pickle of unknown origin',
+  unknown: 'an unknown tool',
+};
+
+const METHOD: Record<Method, string> = {
+  lora: 'LoRA', dora: 'DoRA', loha: 'LoHa', lokr: 'LoKr', locon: 'LoCon', adalora: 'AdaLoRA', vera: 'VeRA',
+  ia3: 'IA³', boft: 'BOFT', oft: 'OFT', fourierft: 'FourierFT', bone: 'Bone', 'full-diff': 'a full weight difference',
+  unknown: 'an unknown method',
+};
+
+const BASE: Record<BaseModelHint, string> = {
+  sd1: 'Stable Diffusion 1.x', sd2: 'Stable Diffusion 2.x', sdxl: 'Stable Diffusion XL', sd3: 'Stable Diffusion 3',
+  flux: 'FLUX', transformer: 'a transformer language model', unknown: 'an unknown base model',
+};
+
+const RULE: Record<ScaleRule, string> = { 'alpha/r': 'alpha/r', 'alpha/sqrt(r)': 'alpha/√r (rsLoRA)', one: 'a fixed 1' };
+
+/** Text-encoder widths that tell SD versions apart when a module reads the prompt embedding. */
+const TEXT_WIDTH: Record<number, string> = { 768: 'SD 1.x (CLIP ViT-L, 768)', 1024: 'SD 2.x (OpenCLIP ViT-H, 1024)', 2048: 'SDXL (2048)' };
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const list = (xs: (string | number)[]) => xs.join(', ');
+
+function sameScale(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
+}
+
+function widthName(w: number): string {
+  return TEXT_WIDTH[w] ? `${w} (${TEXT_WIDTH[w]})` : String(w);
+}
+
+function moduleReasons(query: ModuleShape[], ref: ModuleShape[]): string[] {
+  const reasons: string[] = [];
+  const q = new Map(query.map((m) => [m.id, m]));
+  const r = new Map(ref.map((m) => [m.id, m]));
+  const missing = ref.filter((m) => !q.has(m.id)).map((m) => m.id);
+  const extra = query.filter((m) => !r.has(m.id)).map((m) => m.id);
+  if (missing.length > 0) {
+    reasons.push(`The adapter lacks ${plural(missing.length, 'module')} that every reference adapter has (e.g. ${list(missing.slice(0, 2))}): it was trained on a different set of layers.`);
+  }
+  if (extra.length > 0) {
+    reasons.push(`The adapter has ${plural(extra.length, 'module')} the reference set does not (e.g. ${list(extra.slice(0, 2))}): it was trained on a different set of layers${extra.some((id) => id.startsWith('text_encoder')) ? ', including the text encoder' : ''}.`);
+  }
+  const shape = ref.filter((m) => q.has(m.id) && (q.get(m.id)!.inFeatures !== m.inFeatures || q.get(m.id)!.outFeatures !== m.outFeatures));
+  if (shape.length > 0) {
+    const first = shape[0];
+    const got = q.get(first.id)!;
+    const inWidths = [...new Set(shape.filter((m) => q.get(m.id)!.inFeatures !== m.inFeatures).map((m) => `${q.get(m.id)!.inFeatures}|${m.inFeatures}`))];
+    const detail = got.inFeatures !== first.inFeatures
+      ? `${first.id} reads ${widthName(got.inFeatures)} features here but ${widthName(first.inFeatures)} in the reference set`
+      : `${first.id} writes ${got.outFeatures} features here but ${first.outFeatures} in the reference set`;
+    const widths = inWidths.length > 0
+      ? ` Input widths differ (adapter vs reference: ${list(inWidths.map((p) => p.replace('|', ' vs ')))}).`
+      : '';
+    reasons.push(`${plural(shape.length, 'module')} ${shape.length === 1 ? 'has' : 'have'} different shapes: ${detail}; the adapter was made for a different base model.${widths}`);
+  }
+  return reasons;
+}
+
+export function checkApplicability(desc: AdapterDescriptor, config: ReferenceConfig): Applicability {
+  const reasons: string[] = [];
+  if (desc.method !== config.method) {
+    reasons.push(`This adapter is ${METHOD[desc.method]}; the reference set holds ${METHOD[config.method]} adapters. DSiRe compares only adapters of the same method: their weight spectra are not comparable.`);
+  }
+  if (desc.family !== config.family) {
+    reasons.push(`This adapter was produced by ${FAMILY[desc.family]}; the reference adapters by ${FAMILY[config.family]}. Training tools initialise and scale A and B differently, so their spectra are not comparable: use references made with the same tool.`);
+  }
+  if (desc.baseModel !== config.baseModel && desc.baseModel !== 'unknown' && config.baseModel !== 'unknown') {
+    reasons.push(`This adapter was fine-tuned from ${BASE[desc.baseModel]}; the reference set from ${BASE[config.baseModel]}.`);
+  }
+  if (desc.ranks.length !== 1 || desc.ranks[0] !== config.rank) {
+    reasons.push(desc.ranks.length === 0
+      ? `This adapter has no LoRA modules with a rank; the reference set was trained at rank ${config.rank}.`
+      : `This adapter has rank ${list(desc.ranks)}; the reference set was trained at rank ${config.rank}. Spectra of different ranks cannot be compared: use a rank-${desc.ranks.length === 1 ? desc.ranks[0] : desc.ranks.join('/')} reference set.`);
+  }
+  const scales = desc.scales ?? (Number.isNaN(desc.scale) ? [] : [desc.scale]);
+  if (desc.scaleRule !== config.scaleRule || scales.some((s) => !sameScale(s, config.scale))) {
+    const shown = scales.length > 0 ? list(scales.map((s) => +s.toPrecision(6))) : 'unknown';
+    reasons.push(`This adapter scales its update by ${RULE[desc.scaleRule]} = ${shown}; the reference adapters by ${RULE[config.scaleRule]} = ${+config.scale.toPrecision(6)}. A different scale multiplies every σ(ΔW) and would shift the estimate.`);
+  }
+  reasons.push(...moduleReasons(desc.modules, config.modules));
+  return { applicable: reasons.length === 0, reasons };
+}

@@ -1,0 +1,87 @@
+// What the reference set says about itself, computed once per set and mode and reused for every query
+// (a CLI run or the app analysing many adapters against one set): the table, every reference's
+// leave-one-name-out neighbours (for the out-of-distribution spread, best mode's variant choice and
+// the conformal scores), and the regression fit.
+import { conformalQuantile, NOMINAL, score } from './conformal.ts';
+import { referenceSpread } from './ood.ts';
+import { search } from './pairwise.ts';
+import { fitRidge, tableRow, type RidgeModel } from './regression.ts';
+import { buildTable, type FeatureTable } from './table.ts';
+import { CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, tally, type Neighbours } from './variants.ts';
+import type { ReferenceSet } from '../reference/types.ts';
+import type { DsireMode, Variant } from './types.ts';
+
+export interface CandidateScore { variant: Variant; accuracy: number; mae: number }
+
+export interface ReferenceModel {
+  table: FeatureTable;
+  lono: Neighbours;
+  spread: Float64Array;
+  variant: Variant;
+  candidates: CandidateScore[];
+  conformal: { q: number; coverage: number; n: number } | null;
+  regression: RidgeModel | null;
+}
+
+/** Leave-one-name-out predictions of one variant for rows 0..Q−1 of nb (row q is table row rows[q]). */
+export function lonoScores(table: FeatureTable, nb: Neighbours, rows: ArrayLike<number>, variant: Variant): { pred: Float64Array; centre: Float64Array; accuracy: number; mae: number } {
+  const Q = rows.length;
+  const pred = new Float64Array(Q);
+  const centre = new Float64Array(Q);
+  let hits = 0;
+  let abs = 0;
+  for (let q = 0; q < Q; q++) {
+    const { votes, dist } = tally(variant, table, nb, q);
+    pred[q] = table.sizes[decide(votes, dist)];
+    centre[q] = logCentre(votes, table.sizes);
+    const truth = table.labels[rows[q]];
+    if (pred[q] === truth) hits++;
+    abs += Math.abs(pred[q] - truth);
+  }
+  return { pred, centre, accuracy: hits / Q, mae: abs / Q };
+}
+
+/** Best mode's choice: the candidate with the lowest leave-one-name-out MAE; ties keep the earlier
+ *  candidate, so the paper's rule stays unless another one measures strictly better on this set. */
+export function chooseVariant(table: FeatureTable, nb: Neighbours, rows: ArrayLike<number>): { variant: Variant; candidates: CandidateScore[]; centre: Float64Array; pred: Float64Array } {
+  let chosen = -1;
+  let centre: Float64Array = new Float64Array(0);
+  let pred: Float64Array = new Float64Array(0);
+  const candidates: CandidateScore[] = [];
+  CANDIDATES.forEach((variant, i) => {
+    const s = lonoScores(table, nb, rows, variant);
+    candidates.push({ variant, accuracy: s.accuracy, mae: s.mae });
+    if (chosen < 0 || s.mae < candidates[chosen].mae) { chosen = i; centre = s.centre; pred = s.pred; }
+  });
+  return { variant: CANDIDATES[chosen], candidates, centre, pred };
+}
+
+export function conformalFrom(table: FeatureTable, rows: ArrayLike<number>, centre: Float64Array, pred: Float64Array): { q: number; coverage: number; n: number } {
+  const scores = Float64Array.from({ length: rows.length }, (_, i) => score(table.labels[rows[i]], centre[i], pred[i], table.sizes));
+  return { q: conformalQuantile(scores, NOMINAL), coverage: NOMINAL, n: rows.length };
+}
+
+const cache = new WeakMap<ReferenceSet, Map<DsireMode, ReferenceModel>>();
+
+export function prepareReference(ref: ReferenceSet, mode: DsireMode): ReferenceModel {
+  let byMode = cache.get(ref);
+  if (!byMode) { byMode = new Map(); cache.set(ref, byMode); }
+  const hit = byMode.get(mode);
+  if (hit) return hit;
+  const other = byMode.get(mode === 'best' ? 'faithful' : 'best');
+  const table = other?.table ?? buildTable(ref);
+  const rows = Int32Array.from({ length: table.n }, (_, i) => i);
+  const lono = other?.lono ?? search(table, [{ queries: rows, refs: rows, excludeSameName: true, k: MAX_K }])[0].nb;
+  const spread = other?.spread ?? referenceSpread(lono, table.n);
+  let model: ReferenceModel;
+  if (mode === 'faithful' || table.names.length < 2) {
+    const s = lonoScores(table, lono, rows, FAITHFUL);
+    model = { table, lono, spread, variant: FAITHFUL, candidates: [{ variant: FAITHFUL, accuracy: s.accuracy, mae: s.mae }], conformal: null, regression: null };
+  } else {
+    const choice = chooseVariant(table, lono, rows);
+    const regression = table.n >= 3 ? fitRidge(Array.from(rows, (i) => tableRow(table, i)), Array.from(table.labels)) : null;
+    model = { table, lono, spread, variant: choice.variant, candidates: choice.candidates, conformal: conformalFrom(table, rows, choice.centre, choice.pred), regression };
+  }
+  byMode.set(mode, model);
+  return model;
+}

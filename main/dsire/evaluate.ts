@@ -1,0 +1,195 @@
+// The paper's evaluation protocol on any reference set: split by name, `trainNames` names' adapters as
+// references and the other names' adapters as queries, `splits` seeded random splits (mulberry32,
+// one generator seeded once, one Fisher–Yates shuffle of the names per split). Every variant, the
+// references-per-size ablation and best mode are measured on the same splits, so differences are
+// paired comparisons, not different luck.
+import { AuditError } from '../errors.ts';
+import type { ReferenceSet } from '../reference/types.ts';
+import { chooseVariant, conformalFrom } from './calibration.ts';
+import { intervalFor, METHOD as INTERVAL_METHOD, NOMINAL } from './conformal.ts';
+import { search, type Task } from './pairwise.ts';
+import { mulberry32, shuffled } from './prng.ts';
+import { fitRidge, predictRidge, tableRow } from './regression.ts';
+import { meanStd } from './stats.ts';
+import { buildTable, type FeatureTable } from './table.ts';
+import { ABLATIONS, decide, FAITHFUL, logCentre, MAX_K, tally, type Neighbours } from './variants.ts';
+import type { DsireMode, EvaluationResult, Scores, SplitResult, Variant } from './types.ts';
+
+export interface EvaluateOptions { splits: number; trainNames: number; seed: number; mode: DsireMode }
+
+interface Split { referenceNames: number[]; refs: Int32Array; queries: Int32Array; prefixEnds: Int32Array }
+
+interface Score1 { accuracy: number; mae: number; mape: number }
+
+function score(table: FeatureTable, rows: ArrayLike<number>, pred: ArrayLike<number>): Score1 {
+  let hits = 0;
+  let abs = 0;
+  let pct = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const truth = table.labels[rows[i]];
+    if (pred[i] === truth) hits++;
+    abs += Math.abs(pred[i] - truth);
+    pct += Math.abs(pred[i] - truth) / truth;
+  }
+  const n = rows.length;
+  return { accuracy: hits / n, mae: abs / n, mape: 100 * pct / n };
+}
+
+function summarise(xs: Score1[]): Scores {
+  return {
+    accuracy: meanStd(xs.map((x) => x.accuracy)),
+    mae: meanStd(xs.map((x) => x.mae)),
+    mape: meanStd(xs.map((x) => x.mape)),
+  };
+}
+
+function predictions(variant: Variant, table: FeatureTable, nb: Neighbours, Q: number): Float64Array {
+  const out = new Float64Array(Q);
+  for (let q = 0; q < Q; q++) {
+    const { votes, dist } = tally(variant, table, nb, q);
+    out[q] = table.sizes[decide(votes, dist)];
+  }
+  return out;
+}
+
+function makeSplits(table: FeatureTable, opts: EvaluateOptions): Split[] {
+  const rowsOf: number[][] = table.names.map(() => []);
+  for (let i = 0; i < table.n; i++) rowsOf[table.nameIndex[i]].push(i);
+  const rng = mulberry32(opts.seed);
+  const all = table.names.map((_, i) => i);
+  const splits: Split[] = [];
+  for (let s = 0; s < opts.splits; s++) {
+    const order = shuffled(all, rng);
+    const train = order.slice(0, opts.trainNames);
+    const refs: number[] = [];
+    const prefixEnds: number[] = [];
+    for (const p of train) { refs.push(...rowsOf[p]); prefixEnds.push(refs.length); }
+    const queries = order.slice(opts.trainNames).flatMap((p) => rowsOf[p]);
+    splits.push({ referenceNames: train, refs: Int32Array.from(refs), queries: Int32Array.from(queries), prefixEnds: Int32Array.from(prefixEnds) });
+  }
+  return splits;
+}
+
+export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationResult {
+  const started = performance.now();
+  if (!Number.isInteger(opts.splits) || opts.splits < 1) throw new AuditError('BAD_REQUEST', `--splits must be a positive whole number, got ${opts.splits}`);
+  if (!Number.isInteger(opts.seed)) throw new AuditError('BAD_REQUEST', `--seed must be a whole number, got ${opts.seed}`);
+  const table = buildTable(ref);
+  const names = table.names.length;
+  if (!Number.isInteger(opts.trainNames) || opts.trainNames < 1 || opts.trainNames >= names) {
+    throw new AuditError('BAD_REQUEST', `--train-names must be between 1 and ${names - 1}: reference set "${ref.name}" has ${names} names and at least one must be held out as queries`);
+  }
+  const best = opts.mode === 'best';
+  const norms = buildTable(ref, 'norms');
+  const splits = makeSplits(table, opts);
+
+  const tasks: Task[] = [];
+  for (const sp of splits) {
+    tasks.push({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds });
+    if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K });
+  }
+  const outs = search(table, tasks);
+  const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1 })));
+  const per = best ? 2 : 1;
+
+  const S = table.sizes.length;
+  const C = table.blocks.length;
+  const variantScores: Score1[][] = ABLATIONS.map(() => []);
+  const prefixScores: Score1[][] = Array.from({ length: opts.trainNames }, () => []);
+  const regressionScores: Score1[] = [];
+  const bestScores: Score1[] = [];
+  const coverages: number[] = [];
+  const widths: number[] = [];
+  const chosen: Record<string, number> = {};
+  const confusion = table.sizes.map(() => new Array<number>(S).fill(0));
+  const layerHits = new Float64Array(C);
+  let layerTotal = 0;
+  const splitResults: SplitResult[] = [];
+
+  splits.forEach((sp, s) => {
+    const main = outs[s * per];
+    const Q = sp.queries.length;
+    ABLATIONS.forEach((v, vi) => {
+      const pred = v.features === 'norms' ? predictions(v, norms, normOuts[s].nb, Q) : predictions(v, table, main.nb, Q);
+      variantScores[vi].push(score(table, sp.queries, pred));
+    });
+    const faithful = predictions(FAITHFUL, table, main.nb, Q);
+    for (let q = 0; q < Q; q++) {
+      const truth = table.sizeIndex[sp.queries[q]];
+      for (let c = 0; c < C; c++) if (table.sizeIndex[main.nb.idx[(q * C + c) * main.nb.k]] === truth) layerHits[c]++;
+    }
+    layerTotal += Q;
+    const pv = main.prefix!;
+    for (let p = 0; p < opts.trainNames; p++) {
+      const pred = new Float64Array(Q);
+      for (let q = 0; q < Q; q++) {
+        const o = (p * Q + q) * S;
+        pred[q] = table.sizes[decide(pv.votes.subarray(o, o + S), pv.dist.subarray(o, o + S))];
+      }
+      prefixScores[p].push(score(table, sp.queries, pred));
+    }
+    const model = fitRidge(Array.from(sp.refs, (i) => tableRow(table, i)), Array.from(sp.refs, (i) => table.labels[i]));
+    const reg = Float64Array.from(sp.queries, (i) => predictRidge(model, tableRow(table, i)));
+    // Regression accuracy: the reference size nearest in log scale to the continuous estimate.
+    const regSnapped = Float64Array.from(reg, (x) => table.sizes.reduce((a, b) => (Math.abs(Math.log(b / x)) < Math.abs(Math.log(a / x)) ? b : a)));
+    const regScore = score(table, sp.queries, regSnapped);
+    const regAbs = score(table, sp.queries, reg);
+    regressionScores.push({ accuracy: regScore.accuracy, mae: regAbs.mae, mape: regAbs.mape });
+
+    let pred = faithful;
+    let variant: Variant = FAITHFUL;
+    const result: SplitResult = { index: s, referenceNames: sp.referenceNames.map((p) => table.names[p]), queries: Q, accuracy: 0, mae: 0, mape: 0, variant: FAITHFUL.name };
+    if (best) {
+      const calib = outs[s * per + 1];
+      const choice = chooseVariant(table, calib.nb, sp.refs);
+      variant = choice.variant;
+      chosen[variant.name] = (chosen[variant.name] ?? 0) + 1;
+      pred = predictions(variant, table, main.nb, Q);
+      bestScores.push(score(table, sp.queries, pred));
+      const conf = conformalFrom(table, sp.refs, choice.centre, choice.pred);
+      let covered = 0;
+      let width = 0;
+      for (let q = 0; q < Q; q++) {
+        const { votes } = tally(variant, table, main.nb, q);
+        const iv = intervalFor(logCentre(votes, table.sizes), conf.q, table.sizes, pred[q]);
+        const truth = table.labels[sp.queries[q]];
+        if (truth >= iv.low && truth <= iv.high) covered++;
+        width += table.sizes.filter((x) => x >= iv.low && x <= iv.high).length;
+      }
+      result.coverage = covered / Q;
+      result.intervalWidth = width / Q;
+      coverages.push(result.coverage);
+      widths.push(result.intervalWidth);
+    }
+    const main1 = score(table, sp.queries, pred);
+    Object.assign(result, main1, { variant: variant.name });
+    for (let q = 0; q < Q; q++) {
+      confusion[table.sizeIndex[sp.queries[q]]][table.sizes.indexOf(pred[q])]++;
+    }
+    splitResults.push(result);
+  });
+
+  const primary = summarise(splitResults);
+  const faithfulScores = summarise(variantScores[0]);
+  return {
+    referenceSet: ref.name,
+    mode: opts.mode,
+    parameters: { splits: opts.splits, trainNames: opts.trainNames, seed: opts.seed, prng: 'mulberry32, one Fisher–Yates shuffle of the names per split', stdKind: 'population (ddof = 0)' },
+    sizes: table.sizes,
+    names,
+    accuracy: primary.accuracy,
+    mae: primary.mae,
+    mape: primary.mape,
+    splits: splitResults,
+    confusion: { sizes: table.sizes, counts: confusion },
+    perLayer: Array.from({ length: C }, (_, c) => ({ id: table.moduleIds[table.moduleOf[c]], feature: table.kinds[c], accuracy: layerHits[c] / layerTotal })),
+    ablations: {
+      variants: ABLATIONS.map((variant, vi) => ({ variant, ...summarise(variantScores[vi]) })),
+      referencesPerSize: prefixScores.map((xs, p) => ({ perSize: p + 1, ...summarise(xs) })),
+      regression: summarise(regressionScores),
+    },
+    comparison: best ? { faithful: faithfulScores, best: summarise(bestScores), chosen } : null,
+    interval: best ? { nominal: NOMINAL, coverage: meanStd(coverages), meanWidth: meanStd(widths), method: INTERVAL_METHOD } : null,
+    elapsedMs: performance.now() - started,
+  };
+}

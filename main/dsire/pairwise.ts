@@ -1,0 +1,130 @@
+// Nearest-neighbour search for many queries against many reference subsets at once, all drawn from
+// one table (evaluation splits, leave-one-name-out calibration). The work is organised per
+// classifier: its n×n distance matrix is computed once (n²/2 distances of length r) and then every
+// task of every split only compares numbers already computed. Recomputing distances per split, as a
+// direct reading of the protocol would, costs ~4× more for 10 splits and 15 more for the
+// references-per-size ablation (measured in test/bench/dsire.bench.ts).
+import type { FeatureTable } from './table.ts';
+import type { Neighbours } from './variants.ts';
+
+export interface Task {
+  queries: Int32Array;          // table rows classified
+  refs: Int32Array;             // table rows they may be matched with, in order (ties: earlier wins)
+  /** Leave-one-name-out: skip references with the query's own name (and always the query itself). */
+  excludeSameName: boolean;
+  k: number;
+  /** References-per-size ablation: refs[0 .. prefixEnds[p]) are the adapters of the first p+1 names.
+   *  For each prefix the faithful 1-NN votes over all classifiers are accumulated. */
+  prefixEnds?: Int32Array;
+}
+
+export interface TaskOutput {
+  nb: Neighbours;
+  /** [prefix][query][size]: faithful votes and summed distances using only the first p+1 names. */
+  prefix?: { votes: Float64Array; dist: Float64Array };
+}
+
+/** Squared distances between all rows of one classifier block (symmetric, diagonal 0). */
+export function blockDistances(block: Float64Array, n: number, d: number, out: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    const oi = i * d;
+    out[i * n + i] = 0;
+    for (let j = i + 1; j < n; j++) {
+      const oj = j * d;
+      let s0 = 0;
+      let s1 = 0;
+      let t = 0;
+      for (; t + 1 < d; t += 2) {
+        const a = block[oi + t] - block[oj + t];
+        const b = block[oi + t + 1] - block[oj + t + 1];
+        s0 += a * a;
+        s1 += b * b;
+      }
+      if (t < d) { const a = block[oi + t] - block[oj + t]; s0 += a * a; }
+      const s = s0 + s1;
+      out[i * n + j] = s;
+      out[j * n + i] = s;
+    }
+  }
+}
+
+/** One task's scan for one classifier: top-k references per query from the distance matrix. Kept a
+ *  small function over typed arrays so V8 optimises it as a whole (inlined into search it ran ~10×
+ *  slower, measured). */
+function scan(
+  D: Float64Array, n: number, queries: Int32Array, refs: Int32Array, excludeSameName: boolean,
+  name: Int32Array, k: number, c: number, C: number, idx: Int32Array, dist: Float64Array,
+  topD: Float64Array, topR: Int32Array,
+  prefixEnds: Int32Array | null, sizeOf: Int32Array, S: number, pVotes: Float64Array | null, pDist: Float64Array | null,
+): void {
+  const Q = queries.length;
+  const R = refs.length;
+  const P = prefixEnds === null ? 0 : prefixEnds.length;
+  for (let qn = 0; qn < Q; qn++) {
+    const i = queries[qn];
+    const row = i * n;
+    const ni = name[i];
+    for (let j = 0; j < k; j++) { topD[j] = Infinity; topR[j] = -1; }
+    let worst = Infinity;
+    let p = 0;
+    let nextEnd = P > 0 ? prefixEnds![0] : -1;
+    for (let pos = 0; pos < R; pos++) {
+      const r = refs[pos];
+      if (r !== i && !(excludeSameName && name[r] === ni)) {
+        const d = D[row + r];
+        if (d < worst) {
+          // Insert keeping ascending order; strict < keeps the earlier reference on equal distances.
+          let j = k - 1;
+          while (j > 0 && d < topD[j - 1]) { topD[j] = topD[j - 1]; topR[j] = topR[j - 1]; j--; }
+          topD[j] = d;
+          topR[j] = r;
+          worst = topD[k - 1];
+        }
+      }
+      if (pos + 1 === nextEnd) {
+        if (topR[0] >= 0) {
+          const o = (p * Q + qn) * S + sizeOf[topR[0]];
+          pVotes![o] += 1;
+          pDist![o] += Math.sqrt(topD[0]);
+        }
+        p++;
+        nextEnd = p < P ? prefixEnds![p] : -1;
+      }
+    }
+    const o = (qn * C + c) * k;
+    for (let j = 0; j < k; j++) {
+      if (topR[j] < 0) break;
+      idx[o + j] = topR[j];
+      dist[o + j] = Math.sqrt(topD[j]);
+    }
+  }
+}
+
+export function search(table: FeatureTable, tasks: Task[]): TaskOutput[] {
+  const n = table.n;
+  const C = table.blocks.length;
+  const S = table.sizes.length;
+  const outputs: TaskOutput[] = tasks.map((t) => {
+    const k = Math.max(1, t.k);
+    const size = t.queries.length * C * k;
+    const out: TaskOutput = { nb: { k, classifiers: C, idx: new Int32Array(size).fill(-1), dist: new Float64Array(size).fill(Number.NaN) } };
+    if (t.prefixEnds) {
+      const len = t.prefixEnds.length * t.queries.length * S;
+      out.prefix = { votes: new Float64Array(len), dist: new Float64Array(len) };
+    }
+    return out;
+  });
+  const D = new Float64Array(n * n);
+  const topD = new Float64Array(8);
+  const topR = new Int32Array(8);
+  for (let c = 0; c < C; c++) {
+    blockDistances(table.blocks[c], n, table.dims[c], D);
+    for (let t = 0; t < tasks.length; t++) {
+      const task = tasks[t];
+      const { nb, prefix } = outputs[t];
+      scan(D, n, task.queries, task.refs, task.excludeSameName, table.nameIndex, nb.k, c, C, nb.idx, nb.dist, topD, topR,
+        task.prefixEnds ?? null, table.sizeIndex, S, prefix?.votes ?? null, prefix?.dist ?? null);
+    }
+  }
+  return outputs;
+}

@@ -1,0 +1,86 @@
+// How per-classifier neighbours become one estimate. The paper's rule is one vote per classifier for
+// its single nearest reference, majority wins; the other variants are measured against it (evaluate)
+// and used by `best` mode only when they measure better on the reference set itself.
+import type { FeatureTable } from './table.ts';
+import type { Variant } from './types.ts';
+
+export const FAITHFUL: Variant = { name: 'σ(A)+σ(B)+σ(ΔW), 1-NN (paper)', features: 'all', k: 1, weighting: 'none' };
+export const DW_ONLY: Variant = { name: 'σ(ΔW) only, 1-NN', features: 'sigmaDW', k: 1, weighting: 'none' };
+export const ALL_K3: Variant = { name: 'σ(A)+σ(B)+σ(ΔW), 3-NN inverse-distance', features: 'all', k: 3, weighting: 'inverse-distance' };
+export const DW_K3: Variant = { name: 'σ(ΔW) only, 3-NN inverse-distance', features: 'sigmaDW', k: 3, weighting: 'inverse-distance' };
+export const NORMS: Variant = { name: 'Frobenius norms only, 1-NN', features: 'norms', k: 1, weighting: 'none' };
+
+/** What best mode chooses among (faithful first: it wins every tie). */
+export const CANDIDATES: Variant[] = [FAITHFUL, DW_ONLY, ALL_K3, DW_K3];
+/** What evaluate reports side by side. */
+export const ABLATIONS: Variant[] = [FAITHFUL, DW_ONLY, NORMS, ALL_K3, DW_K3];
+export const MAX_K = 3;
+
+/** Neighbours of one or more queries: for query q, classifier c, rank j < k the reference row and
+ *  the (normalised) L2 distance; -1 where fewer than j+1 references were eligible. */
+export interface Neighbours {
+  k: number;
+  classifiers: number;
+  idx: Int32Array;
+  dist: Float64Array;
+}
+
+/** Does classifier c take part in this variant? (norms variants run on a norms table, all classifiers.) */
+export function uses(variant: Variant, table: FeatureTable, c: number): boolean {
+  return variant.features !== 'sigmaDW' || table.kinds[c] === 'sigmaDW';
+}
+
+/** Votes and summed neighbour distances per reference size for query q. */
+export function tally(variant: Variant, table: FeatureTable, nb: Neighbours, q: number): { votes: Float64Array; dist: Float64Array } {
+  const S = table.sizes.length;
+  const votes = new Float64Array(S);
+  const dist = new Float64Array(S);
+  const k = Math.min(variant.k, nb.k);
+  const base = q * nb.classifiers * nb.k;
+  for (let c = 0; c < nb.classifiers; c++) {
+    if (!uses(variant, table, c)) continue;
+    const o = base + c * nb.k;
+    if (k === 1 || variant.weighting === 'none') {
+      // k-NN without weights would be a plain vote per neighbour; only k = 1 is used unweighted.
+      for (let j = 0; j < k; j++) {
+        const r = nb.idx[o + j];
+        if (r < 0) break;
+        const s = table.sizeIndex[r];
+        votes[s] += 1;
+        dist[s] += nb.dist[o + j];
+      }
+      continue;
+    }
+    // Inverse-distance weights, normalised so every classifier still casts one vote in total.
+    let total = 0;
+    for (let j = 0; j < k && nb.idx[o + j] >= 0; j++) total += 1 / (nb.dist[o + j] + 1e-12);
+    for (let j = 0; j < k; j++) {
+      const r = nb.idx[o + j];
+      if (r < 0) break;
+      const s = table.sizeIndex[r];
+      votes[s] += 1 / (nb.dist[o + j] + 1e-12) / total;
+      dist[s] += nb.dist[o + j];
+    }
+  }
+  return { votes, dist };
+}
+
+/** The winning size index. Tie-break (documented in the report's method section): most votes; among
+ *  tied sizes the smallest summed distance of the neighbours that voted for them; then the smaller
+ *  size. (The official code takes whichever tied size comes first in column order.) */
+export function decide(votes: ArrayLike<number>, dist: ArrayLike<number>): number {
+  let best = -1;
+  for (let s = 0; s < votes.length; s++) {
+    if (votes[s] <= 0) continue;
+    if (best < 0 || votes[s] > votes[best] || (votes[s] === votes[best] && dist[s] < dist[best])) best = s;
+  }
+  return best < 0 ? 0 : best;
+}
+
+/** Vote-weighted mean of log size: the centre the conformal interval is built around. */
+export function logCentre(votes: ArrayLike<number>, sizes: number[]): number {
+  let w = 0;
+  let m = 0;
+  for (let s = 0; s < votes.length; s++) { w += votes[s]; m += votes[s] * Math.log(sizes[s]); }
+  return w > 0 ? m / w : Math.log(sizes[0]);
+}
