@@ -160,8 +160,8 @@ interface AnalyzeOutput { caseId: string; outcomes: AnalysisOutcome[] }
 const analyze: Command<AnalyzeOutput> = {
   name: 'case analyze',
   summary: 'Estimate the training-set size of evidence items (all, or those named) against a reference set.',
-  usage: 'case analyze <case> [<evidence-id>…] --reference <set> [--mode faithful|best] [--db <path>] [--actor <name>]',
-  options: { ...common, reference: { type: 'string' }, mode: { type: 'string' } },
+  usage: 'case analyze <case> [<evidence-id>…] --reference <set> [--mode faithful|best] [--backend auto|<name>] [--db <path>] [--actor <name>]',
+  options: { ...common, reference: { type: 'string' }, mode: { type: 'string' }, backend: { type: 'string' } },
   async run(ctx, values, positionals) {
     const [caseArg, ...evidenceIds] = positionals;
     if (!caseArg) throw usageError('which case?');
@@ -175,7 +175,10 @@ const analyze: Command<AnalyzeOutput> = {
       const kase = await getCase(db, caseArg);
       const ids = evidenceIds.length > 0 ? evidenceIds : (await listEvidence(db, kase.id)).map((e) => e.id);
       if (ids.length === 0) throw usageError(`case ${kase.id} has no evidence yet (lora-audit case add-evidence …)`);
-      const engine = await createFeatureEngine();
+      const engine = await createFeatureEngine({
+        backend: (typeof values.backend === 'string' ? values.backend : 'auto') as NonNullable<Parameters<typeof createFeatureEngine>[0]>['backend'],
+        log: ctx.log,
+      });
       try {
         const outcomes: AnalysisOutcome[] = [];
         for (const id of ids) {
