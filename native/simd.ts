@@ -90,15 +90,24 @@ export interface SimdGram {
   gramCols(b: Float32Array, h: number, r: number, out: Float64Array): Float64Array;
 }
 
+// The slice of the WebAssembly API used here (the project's TypeScript lib has no DOM types).
+interface WasmMemory { buffer: ArrayBuffer; grow(pages: number): number }
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+
 let instance: SimdGram | null | undefined;
 
 /** The SIMD kernel, or null where this runtime lacks WebAssembly SIMD (then the plain loops run). */
 export function simdGram(): SimdGram | null {
   if (instance !== undefined) return instance;
   const bytes = moduleBytes();
-  if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (instance = null);
-  const wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-  const memory = wasm.exports.mem as WebAssembly.Memory;
+  const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (!wasmApi || !wasmApi.validate(bytes)) return (instance = null);
+  const wasm = new wasmApi.Instance(new wasmApi.Module(bytes));
+  const memory = wasm.exports.mem as WasmMemory;
   const dot2x2 = wasm.exports.dot2x2 as (p0: number, p1: number, q0: number, q1: number, n: number, out: number) => void;
   const OUT_BYTES = 32;
 
