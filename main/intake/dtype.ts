@@ -33,10 +33,17 @@ function halfTable(): Float32Array {
  * Raw little-endian bytes → values. F64 stays float64; F32, F16 and BF16 become float32 (exact for the
  * two 16-bit types). Integer and float8 tensors are not decoded: callers report them instead.
  */
-export function decodeFloats(bytes: Uint8Array, dtype: DType): Float32Array | Float64Array {
+export function decodeFloats(bytes: Uint8Array, dtype: DType, owned = false): Float32Array | Float64Array {
   const aligned = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
-  if (dtype === 'F64') return new Float64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8).slice();
-  if (dtype === 'F32') return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4).slice();
+  // `owned`: the caller hands over a buffer nobody else holds, so F64/F32 can be viewed in place, not copied.
+  if (dtype === 'F64') {
+    const v = new Float64Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 8);
+    return owned && aligned === bytes ? v : v.slice();
+  }
+  if (dtype === 'F32') {
+    const v = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
+    return owned && aligned === bytes ? v : v.slice();
+  }
   const n = aligned.byteLength / 2;
   const u16 = new Uint16Array(aligned.buffer, aligned.byteOffset, n);
   if (dtype === 'F16') {

@@ -18,6 +18,8 @@ export interface OpenOptions {
   /** Also read every tensor once to report NaN/Inf values (inspect does; analysis reads them anyway). */
   scanValues?: boolean;
   limits?: SafetensorsLimits;
+  /** The file's SHA-256 when the caller already has it (the evidence store hashes on intake): not recomputed. */
+  sha256?: string;
 }
 
 const ADAPTER_EXT = new Set(['.safetensors', '.bin', '.pt', '.ckpt', '.pth']);
@@ -70,7 +72,7 @@ export async function openAdapter(path: string, opts: OpenOptions = {}): Promise
   const file = await resolveInput(path);
   const st = await stat(file);
   if (st.size === 0) throw new AuditError('EMPTY_FILE', 'the file is empty (0 bytes)', file);
-  const shaPromise = sha256File(file);
+  const shaPromise = opts.sha256 ? Promise.resolve(opts.sha256) : sha256File(file);
   shaPromise.catch(() => undefined);
   const head = await firstBytes(file, 9);
   const findings: Finding[] = [];

@@ -249,7 +249,8 @@ export class SafetensorsSource implements TensorSource {
     if (!FLOAT_DTYPES.has(ref.dtype)) {
       throw new AuditError('UNSUPPORTED_FORMAT', `tensor "${ref.key}" is ${ref.dtype}; only F64/F32/F16/BF16 are decoded, never coerced`, this.file);
     }
-    return decodeFloats(await this.readBytes(ref), ref.dtype);
+    // readBytes allocates a fresh, unpooled buffer per tensor: decoded in place.
+    return decodeFloats(await this.readBytes(ref), ref.dtype, true);
   }
 
   async close(): Promise<void> {
