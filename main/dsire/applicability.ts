@@ -33,7 +33,7 @@ const BASE: Record<BaseModelHint, string> = {
 const RULE: Record<ScaleRule, string> = { 'alpha/r': 'alpha/r', 'alpha/sqrt(r)': 'alpha/√r (rsLoRA)', one: 'a fixed 1' };
 
 /** Text-encoder widths that tell SD versions apart when a module reads the prompt embedding. */
-const TEXT_WIDTH: Record<number, string> = { 768: 'SD 1.x (CLIP ViT-L, 768)', 1024: 'SD 2.x (OpenCLIP ViT-H, 1024)', 2048: 'SDXL (2048)' };
+const TEXT_WIDTH: Record<number, string> = { 768: 'the SD 1.x text-encoder width, CLIP ViT-L', 1024: 'the SD 2.x text-encoder width, OpenCLIP ViT-H', 2048: 'the SDXL text-encoder width' };
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const list = (xs: (string | number)[]) => xs.join(', ');
@@ -85,6 +85,9 @@ export function checkApplicability(desc: AdapterDescriptor, config: ReferenceCon
   if (desc.baseModel !== config.baseModel && desc.baseModel !== 'unknown' && config.baseModel !== 'unknown') {
     reasons.push(`This adapter was fine-tuned from ${BASE[desc.baseModel]}; the reference set from ${BASE[config.baseModel]}.`);
   }
+  // A file with no LoRA-style modules at all (LoKr, LoHa…) has been refused by method already; its
+  // rank, scale and module list would only repeat that.
+  if (desc.modules.length === 0 && reasons.length > 0) return { applicable: false, reasons };
   if (desc.ranks.length !== 1 || desc.ranks[0] !== config.rank) {
     reasons.push(desc.ranks.length === 0
       ? `This adapter has no LoRA modules with a rank; the reference set was trained at rank ${config.rank}.`
@@ -93,7 +96,8 @@ export function checkApplicability(desc: AdapterDescriptor, config: ReferenceCon
   const scales = desc.scales ?? (Number.isNaN(desc.scale) ? [] : [desc.scale]);
   if (desc.scaleRule !== config.scaleRule || scales.some((s) => !sameScale(s, config.scale))) {
     const shown = scales.length > 0 ? list(scales.map((s) => +s.toPrecision(6))) : 'unknown';
-    reasons.push(`This adapter scales its update by ${RULE[desc.scaleRule]} = ${shown}; the reference adapters by ${RULE[config.scaleRule]} = ${+config.scale.toPrecision(6)}. A different scale multiplies every σ(ΔW) and would shift the estimate.`);
+    const rule = (r: ScaleRule, v: string) => (r === 'one' ? `a fixed scale of ${v}` : `${RULE[r]} = ${v}`);
+    reasons.push(`This adapter scales its update by ${rule(desc.scaleRule, shown)}; the reference adapters by ${rule(config.scaleRule, String(+config.scale.toPrecision(6)))}. A different scale multiplies every σ(ΔW) and would shift the estimate.`);
   }
   reasons.push(...moduleReasons(desc.modules, config.modules));
   return { applicable: reasons.length === 0, reasons };

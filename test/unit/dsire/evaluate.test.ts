@@ -1,0 +1,77 @@
+// The paper's protocol: reproducible for a seed, different for another, consistent with classifying
+// each held-out adapter one by one, and with its ablations and refusals of impossible splits.
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../../../main/dsire/analyze.ts';
+import { evaluate } from '../../../main/dsire/evaluate.ts';
+import { isAuditError } from '../../../main/errors.ts';
+import type { EvaluationResult } from '../../../main/dsire/types.ts';
+import { queryOf, syntheticReference } from './synthetic.ts';
+
+const ref = syntheticReference({ names: 30, modules: 6, rank: 8, noise: 0.2, nameNoise: 0.12, seed: 3 });
+const opts = { splits: 4, trainNames: 8, seed: 42, mode: 'faithful' as const };
+const strip = (r: EvaluationResult) => ({ ...r, elapsedMs: 0 });
+
+describe('evaluate', () => {
+  const first = evaluate(ref, opts);
+
+  it('reports the protocol’s numbers with their spread', () => {
+    expect(first.splits).toHaveLength(4);
+    expect(first.sizes).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const s of first.splits) {
+      expect(s.referenceNames).toHaveLength(8);
+      expect(s.queries).toBe((30 - 8) * 6);
+    }
+    const accs = first.splits.map((s) => s.accuracy);
+    const mean = accs.reduce((a, b) => a + b) / accs.length;
+    expect(first.accuracy.mean).toBeCloseTo(mean, 12);
+    expect(first.accuracy.std).toBeCloseTo(Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / accs.length), 12);
+    expect(first.accuracy.mean).toBeGreaterThan(0.3);
+    expect(first.accuracy.mean).toBeLessThan(1);
+    expect(first.mae.mean).toBeGreaterThan(0);
+    expect(first.mape.mean).toBeGreaterThan(0);
+    const total = first.confusion.counts.flat().reduce((a, b) => a + b, 0);
+    expect(total).toBe(4 * 22 * 6);
+    const diagonal = first.confusion.counts.reduce((a, row, i) => a + row[i], 0);
+    expect(diagonal / total).toBeCloseTo(first.accuracy.mean, 12);
+    expect(first.perLayer).toHaveLength(3 * 6);
+    expect(first.ablations.referencesPerSize).toHaveLength(8);
+    // All 8 names per size is the faithful run itself.
+    expect(first.ablations.referencesPerSize[7].accuracy).toEqual(first.accuracy);
+    expect(first.ablations.variants[0].accuracy).toEqual(first.accuracy);
+    expect(first.ablations.variants.map((v) => v.variant.features)).toEqual(['all', 'sigmaDW', 'norms', 'all', 'sigmaDW']);
+    expect(first.comparison).toBeNull();
+    expect(first.interval).toBeNull();
+  });
+
+  it('is reproducible for a seed and different for another seed', () => {
+    expect(strip(evaluate(ref, opts))).toEqual(strip(first));
+    const other = evaluate(ref, { ...opts, seed: 7 });
+    expect(other.splits.map((s) => s.referenceNames)).not.toEqual(first.splits.map((s) => s.referenceNames));
+    expect(other.splits.map((s) => s.accuracy)).not.toEqual(first.splits.map((s) => s.accuracy));
+  });
+
+  it('matches classifying every held-out adapter one by one against that split’s references', () => {
+    const split = first.splits[1];
+    const names = new Set(split.referenceNames);
+    const sub = { ...ref, adapters: ref.adapters.filter((a) => names.has(a.name)) };
+    const held = ref.adapters.filter((a) => !names.has(a.name));
+    let hits = 0;
+    let abs = 0;
+    for (const q of held) {
+      const r = analyze(queryOf(q, sub), sub, { mode: 'faithful' });
+      if (r.estimate === q.label) hits++;
+      abs += Math.abs(r.estimate! - q.label);
+    }
+    expect(split.accuracy).toBeCloseTo(hits / held.length, 12);
+    expect(split.mae).toBeCloseTo(abs / held.length, 12);
+  });
+
+  it('refuses splits that leave nothing to query', () => {
+    for (const trainNames of [0, 30, 31]) {
+      let caught: unknown;
+      try { evaluate(ref, { ...opts, trainNames }); } catch (e) { caught = e; }
+      expect(isAuditError(caught, 'BAD_REQUEST')).toBe(true);
+      expect(String((caught as Error).message)).toMatch(/between 1 and 29/);
+    }
+  });
+});
