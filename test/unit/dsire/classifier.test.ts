@@ -108,3 +108,21 @@ describe('faithful classifier', () => {
     expect(exact.estimate).toBe(1);
   });
 });
+
+describe('per-layer normalisation', () => {
+  it('cannot change any vote: each classifier sees one layer, so scaling it only scales its distances', () => {
+    const full = syntheticReference({ names: 16, modules: 4, rank: 6, noise: 0.2, nameNoise: 0.12, seed: 5 });
+    const { ref, queries } = holdOut(full, 2);
+    // Min–max per classifier = one affine map per (module, feature): emulate it with very different
+    // factors per module and feature, applied to references and queries alike.
+    const factor = (id: string, k: number) => 10 ** ((id.length + 3 * k) % 5 - 2);
+    const scale = (fs: ModuleFeatures[]) => fs.map((f) => features(f.id, f.sigmaA.map((x) => x * factor(f.id, 0) + 1), f.sigmaB.map((x) => x * factor(f.id, 1)), f.sigmaDW.map((x) => x * factor(f.id, 2) - 0.5)));
+    const scaled = { ...ref, adapters: ref.adapters.map((a) => ({ ...a, features: scale(a.features) })) };
+    for (const q of queries) {
+      const plain = analyze(queryOf(q, ref), ref, { mode: 'faithful' });
+      const per = analyze(queryOf({ ...q, features: scale(q.features) }, scaled), scaled, { mode: 'faithful' });
+      expect(per.votes).toEqual(plain.votes);
+      expect(per.perModule.map((p) => p.neighbour)).toEqual(plain.perModule.map((p) => p.neighbour));
+    }
+  });
+});
