@@ -26,7 +26,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function sink() {
   let text = '';
-  return { stream: { write: (s: string) => { text += s; return true; } } as unknown as NodeJS.WriteStream, text: () => text };
+  return { stream: { write: (s: string) => { text += s; return true; } } as unknown as typeof process.stdout & typeof process.stderr, text: () => text };
 }
 
 describe('lora-audit inspect', () => {
