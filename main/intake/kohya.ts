@@ -2,7 +2,7 @@
 // `.lora_up.weight` and a 0-d `.alpha`; conv LoRA down (r,in,k,k) / up (out,r,1,1). The `ss_*` metadata
 // is parsed as untrusted text: the real image count is Σ img_count over ss_dataset_dirs (ss_num_train_images
 // counts repeats), and sshs_model_hash (SHA-256 of the data buffer only) is recomputed and compared.
-import type { Finding, KohyaMetadata, LoraModule, OtherTensor } from './model.ts';
+import type { Finding, KohyaMetadata, LoraModule, OtherModule, OtherTensor } from './model.ts';
 import {
   buildModule, groupById, otherTensor, parseKeys, readScalar, sortModules, type FamilyReader, type FamilyResult,
   type IntakeContext, type ParsedTensor, type Scaling,
@@ -40,6 +40,7 @@ export async function openKohyaLike(ctx: IntakeContext, method: 'lora' | 'locon'
   }
   const groups = groupById(parsed.filter(isKohyaScheme));
   const modules: LoraModule[] = [];
+  const otherModules: OtherModule[] = [];
   for (const [id, parts] of groups) {
     const a = parts.get('A');
     const b = parts.get('B');
@@ -50,14 +51,28 @@ export async function openKohyaLike(ctx: IntakeContext, method: 'lora' | 'locon'
       }
       continue;
     }
+    const mid = parts.get('mid');
+    if (mid) {
+      // LoCon with a Tucker core: ΔW = up ×₁ mid ×₂ down, not B·A, so it is described, not analysed as A/B.
+      otherModules.push({ id, method: 'locon', rank: a.shape[0], outFeatures: b.shape[0], inFeatures: a.shape[1] * (mid.shape[2] ?? 1) * (mid.shape[3] ?? 1),
+        tensors: [...parts.values()].map((r) => r.key) });
+      continue;
+    }
     const alphaRef = parts.get('alpha');
     const alphaValue = alphaRef ? await readScalar(ctx, alphaRef) : undefined;
-    if (parts.has('mid')) otherTensors.push(otherTensor(parts.get('mid')!, 'lora_mid'));
-    modules.push(buildModule(id, a, b, (rank) => kohyaScaling(alphaValue, rank), ctx.file));
+    const m = buildModule(id, a, b, (rank) => kohyaScaling(alphaValue, rank), ctx.file);
+    const magnitude = parts.get('magnitude');
+    if (magnitude) m.magnitude = magnitude;
+    modules.push(m);
+  }
+  if (otherModules.length) {
+    findings.push({ severity: 'info', code: 'TUCKER_LAYERS', message: `${otherModules.length} layers carry a lora_mid (Tucker) core: described, not analysed as A/B pairs` });
   }
   const kohyaMeta = await parseKohyaMetadata(ctx, findings);
+  const dora = modules.some((m) => m.magnitude);
   return {
-    family: 'kohya', method, modules: sortModules(modules), otherTensors, findings, groups,
+    family: 'kohya', method: dora ? 'dora' : otherModules.length && !modules.length ? 'locon' : method, modules: sortModules(modules),
+    ...(otherModules.length ? { otherModules } : {}), otherTensors, findings, groups,
     metadata: { ...(kohyaMeta ? { kohya: kohyaMeta } : {}), ...(kohyaMeta?.realImageCount !== undefined ? { claimedTrainingImages: kohyaMeta.realImageCount } : {}) },
   };
 }

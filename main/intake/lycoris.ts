@@ -17,7 +17,7 @@ export const lycoris: FamilyReader = {
   },
   async open(ctx) {
     const base = await openKohyaLike(ctx, 'locon');
-    const otherModules: OtherModule[] = [];
+    const otherModules: OtherModule[] = [...(base.otherModules ?? [])];
     for (const [id, parts] of base.groups) {
       const keys = [...parts.values()].map((r) => r.key);
       if (parts.has('lokr_w1') || parts.has('lokr_w1_a') || parts.has('lokr_w2') || parts.has('lokr_w2_a')) {

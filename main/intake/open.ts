@@ -3,7 +3,7 @@
 // lora_diffusion, LyCORIS). Tensors stay on disk until loadModuleWeights asks for them.
 import { open as openFile, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { AuditError } from '../errors.ts';
+import { AuditError, isAuditError } from '../errors.ts';
 import type { CanonicalAdapter, Finding, ModuleWeights, TensorRef, TensorSource } from './model.ts';
 import { baseModelHint, dtypesOf, makeContext, type FamilyResult } from './context.ts';
 import { FAMILIES } from './families.ts';
@@ -68,13 +68,19 @@ async function firstBytes(file: string, n: number): Promise<Buffer> {
   }
 }
 
+/** Protocol 2–5 start with PROTO; protocol 0/1 with MARK or a text GLOBAL (`cmodule\nname\n`). */
+function looksLikeBarePickle(head: Buffer): boolean {
+  if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return true;
+  return /^(\(|c[\w.]+\n[\w.]+\n)/.test(head.toString('latin1'));
+}
+
 export async function openAdapter(path: string, opts: OpenOptions = {}): Promise<CanonicalAdapter> {
   const file = await resolveInput(path);
   const st = await stat(file);
   if (st.size === 0) throw new AuditError('EMPTY_FILE', 'the file is empty (0 bytes)', file);
   const shaPromise = opts.sha256 ? Promise.resolve(opts.sha256) : sha256File(file);
   shaPromise.catch(() => undefined);
-  const head = await firstBytes(file, 9);
+  const head = await firstBytes(file, 64);
   const findings: Finding[] = [];
   let tensors: TensorRef[];
   let metadata: Record<string, string> = {};
@@ -86,9 +92,12 @@ export async function openAdapter(path: string, opts: OpenOptions = {}): Promise
     ({ tensors, source } = t);
     findings.push(...t.findings);
     container = 'torch-zip';
-  } else if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5 && head[8] !== 0x7b /* a safetensors header length may start 0x80 too */) {
+  } else if (head[8] !== 0x7b /* a safetensors header length may start with any byte */ && looksLikeBarePickle(head)) {
     // A bare pickle (legacy torch.save, or a .pkl): walked only to name a dangerous global, then refused.
-    await refuseLegacyPickle(file);
+    await refuseLegacyPickle(file).catch((e: unknown) => {
+      if (isAuditError(e, 'BAD_ARCHIVE')) throw new AuditError('NOT_SAFETENSORS', `neither safetensors nor a readable pickle (${e.message.slice(file.length + 2)})`, file);
+      throw e;
+    });
     throw new AuditError('INTERNAL', 'unreachable', file);
   } else {
     const h = await readSafetensorsHeader(file, opts.limits ?? DEFAULT_LIMITS);

@@ -103,6 +103,14 @@ describe('malicious pickles are refused, never executed', () => {
     expect(existsSync(canary)).toBe(false);
   });
 
+  it('a bare protocol-0 text pickle naming posix.system is named and refused too', async () => {
+    const p = join(dir, 'legacy-evil0.pkl');
+    writeFileSync(p, cases[1][1]());
+    const r = await inspectFile(p);
+    expect(r.error).toMatchObject({ code: 'UNSAFE_PICKLE', message: expect.stringContaining('posix.system') });
+    expect(existsSync(canary)).toBe(false);
+  });
+
   it('malformed pickles are refused as malformed, not crashed on', () => {
     expect(() => walkPickle(pk(P.proto(2), P.reduce), 'x.pkl')).toThrow(/malformed/);
     expect(() => walkPickle(pk(P.proto(2), P.emptyDict), 'x.pkl')).toThrow(/no STOP/);
