@@ -35,7 +35,9 @@ export function usageError(message: string): AuditError {
   return new AuditError('BAD_REQUEST', message);
 }
 
-export async function execute(command: Command, argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+export interface Output { write(text: string): unknown }
+
+export async function execute(command: Command, argv: string[], out: Output = process.stdout, err: Output = process.stderr): Promise<number> {
   const options: Options = { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
   let json = argv.includes('--json');
   try {

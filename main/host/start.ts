@@ -19,7 +19,7 @@ const dialogs = hostDialogs(process.env.LORA_AUDIT_HOST_DIALOG_FILE);
 const services = await createServices({
   host: 'headless',
   dataDir,
-  renderPdf: chromiumRenderer(),
+  renderPdf: { start: () => chromiumRenderer() },
   openFiles: dialogs.openFiles,
   saveFile: dialogs.saveFile,
 });

@@ -1,0 +1,81 @@
+// "Open the demo investigation": a complete case built on first request from the mini LoRA-WiSE
+// that ships in assets/demo/ (see assets/demo/README.md): the reference set is imported once, a case
+// is created with the demo evidence (adapters of known size, one deliberately not applicable), and
+// every evidence item is analysed. Opening it again returns the same case.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runAnalysis } from '../cases/analyses.ts';
+import { createCase, listCases } from '../cases/cases.ts';
+import { addEvidence, listEvidence } from '../cases/evidence.ts';
+import { addNote } from '../cases/notes.ts';
+import { AuditError } from '../errors.ts';
+import { importReference } from '../reference/import-parquet.ts';
+import { importPack } from '../reference/pack.ts';
+import { findSetRow } from '../reference/store.ts';
+import type { Services } from './create.ts';
+import type { JobContext } from './dispatch.ts';
+import { throwIfCancelled } from './jobs.ts';
+
+export const DEMO_TITLE = 'Demo investigation: mini LoRA-WiSE';
+
+interface DemoManifest {
+  reference: { name: string; files: string[] };
+  evidence: { file: string; size?: number | null; family?: string; note?: string }[];
+}
+
+/** assets/ beside the source tree, or Electron's resources folder when packaged. */
+export function demoDir(): string {
+  const candidates = [
+    process.env.LORA_AUDIT_ASSETS ? join(process.env.LORA_AUDIT_ASSETS, 'demo') : '',
+    join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'demo'),
+    (process as { resourcesPath?: string }).resourcesPath ? join((process as { resourcesPath?: string }).resourcesPath!, 'assets', 'demo') : '',
+  ].filter(Boolean);
+  const found = candidates.find((d) => existsSync(join(d, 'manifest.json')));
+  if (!found) throw new AuditError('NOT_FOUND', 'the demo investigation is not installed (assets/demo/manifest.json is missing); run `npm run generate:demo`');
+  return found;
+}
+
+export async function openDemo(s: Services, job: JobContext): Promise<string> {
+  const existing = (await listCases(s.db)).find((c) => c.title === DEMO_TITLE);
+  if (existing) return existing.id;
+  const dir = demoDir();
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as DemoManifest;
+
+  if (!(await findSetRow(s.db, manifest.reference.name))?.complete) {
+    job.progress({ phase: 'importing the reference set', done: 0, total: null, unit: 'adapters', message: manifest.reference.name });
+    const files = manifest.reference.files.map((f) => resolve(dir, f));
+    if (files.every((f) => f.endsWith('.pack') || f.endsWith('.tar'))) {
+      for (const f of files) await importPack(s.db, f, { name: manifest.reference.name });
+    } else {
+      const report = await importReference(s.db, {
+        name: manifest.reference.name, paths: files, engine: await s.engine(), signal: job.signal,
+        onProgress: (p) => job.progress({ phase: 'importing the reference set', done: p.bytesDone, total: p.bytesTotal, unit: 'bytes', message: manifest.reference.name, adaptersDone: p.adaptersDone, adaptersTotal: p.adaptersTotal ?? null }),
+      });
+      if (!report.set?.complete) throw new AuditError('BAD_SHARD', `the demo reference set did not import: ${report.errors.map((e) => e.message).join('; ')}`);
+    }
+  }
+  throwIfCancelled(job.signal);
+
+  const kase = await createCase(s.db, {
+    title: DEMO_TITLE,
+    examiner: 'Demo Examiner',
+    organisation: 'LoRA Auditor demo',
+    description: 'Adapters fine-tuned on known numbers of samples by the built-in generator, examined against the mini LoRA-WiSE reference set. Compare each estimate with the size in the evidence notes.',
+  });
+  for (const [i, e] of manifest.evidence.entries()) {
+    throwIfCancelled(job.signal);
+    job.progress({ phase: 'adding evidence', done: i, total: manifest.evidence.length, unit: 'files', message: e.file });
+    const notes = [e.note, e.size ? `ground truth: fine-tuned on ${e.size} samples` : ''].filter(Boolean).join('; ');
+    await addEvidence(s.db, kase.id, resolve(dir, e.file), notes ? { notes } : {});
+  }
+  const engine = await s.engine();
+  const evidence = await listEvidence(s.db, kase.id);
+  for (const [i, e] of evidence.entries()) {
+    throwIfCancelled(job.signal);
+    job.progress({ phase: 'analysing', done: i, total: evidence.length, unit: 'files', message: e.fileName });
+    await runAnalysis(s.db, kase.id, e.id, manifest.reference.name, { mode: 'best' }, engine);
+  }
+  await addNote(s.db, kase.id, 'Demo case created automatically. The notes on each evidence item state the true training-set size, so the estimates can be checked.');
+  return kase.id;
+}

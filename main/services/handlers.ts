@@ -1,0 +1,233 @@
+// The handler table: one entry per contract channel, each a thin call into the plain-Node services.
+// Transports (Electron IPC, the headless host, tests) reach these only through dispatch().
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { ApiErrorShape, CaseDetail, Channel, Req } from '../api/contract.ts';
+import { listAnalyses, runAnalysis } from '../cases/analyses.ts';
+import { exportCase, importCase } from '../cases/archive.ts';
+import { listAudit } from '../cases/audit.ts';
+import { createCase, getCase, listCases } from '../cases/cases.ts';
+import { addEvidence, getEvidence, listEvidence } from '../cases/evidence.ts';
+import { addNote, listNotes } from '../cases/notes.ts';
+import { listReports } from '../cases/reports.ts';
+import { verifyCase } from '../cases/verify.ts';
+import { appVersion } from '../cases/version.ts';
+import { checkApplicability } from '../dsire/applicability.ts';
+import { DSIRE_VERSION } from '../dsire/analyze.ts';
+import { describeAdapter } from '../dsire/describe.ts';
+import { AuditError, toApiError } from '../errors.ts';
+import { inspectFile } from '../intake/inspect.ts';
+import { openAdapter } from '../intake/open.ts';
+import { importReference } from '../reference/import-parquet.ts';
+import { exportPack, importPack } from '../reference/pack.ts';
+import { getReferenceSetSummary, listReferenceSets } from '../reference/store.ts';
+import { createExaminerKey, loadKey } from '../reports/keys.ts';
+import { buildReportModel } from '../reports/model.ts';
+import { issueReport, recordIssuedReport } from '../reports/report.ts';
+import { renderReportHtml } from '../reports/template.ts';
+import { verifyReport } from '../reports/verify.ts';
+import type { HandlerTable, JobContext } from './dispatch.ts';
+import type { ServiceOptions, Services } from './create.ts';
+import { openDemo } from './demo.ts';
+import { throwIfCancelled } from './jobs.ts';
+import { analysisView, auditView, caseView, evidenceView, inspectView, noteView, referenceView, reportView } from './views.ts';
+
+export function createHandlers(s: Services, options: ServiceOptions): HandlerTable {
+  const { db } = s;
+
+  async function counts(): Promise<Map<string, { evidence: number; analyses: number }>> {
+    const rows = await db.all<{ case_id: string; evidence: number; analyses: number }>(`
+      SELECT c.id AS case_id,
+        (SELECT COUNT(*) FROM evidence e WHERE e.case_id = c.id) AS evidence,
+        (SELECT COUNT(*) FROM analyses a WHERE a.case_id = c.id) AS analyses
+      FROM cases c`);
+    return new Map(rows.map((r) => [r.case_id, { evidence: r.evidence, analyses: r.analyses }]));
+  }
+
+  async function caseDetail(caseId: string): Promise<CaseDetail> {
+    const kase = await getCase(db, caseId);
+    const [evidence, analyses, reports, notes, audit, c] = await Promise.all([
+      listEvidence(db, kase.id), listAnalyses(db, kase.id), listReports(db, kase.id), listNotes(db, kase.id),
+      listAudit(db, kase.id), counts(),
+    ]);
+    return {
+      case: caseView(kase, c.get(kase.id) ?? { evidence: 0, analyses: 0 }),
+      evidence: evidence.map(evidenceView),
+      analyses: analyses.map(analysisView),
+      reports: reports.map(reportView),
+      notes: notes.map(noteView),
+      audit: audit.map(auditView),
+    };
+  }
+
+  const handlers: HandlerTable = {
+    'app.info': async () => {
+      const engine = await s.engine();
+      return {
+        appName: 'LoRA Auditor', version: options.appVersion ?? appVersion(), methodVersion: DSIRE_VERSION,
+        host: options.host, dataDir: s.dataDir, dbPath: s.dbPath,
+        backend: { name: engine.info.name, reason: engine.info.reason, candidates: engine.info.candidates },
+        offline: true, demoAvailable: true,
+      };
+    },
+
+    'cases.list': async ({ search }) => {
+      const [all, c] = await Promise.all([listCases(db), counts()]);
+      const needle = search?.trim().toLowerCase();
+      return all
+        .filter((k) => !needle || [k.title, k.examiner, k.organisation, k.description, k.id].some((f) => f.toLowerCase().includes(needle)))
+        .map((k) => caseView(k, c.get(k.id) ?? { evidence: 0, analyses: 0 }));
+    },
+    'cases.create': async (req) => caseView(await createCase(db, req), { evidence: 0, analyses: 0 }),
+    'cases.get': async ({ caseId }) => caseDetail(caseId),
+    'cases.addNote': async ({ caseId, text }) => noteView(await addNote(db, caseId, text)),
+    'cases.verify': async ({ caseId }) => {
+      const v = await verifyCase(db, caseId);
+      return { ok: v.ok, problems: v.problems.map((p) => ({ kind: p.kind, message: p.message, ...(p.seq !== undefined ? { seq: p.seq } : {}), ...(p.evidenceId ? { evidenceId: p.evidenceId } : {}) })) };
+    },
+    'cases.export': async ({ caseId, out }) => {
+      const r = await exportCase(db, caseId, out);
+      return { path: r.file, sha256: r.sha256 };
+    },
+    'cases.import': async ({ archive }) => {
+      const r = await importCase(db, archive);
+      return (await caseDetail(r.caseId)).case;
+    },
+
+    'evidence.inspect': async ({ path }) => inspectView(await inspectFile(path)),
+    'evidence.add': async ({ caseId, paths, notes, tags }, job) => {
+      const added = [];
+      const errors: ApiErrorShape[] = [];
+      for (const [i, path] of paths.entries()) {
+        throwIfCancelled(job.signal);
+        job.progress({ phase: 'hashing and inspecting', done: i, total: paths.length, unit: 'files', message: `${basename(path)} (${i + 1} of ${paths.length})`, file: path });
+        try {
+          added.push(evidenceView(await addEvidence(db, caseId, path, { ...(notes ? { notes } : {}), ...(tags ? { tags } : {}) })));
+        } catch (err) {
+          const e = toApiError(err);
+          errors.push({ ...e, file: e.file ?? path });
+        }
+      }
+      job.progress({ phase: 'done', done: paths.length, total: paths.length, unit: 'files', message: `${added.length} added` });
+      return { added, errors };
+    },
+
+    'references.list': async () => (await listReferenceSets(db)).map(referenceView),
+    'references.import': async ({ name, paths }, job) => {
+      const report = await importReference(db, {
+        name, paths, engine: await s.engine(), signal: job.signal,
+        onProgress: (p) => job.progress({
+          phase: p.phase, done: p.bytesDone, total: p.bytesTotal, unit: 'bytes',
+          message: `${p.phase}${p.file ? ` ${basename(p.file)}` : ''}`, ...(p.file ? { file: p.file } : {}),
+          adaptersDone: p.adaptersDone, adaptersTotal: p.adaptersTotal ?? null,
+        }),
+      });
+      throwIfCancelled(job.signal);
+      if (!report.set) {
+        const first = report.errors[0];
+        throw new AuditError(first?.code ?? 'BAD_SHARD', first?.message ?? 'nothing could be imported', first?.file);
+      }
+      return {
+        set: referenceView(report.set),
+        imported: report.imported.map((i) => i.file),
+        skipped: report.skipped.map((i) => i.file),
+        errors: [
+          ...report.errors.map((e) => ({ code: e.code, message: e.message, file: e.file })),
+          ...report.findings.filter((f) => f.severity === 'error').map((f) => ({ code: f.code, message: `${f.row !== undefined ? `row ${f.row}: ` : ''}${f.message}`, file: f.file })),
+        ],
+      };
+    },
+    'references.exportPack': async ({ name, out }) => {
+      const info = await exportPack(db, name, out);
+      return { path: info.file, sha256: info.sha256 };
+    },
+    'references.importPack': async ({ path, name }) => referenceView(await importPack(db, path, name ? { name } : {})),
+
+    'analysis.check': async ({ caseId, evidenceId, referenceSet }) => {
+      const kase = await getCase(db, caseId);
+      const item = await getEvidence(db, kase.id, evidenceId);
+      const set = await getReferenceSetSummary(db, referenceSet);
+      let adapter;
+      try {
+        adapter = await openAdapter(item.storedPath);
+      } catch (err) {
+        return { applicable: false, reasons: [`the evidence cannot be read: ${toApiError(err).message}`] };
+      }
+      try {
+        return checkApplicability(describeAdapter(adapter), set.config);
+      } finally {
+        await adapter.source.close();
+      }
+    },
+    'analysis.run': async ({ caseId, evidenceIds, referenceSet, mode }, job) => {
+      const kase = await getCase(db, caseId);
+      const ids = evidenceIds.length > 0 ? evidenceIds : (await listEvidence(db, kase.id)).map((e) => e.id);
+      const engine = await s.engine();
+      const done = [];
+      for (const [i, id] of ids.entries()) {
+        throwIfCancelled(job.signal);
+        job.progress({ phase: 'analysing', done: i, total: ids.length, unit: 'files', message: `evidence ${i + 1} of ${ids.length}` });
+        const outcome = await runAnalysis(db, kase.id, id, referenceSet, { mode }, engine);
+        if (outcome.status === 'done') done.push(analysisView(outcome.analysis));
+        else done.push({
+          id: '', caseId: kase.id, evidenceId: outcome.evidenceId, referenceSet, mode, startedAt: new Date().toISOString(),
+          finishedAt: null, backend: engine.info.name, result: null,
+          error: { code: 'HASH_MISMATCH', message: outcome.finding.message },
+        });
+      }
+      job.progress({ phase: 'done', done: ids.length, total: ids.length, unit: 'files', message: 'analysis finished' });
+      return done;
+    },
+
+    'reports.preview': async ({ caseId }) => ({ html: renderReportHtml(await buildReportModel(db, caseId)) }),
+    'reports.create': async ({ caseId, out, keyPath, passphrase }, job) => {
+      job.progress({ phase: 'assembling', done: 0, total: 3, unit: 'steps', message: 'assembling the report from the case' });
+      const model = await buildReportModel(db, caseId);
+      const p12 = new Uint8Array(await readFile(keyPath));
+      const key = loadKey(p12, passphrase, keyPath);
+      throwIfCancelled(job.signal);
+      job.progress({ phase: 'rendering', done: 1, total: 3, unit: 'steps', message: 'printing and signing the PDF' });
+      const target = out ?? join(s.dataDir, 'reports', `${model.case.id}-${new Date().toISOString().replace(/[:.]/g, '-')}.pdf`);
+      const issued = await issueReport(model, { out: target, p12, passphrase, keyFile: keyPath, key, renderer: await s.renderer() });
+      job.progress({ phase: 'recording', done: 2, total: 3, unit: 'steps', message: 'recording the report in the case' });
+      await recordIssuedReport(db, issued);
+      return { pdf: issued.pdf, manifest: issued.manifest, sha256: issued.sha256, signer: issued.signer.subject, pages: issued.pages };
+    },
+    'reports.verify': async ({ pdfPath, manifestPath, trust }) => {
+      const v = await verifyReport(pdfPath, { ...(manifestPath ? { manifestPath } : {}), ...(trust ? { trust } : {}), db });
+      return {
+        ok: v.ok, signatureValid: v.signatureValid, documentUnmodified: v.documentUnmodified, trusted: v.trusted,
+        signer: v.signer ? { commonName: v.signer.subject, ...(v.signer.organisation ? { organisation: v.signer.organisation } : {}), serial: v.signer.serial, notBefore: v.signer.notBefore, notAfter: v.signer.notAfter } : null,
+        manifest: v.manifest ? {
+          checked: true,
+          ok: v.manifest.signatureValid && v.manifest.sameSigner && v.manifest.pdfSha256Matches && v.manifest.evidenceMatchesCase !== false,
+          problems: [
+            ...(v.manifest.signatureValid ? [] : ['the manifest signature is not valid']),
+            ...(v.manifest.sameSigner ? [] : ['the manifest was signed by another certificate than the PDF']),
+            ...(v.manifest.pdfSha256Matches ? [] : ['the PDF is not the one the manifest names (SHA-256 differs)']),
+            ...(v.manifest.evidenceMatchesCase === false ? ['the evidence hashes differ from the case'] : []),
+          ],
+        } : null,
+        problems: v.problems,
+      };
+    },
+    'keys.create': async ({ commonName, organisation, passphrase, out }) => {
+      const p12 = await createExaminerKey({ name: commonName, ...(organisation ? { organisation } : {}) }, passphrase);
+      const path = out ?? join(s.dataDir, 'keys', `${commonName.replace(/[^\w.-]+/g, '_')}.p12`);
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, p12, { mode: 0o600 });
+      const info = loadKey(p12, passphrase, path).info;
+      return { path, commonName: info.subject, fingerprint: info.sha256Fingerprint };
+    },
+
+    'demo.open': async (_req, job) => caseDetail(await openDemo(s, job)),
+
+    'dialog.openFiles': async (req) => options.openFiles(req),
+    'dialog.saveFile': async (req) => options.saveFile(req),
+    'jobs.cancel': async ({ jobId }) => ({ cancelled: s.jobs.cancel(jobId) }),
+  };
+  return handlers;
+}
+
+export type { Channel, Req, JobContext };
