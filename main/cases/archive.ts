@@ -1,4 +1,4 @@
-// A whole case as one .tar.gz, for handing over to another examiner or machine:
+// A whole case as one .tar, for handing over to another examiner or machine:
 //   manifest.json   format, case id, exporting app version, the audit head, and the size and SHA-256
 //                   of every other file in the archive
 //   case.json       every row of the case (case, evidence, analyses, reports, notes, audit_log)
@@ -98,7 +98,10 @@ export async function exportCase(db: Database, caseIdOrPrefix: string, outFile: 
     // written beside the target and renamed, so a crash never leaves a half archive under its name
     await mkdir(dirname(out), { recursive: true });
     const partial = `${out}.partial-${process.pid}`;
-    await create({ gzip: true, file: partial, cwd: work, portable: true }, ['manifest.json', 'case.json', ...(storeFiles.length ? ['store'] : [])]);
+    // Not compressed: adapter weights are float noise to gzip (measured 0.90 of the size on the real
+    // fixtures) and compression was most of the export's time (docs/bench/cases.md). Import reads
+    // gzipped archives too (tar detects them).
+    await create({ file: partial, cwd: work, portable: true }, ['manifest.json', 'case.json', ...(storeFiles.length ? ['store'] : [])]);
     await fsync(partial);
     await rename(partial, out);
     const { sha256, size } = await sha256File(out);

@@ -215,7 +215,7 @@ const verify: Command<CaseVerification> = {
 const exportCommand: Command<ExportResult> = {
   name: 'case export',
   summary: 'Write the whole case (rows, evidence copies, reports, audit trail, SHA-256 manifest) to one archive.',
-  usage: 'case export <case> --out <file.tar.gz> [--db <path>] [--actor <name>]',
+  usage: 'case export <case> --out <file.tar> [--db <path>] [--actor <name>]',
   options: { ...common, out: { type: 'string' } },
   async run(_ctx, values, positionals) {
     const id = oneCase(positionals, this.usage);

@@ -105,7 +105,7 @@ describe('lora-audit case', () => {
 
   it('exports a case and imports it into another database, verified', async () => {
     const { dbPath, caseId } = newCase('export');
-    const archive = join(t.dir, 'export', 'case.tar.gz');
+    const archive = join(t.dir, 'export', 'case.tar');
     const ex = await cliJson<{ file: string; sha256: string; files: number }>(['case', 'export', caseId, '--out', archive, '--db', dbPath]);
     expect(ex.code).toBe(0);
     expect(ex.data).toMatchObject({ file: archive, files: 4 }); // case.json, two adapters, one config
@@ -127,7 +127,7 @@ describe('lora-audit case', () => {
   it('refuses a tampered archive on import and writes nothing', async () => {
     // in-process (the CLI round trip is above): export, alter the archive by hand, import
     const { dbPath, caseId, added } = newCase('tamper-archive');
-    const archive = join(t.dir, 'tamper-archive', 'case.tar.gz');
+    const archive = join(t.dir, 'tamper-archive', 'case.tar');
     const source = await openDatabase(dbPath);
     await exportCase(source, caseId, archive);
     await source.close();
@@ -180,9 +180,9 @@ describe('lora-audit case', () => {
   it('refuses to export a case that no longer verifies', async () => {
     const { dbPath, caseId } = newCase('export-broken');
     await rawSql(dbPath, "UPDATE audit_log SET details = '{}' WHERE case_id = ? AND seq = 2", [caseId]);
-    const r = await cliJson<{ error: { code: string; message: string } }>(['case', 'export', caseId, '--out', join(t.dir, 'x.tar.gz'), '--db', dbPath]);
+    const r = await cliJson<{ error: { code: string; message: string } }>(['case', 'export', caseId, '--out', join(t.dir, 'x.tar'), '--db', dbPath]);
     expect(r.code).toBe(1);
     expect(r.data.error).toMatchObject({ code: 'AUDIT_BROKEN' });
-    expect(existsSync(join(t.dir, 'x.tar.gz'))).toBe(false);
+    expect(existsSync(join(t.dir, 'x.tar'))).toBe(false);
   });
 });
