@@ -12,7 +12,7 @@ import { checkModuleShape } from '../gram.ts';
 import { featuresFromGrams } from '../spectrum.ts';
 import type { ModuleFeatures } from '../types.ts';
 import { COL_GRAM, ROW_GRAM } from './kernels.ts';
-import { installNavigatorGpu, webgpuAdapterName } from './webgpu.ts';
+import { vulkanLoaderMissing, webgpuAdapterName } from './webgpu.ts';
 
 export type GpujsBackendName = 'gpujs-cpu' | 'webasm' | 'headlessgl' | 'webgpu' | 'webgl2';
 
@@ -57,6 +57,8 @@ async function unavailableReason(name: GpujsBackendName, GPU: typeof GpuClass): 
       return 'unavailable: gl is installed but created no WebGL context (it needs an X server: run under xvfb-run)';
     }
     case 'webgpu': {
+      const noLoader = vulkanLoaderMissing();
+      if (noLoader) return `unavailable: no adapter (${noLoader}: Dawn has no way to reach a GPU here)`;
       let adapter: string | null;
       try {
         adapter = await webgpuAdapterName();
@@ -75,7 +77,6 @@ export async function createGpujsBackend(name: GpujsBackendName): Promise<Comput
   } catch (e) {
     throw new AuditError('BACKEND_FAILED', `${name} unavailable: gpu.js did not load: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (name === 'webgpu') await installNavigatorGpu().catch(() => undefined);
   const reason = await unavailableReason(name, GPU);
   if (reason) throw new AuditError('BACKEND_FAILED', `${name} ${reason}`);
 

@@ -18,8 +18,26 @@ export function installNavigatorGpu(): Promise<void> {
   return installed;
 }
 
+/**
+ * On Linux Dawn reaches the GPU through the Vulkan loader. Without libvulkan.so.1 there can be no
+ * adapter, and loading Dawn (a 21 MB addon) only to have it print a warning on stderr helps nobody:
+ * ask the dynamic loader first. dlopen of a library that is not a Node addon fails *after* loading
+ * it ("did not self-register"); only "cannot open shared object file" means it is absent.
+ */
+export function vulkanLoaderMissing(): string | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    process.dlopen({ exports: {} } as unknown as NodeJS.Module, 'libvulkan.so.1');
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (/cannot open shared object file/.test(message)) return 'no Vulkan loader (libvulkan.so.1 not found)';
+  }
+  return null;
+}
+
 /** The adapter Dawn offers here, or null (no GPU, or no Vulkan driver for it). */
 export async function webgpuAdapterName(): Promise<string | null> {
+  if (vulkanLoaderMissing()) return null;
   await installNavigatorGpu();
   const gpu = (globalThis as unknown as { navigator: { gpu: AdapterSource } }).navigator.gpu;
   const adapter = await gpu.requestAdapter();
