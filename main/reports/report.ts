@@ -22,6 +22,8 @@ export interface IssueOptions {
   place?: string;
   /** The PKCS#12 already opened with loadKey (spares a key derivation). */
   key?: LoadedKey;
+  /** Passed to the template: fonts by file: URL for renderers that allow it (chromiumRenderer does). */
+  fontBase?: string;
 }
 
 export interface IssuedReport {
@@ -40,7 +42,7 @@ export interface IssuedReport {
 export async function issueReport(model: ReportModel, options: IssueOptions): Promise<IssuedReport> {
   const key = options.key ?? loadKey(options.p12, options.passphrase, options.keyFile);
   const signed: ReportModel = { ...model, signature: { ...model.signature, signer: key.info, place: options.place ?? model.signature.place } };
-  const html = renderReportHtml(signed);
+  const html = renderReportHtml(signed, options.fontBase ? { fontBase: options.fontBase } : {});
   const unsigned = await options.renderer(html);
   const { pdf } = await signPdf(unsigned, {
     p12: options.p12, passphrase: options.passphrase, keyFile: options.keyFile, key,

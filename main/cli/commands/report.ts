@@ -10,6 +10,7 @@ import { createExaminerKey, loadKey, type CertificateInfo } from '../../reports/
 import { buildReportModel } from '../../reports/model.ts';
 import { chromiumRenderer } from '../../reports/render.ts';
 import { issueReport, recordIssuedReport } from '../../reports/report.ts';
+import { FONTS_URL } from '../../reports/template.ts';
 import { requireString, usageError, type Command, type Values } from '../framework.ts';
 
 export const PASSPHRASE_ENV = 'LORA_AUDIT_KEY_PASSPHRASE';
@@ -79,7 +80,7 @@ async function report(values: Values, caseRef: string, log: (l: string) => void)
     let issued;
     try {
       issued = await issueReport(model, {
-        out, p12, passphrase: pass, keyFile, key, renderer: renderer.render,
+        out, p12, passphrase: pass, keyFile, key, renderer: renderer.render, fontBase: FONTS_URL,
         ...(typeof values.place === 'string' ? { place: values.place } : {}),
       });
     } finally {

@@ -1,6 +1,7 @@
 // From a real case database to a signed report and back, through the CLI: `report keygen`, `report
 // <case>` (recorded in the case: row, read-only copy, audit entry) and `verify` (exit codes, JSON keys,
 // evidence hashes against the case).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +130,8 @@ describe('lora-audit report and verify', () => {
       expect(text).toContain('Case 7: style adapter complaint');
       expect(text.replace(/\s+/g, '')).toContain(okSha);
       expect(text).toContain('10 images');
+      expect(text).toContain('σ(ΔW)');
+      expect(execFileSync('pdffonts', [pdf], { encoding: 'utf8' })).toMatch(/DejaVuSans\s/);   // fonts by file: URL
       expect(text.replace(/\s+/g, ' ')).toContain('intake refused the file: the file ends inside tensor data');
       await withDb(async (db) => {
         const reports = await listReports(db, caseId);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumRenderer, type ChromiumRenderer } from '../../../main/reports/render.ts';
 import { issueReport, type IssuedReport } from '../../../main/reports/report.ts';
 import { signedRanges, verifyReport } from '../../../main/reports/verify.ts';
+import { FONTS_URL } from '../../../main/reports/template.ts';
 import { EVIDENCE_OK, EVIDENCE_REFUSED, REFUSAL_REASON, makeModel } from './fixture.ts';
 import { makePki, pdfsig, pdftotext, type TestPki } from './pki.ts';
 
@@ -37,7 +38,8 @@ beforeAll(async () => {
   renderer = await chromiumRenderer();
   const p12 = readFileSync(pki.p12);
   both = await issueReport(makeModel('both'), { out: join(work, 'both.pdf'), p12, passphrase: pki.passphrase, renderer: renderer.render, place: 'Utrecht' });
-  refused = await issueReport(makeModel('refused'), { out: join(work, 'refused.pdf'), p12, passphrase: pki.passphrase, renderer: renderer.render });
+  // the other font mode: fonts by file: URL, as the CLI prints
+  refused = await issueReport(makeModel('refused'), { out: join(work, 'refused.pdf'), p12, passphrase: pki.passphrase, renderer: renderer.render, fontBase: FONTS_URL });
 }, 120_000);
 
 afterAll(async () => {
@@ -68,6 +70,10 @@ describe('a generated report', () => {
     expect(text).toContain('pixel_style_v2<script>.safetensors');
     expect(text).toContain('Ana Examiner');
     expect(text).toContain('Limitations');
+    // the bundled fonts, embedded in the PDF: no system font stood in for σ λ ∑
+    const fonts = execFileSync('pdffonts', [both.pdf], { encoding: 'utf8' });
+    expect(fonts).toMatch(/DejaVuSans\s/);
+    expect(fonts).toMatch(/DejaVuSansMono/);
   });
 
   it('is a signature Debian pdfsig calls valid, and trusted with an NSS database that trusts the test CA', () => {
