@@ -59,7 +59,16 @@ export async function openKohyaLike(ctx: IntakeContext, method: 'lora' | 'locon'
       continue;
     }
     const alphaRef = parts.get('alpha');
-    const alphaValue = alphaRef ? await readScalar(ctx, alphaRef) : undefined;
+    let alphaValue: number | undefined;
+    if (alphaRef) {
+      try {
+        alphaValue = await readScalar(ctx, alphaRef);
+      } catch (e) {
+        // An integer or malformed alpha: keep the module, say the scale is the default, not the trained one.
+        findings.push({ severity: 'warning', code: 'ALPHA_UNREADABLE', tensor: alphaRef.key,
+          message: `alpha of ${id} could not be read (${(e as Error).message}); scale taken as 1 (alpha = dim)` });
+      }
+    }
     const m = buildModule(id, a, b, (rank) => kohyaScaling(alphaValue, rank), ctx.file);
     const magnitude = parts.get('magnitude');
     if (magnitude) m.magnitude = magnitude;

@@ -244,6 +244,8 @@ export function stateDictTensors(root: Value, file: string): [string, PickleTens
     }
   };
   if (!(root instanceof Map)) throw new AuditError('UNSUPPORTED_FORMAT', 'the checkpoint is not a dict of tensors', file);
-  visit(root, '');
+  // Lightning / training checkpoints wrap the weights: {'state_dict': {...}, 'epoch': …}.
+  const inner = root.get('state_dict');
+  visit(inner instanceof Map ? inner : root, '');
   return out;
 }

@@ -112,8 +112,9 @@ export function parseSafetensorsHeader(json: Uint8Array, size: number, file: str
   const findings: Finding[] = [];
   const metadata: Record<string, string> = {};
   const entries = Object.entries(parsed as Record<string, unknown>);
-  if (entries.length > limits.maxTensors + 1) {
-    throw new AuditError('LIMIT_EXCEEDED', `the header lists ${entries.length} entries, more than the ${limits.maxTensors}-tensor limit`, file);
+  const tensorCount = entries.length - (Object.hasOwn(parsed, '__metadata__') ? 1 : 0);
+  if (tensorCount > limits.maxTensors) {
+    throw new AuditError('LIMIT_EXCEEDED', `the header lists ${tensorCount} tensors, more than the ${limits.maxTensors}-tensor limit`, file);
   }
   const tensors: TensorRef[] = [];
   const spans: { begin: number; end: number; key: string }[] = [];

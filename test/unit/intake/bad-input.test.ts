@@ -92,6 +92,13 @@ describe('refusals with typed errors', () => {
     expect((await code(put(raw(JSON.stringify({ [KA]: { ...A, shape: [3, 4] } }), 32)))).code).toBe('SHAPE_MISMATCH');
   });
 
+  it('more tensors or elements than the limits allow: LIMIT_EXCEEDED', async () => {
+    const p = put(raw(JSON.stringify({ [KA]: A, [KB]: B }), 64));
+    await expect(openAdapter(p, { limits: { maxHeaderBytes: 1e6, maxTensors: 1, maxNumel: 1e6 } })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    await expect(openAdapter(p, { limits: { maxHeaderBytes: 1e6, maxTensors: 10, maxNumel: 4 } })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    await expect(openAdapter(p, { limits: { maxHeaderBytes: 16, maxTensors: 10, maxNumel: 100 } })).rejects.toMatchObject({ code: 'HEADER_TOO_LARGE' });
+  });
+
   it('invalid JSON header: BAD_HEADER', async () => {
     expect((await code(put(raw('{"a": [1, 2', 0)))).code).toBe('BAD_HEADER');
   });
