@@ -61,6 +61,7 @@ export interface ImportResult {
 }
 
 const ROW_TABLES = ['evidence', 'analyses', 'reports', 'notes'] as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Exports a case that verifies (an archive vouches for what it holds, so a case that fails
  *  verification is refused, naming the first problem). */
@@ -159,6 +160,8 @@ export async function importCase(db: Database, archive: string, options: { actor
     const rows = JSON.parse(await readFile(join(work, 'case.json'), 'utf8')) as CaseRows;
     const caseId = rows.case?.id;
     if (caseId !== manifest.caseId) throw bad(`case.json is for case ${caseId}, the manifest for ${manifest.caseId}`);
+    // the id names a folder in the store: only the ids this app makes (UUIDs) are accepted
+    if (!UUID.test(caseId)) throw bad(`"${caseId}" is not a case id`);
     const chain = verifyChain(caseId, rows.audit_log ?? [], { seq: rows.case.audit_head_seq, hash: rows.case.audit_head_hash });
     if (!chain.ok) throw bad(`its audit trail does not verify: ${chain.problem?.message}`);
     if (rows.case.audit_head_hash !== manifest.auditHead.hash) throw bad('the manifest\'s audit head does not match the case\'s');

@@ -8,6 +8,7 @@ import { createCase, getCase, listCases, type CaseRecord } from '../../cases/cas
 import { addEvidence, listEvidence, type AddedEvidence, type EvidenceItem } from '../../cases/evidence.ts';
 import { addNote, listNotes, type Note } from '../../cases/notes.ts';
 import { listReports, type ReportRecord } from '../../cases/reports.ts';
+import { recoverStore } from '../../cases/store.ts';
 import { verifyCase, type CaseVerification } from '../../cases/verify.ts';
 import { toApiError, type ApiError } from '../../errors.ts';
 import { requireString, usageError, type Command, type Options, type Values } from '../framework.ts';
@@ -122,6 +123,9 @@ const addEvidenceCommand: Command<AddEvidenceOutput> = {
     const tags = typeof values.tags === 'string' ? values.tags.split(',') : [];
     return withDb(values, async (db) => {
       const kase = await getCase(db, caseArg);
+      // leftovers of an import that was killed earlier go first, so the store holds only recorded files
+      const { removed } = await recoverStore(db, kase.id);
+      if (removed.length > 0) ctx.log(`removed ${removed.length} leftover(s) of an interrupted import`);
       const out: AddEvidenceOutput = { caseId: kase.id, evidence: [], errors: [] };
       for (const file of files) {
         try {

@@ -170,6 +170,17 @@ describe('lora-audit case', () => {
       await tarCreate({ gzip: true, file: bad, cwd: unpacked }, readdirSync(unpacked));
       await expect(importCase(target, bad)).rejects.toMatchObject({ code: 'BAD_ARCHIVE', message: expect.stringContaining('audit trail does not verify') });
 
+      // a case id that would name a folder outside the store is refused before anything is touched
+      const json = readFileSync(join(unpacked, 'case.json'), 'utf8').replaceAll(caseId, '..');
+      writeFileSync(join(unpacked, 'case.json'), json);
+      manifest.caseId = '..';
+      Object.assign(entry, await sha256File(join(unpacked, 'case.json')));
+      manifest.files = [entry];
+      writeFileSync(join(unpacked, 'manifest.json'), JSON.stringify(manifest));
+      await tarCreate({ file: bad, cwd: unpacked }, ['manifest.json', 'case.json']);
+      await expect(importCase(target, bad)).rejects.toMatchObject({ code: 'BAD_ARCHIVE', message: expect.stringContaining('is not a case id') });
+      expect(existsSync(join(t.dir, 'tamper-target', 'cases.sqlite'))).toBe(true);
+
       // the untouched archive still imports
       expect((await importCase(target, archive)).caseId).toBe(caseId);
     } finally {

@@ -6,7 +6,9 @@ import { addEvidence, listEvidence } from '../../../main/cases/evidence.ts';
 import { addNote, listNotes } from '../../../main/cases/notes.ts';
 import { recordReport, listReports } from '../../../main/cases/reports.ts';
 import { listAudit, verifyAudit } from '../../../main/cases/audit.ts';
-import { storeRoot } from '../../../main/cases/store.ts';
+import { recoverStore, storeRoot } from '../../../main/cases/store.ts';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import type { Database } from '../../../main/db/database.ts';
 import { openDatabase } from '../../../main/db/open.ts';
 import { CATUNDCHAT, PEFT_BERT, plainInspector, rawSql, tempDb } from './helpers.ts';
@@ -90,7 +92,6 @@ describe('evidence', () => {
     expect(trail[1]).toMatchObject({ action: 'evidence-added', details: { evidenceId: item.id, sha256: CATUNDCHAT.sha256 } });
     // no staging leftovers
     expect(existsSync(join(t.dir, 'cases', c.id, 'evidence'))).toBe(true);
-    const { readdirSync } = await import('node:fs');
     expect(readdirSync(join(t.dir, 'cases', c.id, 'evidence'))).toEqual([CATUNDCHAT.sha256]);
   });
 
@@ -123,6 +124,23 @@ describe('evidence', () => {
     const item = await addEvidence(db, c.id, original, { inspector: plainInspector });
     writeFileSync(original, 'overwritten');
     expect(readFileSync(item.storedPath).length).toBe(CATUNDCHAT.size);
+  });
+});
+
+describe('store recovery', () => {
+  it('removes what a killed import left (dead staging, unrecorded folders) and keeps recorded evidence and live staging', async () => {
+    const c = await createCase(db, { title: 'T', examiner: 'E' });
+    const item = await addEvidence(db, c.id, CATUNDCHAT.path, { inspector: plainInspector });
+    const evidenceDir = join(t.dir, 'cases', c.id, 'evidence');
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    for (const leftover of [`.partial-${deadPid}-x`, `.partial-${process.pid}-mine`, 'f'.repeat(64)]) {
+      mkdirSync(join(evidenceDir, leftover));
+      writeFileSync(join(evidenceDir, leftover, 'half.safetensors'), 'half');
+    }
+    const { removed } = await recoverStore(db, c.id);
+    expect(removed.sort()).toEqual([`${c.id}/evidence/.partial-${deadPid}-x`, `${c.id}/evidence/${'f'.repeat(64)}`].sort());
+    expect(readdirSync(evidenceDir).sort()).toEqual([`.partial-${process.pid}-mine`, CATUNDCHAT.sha256].sort());
+    expect(existsSync(item.storedPath)).toBe(true);
   });
 });
 
