@@ -4,6 +4,27 @@ import type { ForgeConfig } from '@electron-forge/shared-types';
 import { VitePlugin } from '@electron-forge/plugin-vite';
 import { MakerZIP } from '@electron-forge/maker-zip';
 import { MakerDeb } from '@electron-forge/maker-deb';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// Modules the main bundle leaves external (see vite.main.config.mts): native addons and large
+// libraries loaded at run time. The Vite plugin packages only .vite/, so they and everything they
+// depend on are copied into the package's node_modules after the copy step.
+const EXTERNAL = ['sqlite3', '@duckdb/node-api', 'gpu.js', 'webgpu', 'playwright-core', 'ml-matrix', 'node-forge', 'tar'];
+
+function dependencyClosure(names: string[], root = process.cwd()): Set<string> {
+  const seen = new Set<string>();
+  const queue = [...names];
+  while (queue.length > 0) {
+    const name = queue.pop()!;
+    const manifest = join(root, 'node_modules', name, 'package.json');
+    if (seen.has(name) || !existsSync(manifest)) continue;
+    seen.add(name);
+    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+    queue.push(...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {}));
+  }
+  return seen;
+}
 
 const config: ForgeConfig = {
   packagerConfig: {
@@ -17,6 +38,13 @@ const config: ForgeConfig = {
     new MakerZIP({}, ['linux', 'darwin', 'win32']),
     new MakerDeb({ options: { name: 'lora-auditor', productName: 'LoRA Auditor', categories: ['Utility'] } }),
   ],
+  hooks: {
+    packageAfterCopy: async (_config, buildPath) => {
+      for (const name of dependencyClosure(EXTERNAL)) {
+        cpSync(join(process.cwd(), 'node_modules', name), join(buildPath, 'node_modules', name), { recursive: true, dereference: true });
+      }
+    },
+  },
   plugins: [
     new VitePlugin({
       build: [

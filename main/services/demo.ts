@@ -26,14 +26,23 @@ interface DemoManifest {
 
 /** assets/ beside the source tree, or Electron's resources folder when packaged. */
 export function demoDir(): string {
+  const resources = (process as { resourcesPath?: string }).resourcesPath;
   const candidates = [
     process.env.LORA_AUDIT_ASSETS ? join(process.env.LORA_AUDIT_ASSETS, 'demo') : '',
-    join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'demo'),
-    (process as { resourcesPath?: string }).resourcesPath ? join((process as { resourcesPath?: string }).resourcesPath!, 'assets', 'demo') : '',
+    resources ? join(resources, 'assets', 'demo') : '',
+    sourceTreeAssets(),
   ].filter(Boolean);
   const found = candidates.find((d) => existsSync(join(d, 'manifest.json')));
   if (!found) throw new AuditError('NOT_FOUND', 'the demo investigation is not installed (assets/demo/manifest.json is missing); run `npm run generate:demo`');
   return found;
+}
+
+function sourceTreeAssets(): string {
+  try {
+    return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'demo');
+  } catch {
+    return ''; // bundled without a module URL: the packaged app finds assets under resourcesPath
+  }
 }
 
 export async function openDemo(s: Services, job: JobContext): Promise<string> {
