@@ -119,8 +119,10 @@ export function baseModelHint(modules: { id: string; inFeatures?: number }[], fa
     if (crossK.inFeatures === 1024) return 'sd2';
     if (crossK.inFeatures === 2048) return 'sdxl';
   }
-  if (ids.some((id) => id.startsWith('text_encoder_2.') || id.startsWith('unet.input_blocks.'))) return 'sdxl';
-  if (ids.some((id) => id.startsWith('transformer.transformer_blocks.') && id.includes('.attn.'))) return 'sd3';
+  // SDXL's UNet alone has several transformer blocks per attention (transformer_blocks.1…9) and te2.
+  if (ids.some((id) => id.startsWith('text_encoder_2.') || id.startsWith('unet.input_blocks.') || /^unet\..*\.transformer_blocks\.[1-9]/.test(id))) return 'sdxl';
+  const mmdit = modules.find((m) => /^transformer\.transformer_blocks\.\d+\.attn\.to_q$/.test(m.id) && m.inFeatures);
+  if (mmdit) return mmdit.inFeatures === 3072 ? 'flux' : 'sd3';
   if (ids.some((id) => id.startsWith('unet.'))) return 'unknown';
   const te = modules.find((m) => /^text_encoder\..*self_attn\.q_proj$/.test(m.id) && m.inFeatures);
   if (te && !ids.some((id) => id.startsWith('unet.'))) return te.inFeatures === 768 ? 'sd1' : te.inFeatures === 1024 ? 'sd2' : 'unknown';

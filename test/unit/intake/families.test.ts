@@ -134,3 +134,20 @@ describe('LyCORIS', () => {
     expect(a.otherModules).toEqual([expect.objectContaining({ id: conv, method: 'locon', rank: 4, inFeatures: 2880 })]);
   });
 });
+
+describe('base-model hint from widths and structure', () => {
+  const pair = (id: string, inF: number, outF: number): TensorToWrite[] =>
+    [t(`${id}.lora.down.weight`, [2, inF]), t(`${id}.lora.up.weight`, [outF, 2])];
+  it.each([
+    ['sd1 (attn2.to_k reads 768)', pair('unet.up_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k', 768, 1280), 'sd1'],
+    ['sd2 (attn2.to_k reads 1024)', pair('unet.up_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k', 1024, 1280), 'sd2'],
+    ['sdxl (attn2.to_k reads 2048)', pair('unet.down_blocks.2.attentions.0.transformer_blocks.3.attn2.to_k', 2048, 1280), 'sdxl'],
+    ['sdxl (attn1 only, but transformer_blocks.5 exists only in SDXL)', pair('unet.mid_block.attentions.0.transformer_blocks.5.attn1.to_q', 1280, 1280), 'sdxl'],
+    ['flux (single blocks)', pair('transformer.single_transformer_blocks.0.attn.to_q', 3072, 3072), 'flux'],
+    ['sd3 (MMDiT 1536)', pair('transformer.transformer_blocks.0.attn.to_q', 1536, 1536), 'sd3'],
+    ['sd2 text encoder only (1024)', pair('text_encoder.text_model.encoder.layers.0.self_attn.q_proj', 1024, 1024), 'sd2'],
+  ] as const)('%s', async (_name, tensors, base) => {
+    const a = await open([...tensors]);
+    expect(a.baseModel).toBe(base);
+  });
+});
