@@ -15,7 +15,7 @@ import type { BaseModelHint, ModuleWeights } from '../intake/model.ts';
 import type { ModuleFeatures } from '../../native/types.ts';
 import { importLabelledFolder, LABELS_FILE } from './import-folder.ts';
 import { IMPORTER_VERSION, ImportRun, type AdapterToStore, type ImportOptions, type ImportReport } from './import-run.ts';
-import { checkMagic, ParquetShard, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
+import { checkMagic, ParquetShard, readAhead, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
 import type { ModuleShape, ReferenceConfig } from './types.ts';
 
 export type { ImportOptions, ImportReport, ImportProgress, ImportFinding, ImportFileError } from './import-run.ts';
@@ -138,12 +138,18 @@ async function importShard(run: ImportRun, file: string): Promise<void> {
   const fileName = shardFileName(file);
   const st = await stat(file);
   await checkMagic(file, st.size);
-  const sha256 = await hashFile(run, file, st.size);
-  if (run.shas.has(sha256)) {
+  // A shard whose name and size match one already in the set is probably a re-run: hash it first and
+  // skip it. A new shard is hashed while it is decoded (the hash runs on this thread, DuckDB's decoding
+  // on its own), and the hash is checked again before anything is committed.
+  const hashing = hashFile(run, file, st.size);
+  hashing.catch(() => undefined);   // awaited below; never an unhandled rejection meanwhile
+  const skipIfKnown = (sha256: string): boolean => {
+    if (!run.shas.has(sha256)) return false;
     run.report.skipped.push({ file: fileName, sha256, reason: `already in set "${run.opts.name}" (same SHA-256)` });
     run.progress({ phase: 'skipped', bytesDone: run.bytesBefore + st.size, file });
-    return;
-  }
+    return true;
+  };
+  if (run.shardKeys.has(ImportRun.shardKey(fileName, st.size)) && skipIfKnown(await hashing)) return;
   const shard = await ParquetShard.open(file);
   try {
     const layout = await shard.layout();
@@ -169,9 +175,20 @@ async function importShard(run: ImportRun, file: string): Promise<void> {
       s.bad = true;
     };
 
-    for (const group of groupModules(layout)) {
-      const columns = group.flatMap((m) => [m.down, m.up]);
-      for await (const chunk of shard.columns(columns, run.opts.signal)) {
+    async function* chunks() {
+      for (const group of groupModules(layout)) {
+        for await (const chunk of shard.columns(group.flatMap((m) => [m.down, m.up]), run.opts.signal)) yield { group, chunk };
+        yield { group, chunk: null };   // end of the group, for progress
+      }
+    }
+    // Read-ahead: DuckDB decodes the next chunk on its threads while this one's features are computed.
+    for await (const { group, chunk } of readAhead(chunks())) {
+      if (chunk === null) {
+        compressedDone += group.reduce((s, m) => s + m.compressedBytes, 0);
+        run.progress({ phase: 'reading', bytesDone: run.bytesBefore + Math.round(st.size * compressedDone / totalCompressed), file });
+        continue;
+      }
+      {
         const batch: ModuleWeights[][] = [];
         const batchRows: number[] = [];
         for (const rc of chunk) {
@@ -223,8 +240,6 @@ async function importShard(run: ImportRun, file: string): Promise<void> {
           });
         }
       }
-      compressedDone += group.reduce((s, m) => s + m.compressedBytes, 0);
-      run.progress({ phase: 'reading', bytesDone: run.bytesBefore + Math.round(st.size * compressedDone / totalCompressed), file });
     }
 
     // The set's module shapes: its own, or (a new set) what most rows of this first shard have.
@@ -270,6 +285,8 @@ async function importShard(run: ImportRun, file: string): Promise<void> {
       adapters.push({ name: r.name, label: r.label, source: `${fileName}#row${r.row}`, features: s.features as ModuleFeatures[] });
     }
 
+    const sha256 = await hashing;
+    if (skipIfKnown(sha256)) return;
     const now = new Date().toISOString();
     const config: ReferenceConfig = run.config ?? {
       rank, family: 'diffusers-lora', method: 'lora', scaleRule: 'one', scale: 1,

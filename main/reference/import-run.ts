@@ -63,6 +63,8 @@ export class ImportRun {
   config: ReferenceConfig | undefined;
   complete = false;
   readonly shas = new Set<string>();
+  /** File name + size of the shards in the set: a match is hashed before it is read (probably a re-run). */
+  readonly shardKeys = new Set<string>();
   readonly keys = new Set<string>();
   bytesTotal = 0;
   bytesBefore = 0;            // bytes of the files already finished in this run
@@ -82,7 +84,11 @@ export class ImportRun {
       run.setId = row.id;
       run.config = JSON.parse(row.config) as ReferenceConfig;
       run.complete = row.complete === 1;
-      for (const s of await db.all<{ sha256: string }>('SELECT sha256 FROM reference_shards WHERE set_id = ?', [row.id])) run.shas.add(s.sha256);
+      for (const s of await db.all<{ sha256: string; file_name: string; size: number }>(
+        'SELECT sha256, file_name, size FROM reference_shards WHERE set_id = ?', [row.id])) {
+        run.shas.add(s.sha256);
+        run.shardKeys.add(ImportRun.shardKey(s.file_name, s.size));
+      }
       for (const a of await db.all<{ name: string; label: number }>('SELECT name, label FROM reference_adapters WHERE set_id = ?', [row.id])) {
         run.keys.add(ImportRun.key(a.name, a.label));
       }
@@ -92,6 +98,7 @@ export class ImportRun {
   }
 
   static key(name: string, label: number): string { return `${name}\u0000${label}`; }
+  static shardKey(fileName: string, size: number): string { return `${fileName}\u0000${size}`; }
 
   progress(p: Omit<ImportProgress, 'bytesTotal' | 'adaptersDone' | 'adaptersTotal'> & { adaptersDone?: number }): void {
     this.opts.onProgress?.({
@@ -144,6 +151,7 @@ export class ImportRun {
     this.config = config;
     this.complete = false;
     this.shas.add(shard.sha256);
+    this.shardKeys.add(ImportRun.shardKey(shard.fileName, shard.size));
     for (const a of adapters) this.keys.add(ImportRun.key(a.name, a.label));
     this.adaptersDone += adapters.length;
     this.report.imported.push({ file: shard.fileName, sha256: shard.sha256, rows: shard.rows, adapters: adapters.length });

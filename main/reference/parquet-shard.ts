@@ -256,6 +256,24 @@ function rowsOfChunk(chunk: DuckDBDataChunk, columnCount: number): RowColumns[] 
   return out;
 }
 
+/** Pulls the next item while the consumer works on the current one (at most one item ahead). */
+export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = it.next();
+      next.catch(() => undefined);   // surfaces at the next await, not as an unhandled rejection
+      yield r.value;
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await it.return?.(undefined);
+  }
+}
+
 export function shardFileName(file: string): string {
   return basename(file);
 }
