@@ -63,6 +63,16 @@ describe('lora-audit case', () => {
     expect(r.data.errors).toMatchObject([{ code: 'FILE_NOT_FOUND' }]);
   });
 
+  it('refuses a database from a newer version, saying so, and leaves its bytes alone', async () => {
+    const { dbPath } = newCase('too-new');
+    await rawSql(dbPath, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (150, 'cases from the future', '2030-01-01')");
+    const before = readFileSync(dbPath);
+    const r = await runCli(['case', 'list', '--db', dbPath]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/newer version of LoRA Auditor \(schema 150 cases from the future\)/);
+    expect(readFileSync(dbPath).equals(before)).toBe(true);
+  });
+
   it('prints a usage error for a missing --examiner', async () => {
     const r = await runCli(['case', 'create', '--title', 'x', '--db', join(t.dir, 'u.sqlite')]);
     expect(r.code).toBe(2);

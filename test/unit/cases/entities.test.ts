@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, statSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCase, getCase, listCases, setCaseStatus } from '../../../main/cases/cases.ts';
 import { addEvidence, listEvidence } from '../../../main/cases/evidence.ts';
@@ -7,6 +7,7 @@ import { addNote, listNotes } from '../../../main/cases/notes.ts';
 import { recordReport, listReports } from '../../../main/cases/reports.ts';
 import { listAudit, verifyAudit } from '../../../main/cases/audit.ts';
 import { recoverStore, storeRoot } from '../../../main/cases/store.ts';
+import { verifyCase } from '../../../main/cases/verify.ts';
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import type { Database } from '../../../main/db/database.ts';
@@ -166,6 +167,21 @@ describe('notes and reports', () => {
     expect(statSync(r.storedPath).mode & 0o777).toBe(0o444);
     expect(await listReports(db, c.id)).toEqual([r]);
     expect((await listAudit(db, c.id)).at(-1)).toMatchObject({ action: 'report', details: { reportId: r.id, sha256: r.sha256 } });
+  });
+
+  it('verifyCase re-hashes report copies and evidence, and audits the verification', async () => {
+    const c = await createCase(db, { title: 'T', examiner: 'E' });
+    await addEvidence(db, c.id, PEFT_BERT.path, { inspector: plainInspector });
+    const pdf = join(t.dir, 'r.pdf');
+    writeFileSync(pdf, '%PDF-1.7 body');
+    const r = await recordReport(db, c.id, { file: pdf, signer: 'CN=Ada', manifest: {} });
+    expect(await verifyCase(db, c.id)).toMatchObject({ ok: true, checked: { evidence: 1, companions: 1, reports: 1 } });
+    chmodSync(r.storedPath, 0o644);
+    writeFileSync(r.storedPath, '%PDF-1.7 bodY');
+    const v = await verifyCase(db, c.id);
+    expect(v.ok).toBe(false);
+    expect(v.problems).toEqual([expect.objectContaining({ kind: 'report-hash', reportId: r.id })]);
+    expect((await listAudit(db, c.id)).at(-1)).toMatchObject({ action: 'verify', details: { ok: false } });
   });
 
   it('rejects rows that point at a case that does not exist (foreign keys on)', async () => {
