@@ -41,7 +41,7 @@ test('refused files explain themselves and the case stays usable', async ({ appP
     await expect(page.getByTestId('case-title')).toHaveText('Bad input');
     await page.getByLabel('Add a note to the case').fill('Both files refused; asked the uploader for complete copies.');
     await page.getByRole('button', { name: 'Add note' }).click();
-    await expect(page.getByText('Both files refused; asked the uploader for complete copies.')).toBeVisible();
+    await expect(page.getByText('Both files refused; asked the uploader for complete copies.', { exact: true })).toBeVisible();
 
     // A "shard" that is not parquet.
     const fake = join(tmp, 'shard-000.parquet');
@@ -72,7 +72,7 @@ test('refused files explain themselves and the case stays usable', async ({ appP
     // And the case is intact after all of it.
     await page.getByRole('button', { name: 'Cases' }).click();
     await page.getByRole('button', { name: /Bad input/ }).click();
-    await expect(page.getByText('Both files refused; asked the uploader for complete copies.')).toBeVisible();
+    await expect(page.getByText('Both files refused; asked the uploader for complete copies.', { exact: true })).toBeVisible();
     await page.getByRole('button', { name: 'Verify the audit trail and evidence' }).click();
     await expect(page.getByTestId('verify-case')).toContainText('Intact');
   } finally {

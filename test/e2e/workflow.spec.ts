@@ -103,7 +103,9 @@ test('an auditor goes from a new case to a verified, signed report', async ({ ap
     // The case now holds it all, and its audit trail verifies.
     await page.getByRole('button', { name: 'Cases' }).click();
     await page.getByRole('button', { name: /Hub upload 4711/ }).click();
-    await expect(page.getByTestId('evidence-list').getByRole('listitem')).toHaveCount(1);
+    // Both files are on record; the refused one says so.
+    await expect(page.getByTestId('evidence-list').getByRole('listitem')).toHaveCount(2);
+    await expect(page.getByTestId('evidence-list').getByRole('listitem').filter({ hasText: DEMO.refusedName })).toContainText('refused');
     await page.getByRole('button', { name: 'Verify the audit trail and evidence' }).click();
     await expect(page.getByTestId('verify-case')).toContainText('Intact');
     await shot(page, '08-case-complete');

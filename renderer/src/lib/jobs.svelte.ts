@@ -7,7 +7,7 @@ import { toErrorShape } from './errors.ts';
 let counter = 0;
 
 /** Every job running now, for the status line in the header. */
-export const running: { jobs: { id: string; label: string }[] } = $state({ jobs: [] });
+export const running: { jobs: { id: string; label: string; cancel: () => Promise<void> }[] } = $state({ jobs: [] });
 
 export class Job {
   readonly label: string;
@@ -32,7 +32,7 @@ export class Job {
     this.byFile = {};
     this.error = null;
     const id = this.id;
-    running.jobs.push({ id, label: this.label });
+    running.jobs.push({ id, label: this.label, cancel: () => this.cancel() });
     try {
       return await api.invoke(channel, request, {
         jobId: id,
