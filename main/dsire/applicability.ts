@@ -7,15 +7,20 @@ import type { AdapterDescriptor } from './types.ts';
 
 export interface Applicability { applicable: boolean; reasons: string[] }
 
-const FAMILY: Record<Family, string> = {
-  'diffusers-attnproc': 'diffusers (attention-processor keys)',
-  'diffusers-lora': 'diffusers DreamBooth-LoRA (the LoRA-WiSE naming)',
-  'diffusers-peft': 'diffusers with PEFT keys',
-  peft: 'Hugging Face PEFT',
+/** The training tool behind each key layout. The diffusers training scripts have saved the same recipe
+ *  under attention-processor keys, `.lora.down/up` keys and PEFT keys over their versions, and PEFT is
+ *  their LoRA implementation: one tool, one init. kohya's sd-scripts, cloneofsimo's lora_diffusion and
+ *  LyCORIS initialise and scale A and B their own way (METHOD.md: reference and target must come from
+ *  the same tool). */
+const TOOL: Record<Family, string> = {
+  'diffusers-attnproc': 'Hugging Face diffusers/PEFT',
+  'diffusers-lora': 'Hugging Face diffusers/PEFT',
+  'diffusers-peft': 'Hugging Face diffusers/PEFT',
+  peft: 'Hugging Face diffusers/PEFT',
   kohya: "kohya's sd-scripts",
   'lora-diffusion': 'cloneofsimo lora_diffusion',
   lycoris: 'LyCORIS',
-  'pytorch-pickle': 'a PyTorch pickle of unknown origin',
+  'pytorch-pickle': 'an unknown tool (PyTorch pickle)',
   unknown: 'an unknown tool',
 };
 
@@ -79,8 +84,8 @@ export function checkApplicability(desc: AdapterDescriptor, config: ReferenceCon
   if (desc.method !== config.method) {
     reasons.push(`This adapter is ${METHOD[desc.method]}; the reference set holds ${METHOD[config.method]} adapters. DSiRe compares only adapters of the same method: their weight spectra are not comparable.`);
   }
-  if (desc.family !== config.family) {
-    reasons.push(`This adapter was produced by ${FAMILY[desc.family]}; the reference adapters by ${FAMILY[config.family]}. Training tools initialise and scale A and B differently, so their spectra are not comparable: use references made with the same tool.`);
+  if (TOOL[desc.family] !== TOOL[config.family] || desc.family === 'unknown' || config.family === 'unknown') {
+    reasons.push(`This adapter was produced by ${TOOL[desc.family]}; the reference adapters by ${TOOL[config.family]}. Training tools initialise and scale A and B differently, so their spectra are not comparable: use references made with the same tool.`);
   }
   if (desc.baseModel !== config.baseModel && desc.baseModel !== 'unknown' && config.baseModel !== 'unknown') {
     reasons.push(`This adapter was fine-tuned from ${BASE[desc.baseModel]}; the reference set from ${BASE[config.baseModel]}.`);
@@ -94,7 +99,8 @@ export function checkApplicability(desc: AdapterDescriptor, config: ReferenceCon
       : `This adapter has rank ${list(desc.ranks)}; the reference set was trained at rank ${config.rank}. Spectra of different ranks cannot be compared: use a rank-${desc.ranks.length === 1 ? desc.ranks[0] : desc.ranks.join('/')} reference set.`);
   }
   const scales = desc.scales ?? (Number.isNaN(desc.scale) ? [] : [desc.scale]);
-  if (desc.scaleRule !== config.scaleRule || scales.some((s) => !sameScale(s, config.scale))) {
+  // The number multiplies ΔW; the rule that produced it (alpha/r with alpha = r, or a fixed 1) does not matter.
+  if (scales.length === 0 || scales.some((s) => !sameScale(s, config.scale))) {
     const shown = scales.length > 0 ? list(scales.map((s) => +s.toPrecision(6))) : 'unknown';
     const rule = (r: ScaleRule, v: string) => (r === 'one' ? `a fixed scale of ${v}` : `${RULE[r]} = ${v}`);
     reasons.push(`This adapter scales its update by ${rule(desc.scaleRule, shown)}; the reference adapters by ${rule(config.scaleRule, String(+config.scale.toPrecision(6)))}. A different scale multiplies every σ(ΔW) and would shift the estimate.`);

@@ -52,13 +52,15 @@ describe('applicability', () => {
     expect(reasons).toMatch(/LyCORIS/);
   });
 
-  it('refuses an adapter from a different training tool', () => {
-    expect(refused({ ...base, family: 'kohya' }).join(' ')).toMatch(/kohya/);
+  it('refuses an adapter from a different training tool, not a different key layout of the same tool', () => {
+    expect(refused({ ...base, family: 'kohya' }).join(' ')).toMatch(/kohya's sd-scripts/);
+    expect(checkApplicability({ ...base, family: 'diffusers-peft' }, ref.config).applicable).toBe(true);
   });
 
-  it('refuses a different scale convention', () => {
+  it('refuses a different scale, whatever rule produced the same number', () => {
     const reasons = refused({ ...base, scaleRule: 'alpha/r', scale: 0.5, scales: [0.5] }).join(' ');
     expect(reasons).toMatch(/alpha\/r = 0\.5/);
+    expect(checkApplicability({ ...base, scaleRule: 'alpha/r', scale: 1, scales: [1] }, ref.config).applicable).toBe(true);
   });
 
   it('refuses missing and extra modules', () => {
