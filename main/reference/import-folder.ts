@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { AuditError } from '../errors.ts';
-import type { CanonicalAdapter, ModuleWeights } from '../intake/model.ts';
+import type { CanonicalAdapter } from '../intake/model.ts';
 import { IMPORTER_VERSION, ImportRun } from './import-run.ts';
 import type { ReferenceConfig } from './types.ts';
 
@@ -95,7 +95,7 @@ function mismatch(config: ReferenceConfig, adapter: CanonicalAdapter): string | 
 export async function importLabelledFolder(run: ImportRun, dir: string): Promise<void> {
   const labelsPath = join(dir, LABELS_FILE);
   const labels = parseLabels(await readFile(labelsPath, 'utf8'), labelsPath);
-  const { openAdapter } = await import('../intake/open.ts');
+  const { openAdapter, loadModuleWeights } = await import('../intake/open.ts');
   run.adaptersTotal = (run.adaptersTotal ?? 0) + labels.length;
   let bytesDone = 0;
   for (const l of labels) {
@@ -115,17 +115,13 @@ export async function importLabelledFolder(run: ImportRun, dir: string): Promise
         bytesDone += size;
         continue;
       }
-      const adapter = await openAdapter(path);
+      const adapter = await openAdapter(path, { sha256 });
       try {
         if (adapter.modules.length === 0) throw new AuditError('NO_MODULES', 'has no LoRA A/B modules to compare', path);
         const config = run.config ?? configOf(adapter);
         const why = mismatch(config, adapter);
         if (why) throw new AuditError('BAD_SHARD', `does not match the set's configuration: ${why}`, path);
-        const modules: ModuleWeights[] = [];
-        for (const m of adapter.modules) {
-          modules.push({ id: m.id, rank: m.rank, inFeatures: m.inFeatures, outFeatures: m.outFeatures, scale: m.scale,
-            a: await adapter.source.read(m.a), b: await adapter.source.read(m.b) });
-        }
+        const modules = await loadModuleWeights(adapter);
         for (const w of modules) {
           if (!w.a.every(Number.isFinite) || !w.b.every(Number.isFinite)) {
             throw new AuditError('BAD_SHARD', `module ${w.id} holds NaN or infinite values`, path);
