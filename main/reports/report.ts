@@ -7,7 +7,7 @@ import { PDFDocument } from 'pdf-lib';
 import type { Database } from '../db/database.ts';
 import { loadKey, type CertificateInfo, type LoadedKey } from './keys.ts';
 import { buildManifest, signManifest, type ReportManifest } from './manifest.ts';
-import type { ReportModel } from './model.ts';
+import { buildReportModel, type ReportModel } from './model.ts';
 import type { PdfRenderer } from './render.ts';
 import { signPdf } from './sign.ts';
 import { renderReportHtml } from './template.ts';
@@ -59,6 +59,29 @@ export async function issueReport(model: ReportModel, options: IssueOptions): Pr
   for (const [path, data] of files) writeFileSync(`${path}.partial`, data);
   for (const [path] of files) renameSync(`${path}.partial`, path);
   return { pdf: out, manifest: manifestPath, manifestSignature: `${manifestPath}.sig`, sha256, size: pdf.byteLength, pages, signer: key.info, manifestData: manifest };
+}
+
+export interface CaseReportOptions extends Omit<IssueOptions, 'renderer'> {
+  renderer: PdfRenderer;
+  actor?: string;
+}
+
+export interface CaseReport extends Omit<IssuedReport, 'manifestData'> {
+  caseId: string;
+  reportId: string;
+  /** The read-only copy kept in the case folder. */
+  storedPath: string;
+}
+
+/** The whole service, for every host: build the model from the case, issue the signed report and its
+ *  manifest, record it in the case. The key is opened first, so a wrong passphrase costs no rendering. */
+export async function createCaseReport(db: Database, caseIdOrPrefix: string, options: CaseReportOptions): Promise<CaseReport> {
+  const key = options.key ?? loadKey(options.p12, options.passphrase, options.keyFile);
+  const model = await buildReportModel(db, caseIdOrPrefix);
+  const issued = await issueReport(model, { ...options, key });
+  const recorded = await recordIssuedReport(db, issued, options.actor);
+  const { manifestData: _manifest, ...rest } = issued;
+  return { ...rest, caseId: model.case.id, ...recorded };
 }
 
 /** Records an issued report in its case: read-only copy, reports row, audit entry (one transaction). */

@@ -7,26 +7,14 @@ import { resolve } from 'node:path';
 import { defaultDbPath, openDatabase } from '../../db/open.ts';
 import { AuditError } from '../../errors.ts';
 import { createExaminerKey, loadKey, type CertificateInfo } from '../../reports/keys.ts';
-import { buildReportModel } from '../../reports/model.ts';
 import { chromiumRenderer } from '../../reports/render.ts';
-import { issueReport, recordIssuedReport } from '../../reports/report.ts';
+import { createCaseReport, type CaseReport } from '../../reports/report.ts';
 import { FONTS_URL } from '../../reports/template.ts';
 import { requireString, usageError, type Command, type Values } from '../framework.ts';
 
 export const PASSPHRASE_ENV = 'LORA_AUDIT_KEY_PASSPHRASE';
 
-export interface ReportOutput {
-  pdf: string;
-  manifest: string;
-  manifestSignature: string;
-  sha256: string;
-  size: number;
-  pages: number;
-  signer: CertificateInfo;
-  caseId: string;
-  reportId: string;
-  storedPath: string;
-}
+export type ReportOutput = CaseReport;
 
 export interface KeygenOutput {
   key: string;
@@ -74,23 +62,17 @@ async function report(values: Values, caseRef: string, log: (l: string) => void)
   const key = loadKey(p12, pass, keyFile);   // a wrong passphrase fails before Chromium starts
   const db = await openDatabase(typeof values.db === 'string' && values.db !== '' ? values.db : defaultDbPath());
   try {
-    const model = await buildReportModel(db, caseRef);
-    log(`rendering the report for case ${model.case.id} (${model.evidence.length} evidence files)…`);
+    log(`rendering the report for case ${caseRef}…`);
     const renderer = await chromiumRenderer();
-    let issued;
     try {
-      issued = await issueReport(model, {
+      return await createCaseReport(db, caseRef, {
         out, p12, passphrase: pass, keyFile, key, renderer: renderer.render, fontBase: FONTS_URL,
         ...(typeof values.place === 'string' ? { place: values.place } : {}),
+        ...(typeof values.actor === 'string' ? { actor: values.actor } : {}),
       });
     } finally {
       await renderer.close();
     }
-    const recorded = await recordIssuedReport(db, issued, typeof values.actor === 'string' ? values.actor : undefined);
-    return {
-      pdf: issued.pdf, manifest: issued.manifest, manifestSignature: issued.manifestSignature, sha256: issued.sha256,
-      size: issued.size, pages: issued.pages, signer: issued.signer, caseId: model.case.id, ...recorded,
-    };
   } finally {
     await db.close();
   }
