@@ -7,6 +7,8 @@ import {
   buildModule, groupById, otherTensor, parseKeys, readScalar, sortModules, type FamilyReader, type FamilyResult,
   type IntakeContext, type ParsedTensor, type Scaling,
 } from './context.ts';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { sha256Range } from './hash.ts';
 
 const LYCORIS_PARTS = /^(hada_|lokr_|glora_|diff|on_input|ia3$)/;
@@ -146,7 +148,49 @@ export async function parseKohyaMetadata(ctx: IntakeContext, findings: Finding[]
         message: `sshs_model_hash says ${stated} but the data buffer hashes to ${recomputed}: the tensors were changed after the metadata was written` });
     }
   }
+  const legacy = md.sshs_legacy_hash;
+  if (legacy !== undefined) {
+    const recomputed = await legacyHash(ctx, legacy.trim().toLowerCase());
+    const matches = recomputed === legacy.trim().toLowerCase();
+    out.sshsLegacyHash = { stated: legacy, recomputed, matches };
+    if (!matches) {
+      findings.push({ severity: 'info', code: 'METADATA_LEGACY_HASH_MISMATCH',
+        message: `sshs_legacy_hash says ${legacy}, the file gives ${recomputed} (this hash also covers the header, so edited metadata alone can explain it)` });
+    }
+  }
   return out;
+}
+
+/**
+ * sd-scripts' addnet_hash_legacy: the first 8 hex digits of SHA-256 over bytes [1 MiB, 1 MiB + 64 KiB) of the
+ * file as serialised before the two sshs_* entries were added to its header. Those entries (plus JSON
+ * punctuation and up to 7 bytes of padding) shift the data by a few bytes, so the window is tried at each
+ * shift in that small range; a chance match of 32 bits over 17 tries is ~4e-9. Returns the unshifted
+ * value when none matches.
+ */
+async function legacyHash(ctx: IntakeContext, stated: string): Promise<string> {
+  const WINDOW = 0x10000;
+  const AT = 0x100000;
+  const plain = (await sha256Range(ctx.file, AT, AT + WINDOW)).slice(0, 8);
+  if (plain === stated || ctx.dataStart === undefined) return plain;
+  const entry = (k: string) => Buffer.byteLength(`${JSON.stringify(k)}:${JSON.stringify(ctx.metadata[k] ?? '')},`);
+  const removed = entry('sshs_model_hash') + entry('sshs_legacy_hash');
+  const fh = await open(ctx.file, 'r');
+  try {
+    const lo = Math.max(0, removed - 8);
+    const buf = Buffer.alloc(WINDOW + 16);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, AT + lo);
+    for (let shift = lo; shift <= removed + 8; shift++) {
+      const from = shift - lo;
+      // Only where the window lay wholly in the data buffer then, so that it is the same bytes now.
+      if (AT < ctx.dataStart - shift || from + WINDOW > bytesRead) continue;
+      const h = createHash('sha256').update(buf.subarray(from, from + WINDOW)).digest('hex').slice(0, 8);
+      if (h === stated) return h;
+    }
+  } finally {
+    await fh.close();
+  }
+  return plain;
 }
 
 function parseDatasetDirs(text: string | undefined, findings: Finding[]): KohyaMetadata['datasetDirs'] | undefined {

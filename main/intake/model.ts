@@ -84,6 +84,8 @@ export interface KohyaMetadata {
   seed?: number;
   sdModelName?: string;
   sshsModelHash?: { stated: string; recomputed: string; matches: boolean };
+  /** sshs_legacy_hash: first 8 hex of SHA-256 over 64 KiB at 1 MiB of the file as first serialised. */
+  sshsLegacyHash?: { stated: string; recomputed: string; matches: boolean };
 }
 
 export interface PeftConfigSummary {

@@ -151,3 +151,14 @@ describe('base-model hint from widths and structure', () => {
     expect(a.baseModel).toBe(base);
   });
 });
+
+describe('kohya legacy hash', () => {
+  it('a changed byte in the 1 MiB window breaks sshs_legacy_hash (a note, not an alarm)', async () => {
+    const id = 'unet.mid_block.attentions.0.transformer_blocks.0.attn1.to_q';
+    const big = { key: kohyaKey(id, 'A'), dtype: 'F32' as const, shape: [256, 1280], data: Float32Array.from({ length: 256 * 1280 }, (_, i) => Math.sin(i)) };
+    const up = { key: kohyaKey(id, 'B'), dtype: 'F32' as const, shape: [1280, 256], data: new Float32Array(1280 * 256).fill(0.5) };
+    const a = await open([big, up], { metadata: { ss_network_dim: '256', sshs_legacy_hash: 'deadbeef' } });
+    expect(a.metadata.kohya?.sshsLegacyHash).toMatchObject({ stated: 'deadbeef', matches: false });
+    expect(a.findings).toContainEqual(expect.objectContaining({ code: 'METADATA_LEGACY_HASH_MISMATCH', severity: 'info' }));
+  });
+});

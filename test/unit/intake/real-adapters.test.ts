@@ -77,6 +77,11 @@ describe.skipIf(!existsSync(ROOT))('real adapters from MANIFEST.md', () => {
       expect(a.metadata.kohya?.numTrainImagesWithRepeats).toBe(1204);
       expect(a.metadata.kohya?.datasetDirs?.map((d) => [d.imgCount, d.repeats]).sort()).toEqual([[42, 8], [43, 16], [45, 4]]);
       expect(a.metadata.kohya?.sshsModelHash?.matches).toBe(true);
+      // dim 4 is under 1 MiB, so its legacy hash covers no bytes (SHA-256 of nothing, e3b0c442); dim 16's
+      // window lies in the data, shifted by the sshs_* header entries added after hashing.
+      const legacy = a.metadata.kohya?.sshsLegacyHash;
+      expect(legacy?.stated).toBe(a.identity.size < 0x100000 ? 'e3b0c442' : '81b44117');
+      expect(legacy).toMatchObject({ recomputed: legacy?.stated, matches: true });
       expect(a.modules).toEqual([]);
       const attn2k = a.otherModules?.find((m) => m.id === 'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k');
       expect(attn2k).toMatchObject({ method: 'lokr', inFeatures: 768, outFeatures: 320 });
