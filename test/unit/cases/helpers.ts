@@ -79,8 +79,10 @@ export function rawSql(dbPath: string, sql: string, params: unknown[] = []): Pro
     const db = new sqlite3.Database(dbPath, (err) => {
       if (err) return reject(err);
       db.all(sql, params, (e, rows) => {
-        db.close();
-        if (e) reject(e); else resolvePromise(rows as Record<string, unknown>[]);
+        // resolve only once closed: the last connection's close checkpoints the WAL into the file
+        db.close((closeErr) => {
+          if (e || closeErr) reject(e ?? closeErr); else resolvePromise(rows as Record<string, unknown>[]);
+        });
       });
     });
   });
