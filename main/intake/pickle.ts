@@ -236,9 +236,14 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
 /** The tensors of a walked torch state dict: key → tensor, in pickle order. Nested dicts join keys with '.'. */
 export function stateDictTensors(root: Value, file: string): [string, PickleTensor][] {
   const out: [string, PickleTensor][] = [];
+  // The memo lets a pickle put a dict inside itself: refuse cycles and absurd nesting instead of recursing forever.
+  const open = new Set<Map<Value, Value>>();
   const visit = (v: Value, prefix: string): void => {
     if (v instanceof Map) {
+      if (open.has(v) || open.size > 64) throw new AuditError('BAD_ARCHIVE', `the checkpoint's dicts nest in a cycle or too deep (at "${prefix}")`, file);
+      open.add(v);
       for (const [k, x] of v) visit(x, prefix ? `${prefix}.${String(k)}` : String(k));
+      open.delete(v);
     } else if (v && typeof v === 'object' && 'kind' in v && v.kind === 'tensor') {
       out.push([prefix, v]);
     }

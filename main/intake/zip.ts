@@ -40,11 +40,14 @@ export async function readZipDirectory(file: string, size: number): Promise<ZipE
     let cdOffset = tail.readUInt32LE(eocd + 16);
     if (eocd >= 20 && tail.readUInt32LE(eocd - 20) === EOCD64_LOCATOR) {
       // zip64 (torch writes it for large files): the real values live in the zip64 EOCD record.
-      const rec = await readAt(fh, Number(tail.readBigUInt64LE(eocd - 20 + 8)), 56);
+      const recOffset = tail.readBigUInt64LE(eocd - 20 + 8);
+      if (recOffset > BigInt(size - 56)) throw bad('zip64 record offset lies past the end of the file');
+      const rec = await readAt(fh, Number(recOffset), 56);
       if (rec.length < 56 || rec.readUInt32LE(0) !== 0x06064b50) throw bad('broken zip64 record');
       count = Number(rec.readBigUInt64LE(32));
       cdSize = Number(rec.readBigUInt64LE(40));
       cdOffset = Number(rec.readBigUInt64LE(48));
+      if (!Number.isSafeInteger(cdSize + cdOffset)) throw bad('zip64 sizes out of range');
     }
     if (cdOffset + cdSize > size) throw bad(`central directory (${cdSize} bytes at ${cdOffset}) lies past the end of the ${size}-byte file`);
     const cd = await readAt(fh, cdOffset, cdSize);
@@ -73,6 +76,7 @@ export async function readZipDirectory(file: string, size: number): Promise<ZipE
         e += 4 + len;
       }
       p += 46 + nameLen + extraLen + commentLen;
+      if (localOffset + 30 > size || usize > Number.MAX_SAFE_INTEGER || compressedSize > Number.MAX_SAFE_INTEGER) throw bad(`entry "${name}" points past the end of the file`);
       const local = await readAt(fh, localOffset, 30);
       if (local.length < 30 || local.readUInt32LE(0) !== LOCAL) throw bad(`entry "${name}" has no local header at ${localOffset}`);
       const dataOffset = localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);

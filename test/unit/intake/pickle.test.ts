@@ -5,6 +5,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
+import { AuditError } from '../../../main/errors.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import { loadModuleWeights, openAdapter } from '../../../main/intake/open.ts';
 import { inspectFile } from '../../../main/intake/inspect.ts';
@@ -116,6 +118,13 @@ describe('malicious pickles are refused, never executed', () => {
     expect(() => walkPickle(pk(P.proto(2), P.emptyDict), 'x.pkl')).toThrow(/no STOP/);
     expect(() => walkPickle(Buffer.from([0x80, 0x02, 0xff]), 'x.pkl')).toThrow(/unknown opcode/);
   });
+
+  it('a dict that contains itself (through the memo) is refused, not recursed into forever', async () => {
+    const cyclic = pk(P.proto(2), P.emptyDict, latin('q'), Buffer.from([0]), P.mark, P.str('self'), latin('h'), Buffer.from([0]), P.setitems, P.stop);
+    const p = join(dir, 'cyclic.bin');
+    writeFileSync(p, torchZip(cyclic));
+    await expect(openAdapter(p)).rejects.toMatchObject({ code: 'BAD_ARCHIVE', message: expect.stringContaining('cycle') });
+  });
 });
 
 describe('an honest torch.save zip is read by the restricted walker', () => {
@@ -125,6 +134,31 @@ describe('an honest torch.save zip is read by the restricted walker', () => {
     P.mark, P.str('storage'), P.global('torch', 'FloatStorage'), P.str(key), P.str('cpu'), P.int(numel), P.tuple, P.binpersid,
     P.int(offset), P.mark, ...size.map(P.int), P.tuple, P.mark, ...stride.map(P.int), P.tuple, P.newfalse,
     P.global('collections', 'OrderedDict'), P.emptyTuple, P.reduce, P.tuple, P.reduce);
+
+  it('any damage to the zip or its pickle opens or is refused with an AuditError, never a crash or a call (property)', async () => {
+    const pickle = pk(P.proto(2), P.emptyDict, P.mark,
+      P.str('base_model.model.h.0.attn.c_attn.lora_A.weight'), tensor('0', 8, 0, [2, 4], [4, 1]),
+      P.str('base_model.model.h.0.attn.c_attn.lora_B.weight'), tensor('1', 6, 0, [3, 2], [2, 1]),
+      P.setitems, P.stop);
+    const good = torchZip(pickle, { 0: Buffer.from(new Float32Array(8).fill(1).buffer), 1: Buffer.from(new Float32Array(6).fill(2).buffer) });
+    let run = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      fc.option(fc.integer({ min: 1, max: good.length - 1 })),
+      async (edits, cut) => {
+        const bytes = Buffer.from(good);
+        for (const [i, v] of edits) bytes[i] = v;
+        const p = join(dir, `dmg${run++}.bin`);
+        writeFileSync(p, cut === null ? bytes : bytes.subarray(0, cut));
+        try {
+          const a = await openAdapter(p, { scanValues: true });
+          await a.source.close();
+        } catch (e) {
+          if (!(e instanceof AuditError) || e.code === 'INTERNAL') throw e;
+        }
+      }), { numRuns: 200 });
+    expect(existsSync(canary)).toBe(false);
+  });
 
   it('reads the tensors by offset into the canonical model', async () => {
     const a = Float32Array.from({ length: 2 * 6 }, (_, i) => i / 10);      // lora_A: 2×6

@@ -96,3 +96,36 @@ describe('safetensors decoding (property)', () => {
     }), { numRuns: 80 });
   });
 });
+
+describe('damaged files (property)', () => {
+  it('any truncation or byte damage of a valid adapter opens or is refused with an AuditError, never a crash', async () => {
+    const { encodeSafetensors } = await import('../../../main/intake/safetensors-writer.ts');
+    const { kohyaKey } = await import('../../../main/intake/naming.ts');
+    const { openAdapter } = await import('../../../main/intake/open.ts');
+    const { AuditError } = await import('../../../main/errors.ts');
+    const id = 'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k';
+    const good = encodeSafetensors([
+      { key: kohyaKey(id, 'A'), dtype: 'F16', shape: [2, 768], data: new Float32Array(1536).fill(0.1) },
+      { key: kohyaKey(id, 'B'), dtype: 'F32', shape: [320, 2], data: new Float32Array(640).fill(0.2) },
+      { key: kohyaKey(id, 'alpha'), dtype: 'BF16', shape: [], data: [1] },
+    ], { ss_network_dim: '2', ss_dataset_dirs: '{"a": {"n_repeats": 2, "img_count": 3}}' });
+    const headerEnd = 8 + Number(good.readBigUInt64LE(0));
+    const damage = fc.oneof(
+      fc.record({ cut: fc.integer({ min: 0, max: good.length - 1 }) }),
+      fc.record({ edits: fc.array(fc.tuple(fc.integer({ min: 0, max: headerEnd + 16 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }) }),
+    );
+    let run = 0;
+    await fc.assert(fc.asyncProperty(damage, async (d) => {
+      const bytes = Buffer.from(good);
+      const mutated = 'cut' in d ? bytes.subarray(0, d.cut) : (d.edits.forEach(([i, v]) => { bytes[i] = v; }), bytes);
+      const p = join(dir, `d${run++}.safetensors`);
+      writeFileSync(p, mutated);
+      try {
+        const a = await openAdapter(p, { scanValues: true });
+        await a.source.close();
+      } catch (e) {
+        if (!(e instanceof AuditError) || e.code === 'INTERNAL') throw e;
+      }
+    }), { numRuns: 150 });
+  });
+});
