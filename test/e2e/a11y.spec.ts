@@ -9,7 +9,7 @@ declare const document: any, getComputedStyle: any;
 for (const scheme of ['light', 'dark'] as const) {
   test(`every screen passes axe in the ${scheme} theme`, async ({ appPage: page }) => {
     await page.emulateMedia({ colorScheme: scheme });
-    await expect(page.getByTestId('empty-cases')).toBeVisible();
+    await expect(page.getByTestId('empty-cases')).toBeVisible({ timeout: 30_000 }); // the host warms up on its first call
     await expectAccessible(page, `cases (${scheme})`);
     await page.getByLabel('Case title').fill('Theme check');
     await page.getByLabel('Examiner').fill('Cy Checker');
@@ -32,7 +32,7 @@ for (const scheme of ['light', 'dark'] as const) {
 }
 
 test('the keyboard alone creates a case, with focus always visible', async ({ appPage: page }) => {
-  await expect(page.getByTestId('empty-cases')).toBeVisible();
+  await expect(page.getByTestId('empty-cases')).toBeVisible({ timeout: 30_000 }); // the host warms up on its first call
   // The first Tab reaches the skip link, which is shown when focused.
   await page.keyboard.press('Tab');
   const skip = page.getByRole('link', { name: 'Skip to the content' });
@@ -61,7 +61,7 @@ test('the keyboard alone creates a case, with focus always visible', async ({ ap
 });
 
 test('text scaled to 200% still fits the window', async ({ appPage: page }) => {
-  await expect(page.getByTestId('empty-cases')).toBeVisible();
+  await expect(page.getByTestId('empty-cases')).toBeVisible({ timeout: 30_000 }); // the host warms up on its first call
   const before = await page.getByRole('heading', { name: 'Cases' }).evaluate((el) => el.getBoundingClientRect().height);
   await page.evaluate(() => { document.documentElement.style.fontSize = '200%'; });
   const after = await page.getByRole('heading', { name: 'Cases' }).evaluate((el) => el.getBoundingClientRect().height);

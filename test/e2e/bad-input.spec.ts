@@ -12,6 +12,7 @@ const hostilePickle = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cpo
 test('refused files explain themselves and the case stays usable', async ({ appPage: page, host }) => {
   const tmp = mkdtempSync(join(tmpdir(), 'lora-audit-bad-'));
   try {
+    await expect(page.getByTestId('empty-cases')).toBeVisible({ timeout: 30_000 }); // the host warms up on its first call
     await page.getByLabel('Case title').fill('Bad input');
     await page.getByLabel('Examiner').fill('Bo Examiner');
     await page.getByRole('button', { name: 'Create case' }).click();

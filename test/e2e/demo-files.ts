@@ -1,17 +1,31 @@
-// The generator's demo assets (assets/demo/, see its README) that the UI tests walk through.
-import { join } from 'node:path';
+// The generator's demo assets (assets/demo/manifest.json, written by `npm run generate:demo`) that
+// the walkthrough uses: the mini LoRA-WiSE shard(s) and an adapter trained like them.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { demoAssets, realAdapters } from './ui.ts';
 
+interface Manifest {
+  reference: { name: string; files: string[] };
+  evidence: { file: string; size?: number | null; family?: string; note?: string }[];
+}
+
+const manifestPath = join(demoAssets, 'manifest.json');
+const manifest: Manifest | null = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest : null;
+// Evidence with a known size was trained with the benchmark's recipe: analysable against it.
+const analysable = manifest?.evidence.find((e) => typeof e.size === 'number' && e.size > 0);
+const shards = (manifest?.reference.files ?? []).filter((f) => f.endsWith('.parquet')).map((f) => resolve(demoAssets, f));
+
 export const DEMO = {
-  /** The mini LoRA-WiSE benchmark: one parquet shard of reference adapters with known sizes. */
-  benchmark: join(demoAssets, 'mini-benchmark.parquet'),
-  benchmarkName: 'mini-benchmark.parquet',
-  /** Sizes present in the mini benchmark: the classifier can only name one of these. */
-  sizes: [1, 2, 4, 8],
-  /** An adapter trained like the benchmark's: analysable against it. */
-  evidence: join(demoAssets, 'evidence.safetensors'),
-  evidenceName: 'evidence.safetensors',
-  /** A file the intake must refuse: a truncated download. */
+  /** Why the walkthrough cannot run here, or null when the assets are present. */
+  missing: !manifest ? `${manifestPath} is missing: run npm run generate:demo`
+    : shards.length === 0 ? 'the demo reference set has no parquet shards'
+    : !analysable ? 'the demo manifest lists no evidence of known size' : null,
+  benchmark: shards,
+  benchmarkName: shards.length ? basename(shards[0]) : '',
+  evidence: analysable ? resolve(demoAssets, analysable.file) : '',
+  evidenceName: analysable ? basename(analysable.file) : '',
+  trueSize: analysable?.size ?? null,
+  /** A file the intake must refuse: a truncated download of a real SDXL adapter. */
   refused: join(realAdapters, 'diffusers-sdxl-attnproc-truncated-srikanth', 'pytorch_lora_weights.safetensors'),
-  refusedName: 'pytorch_lora_weights.safetensors',
+  refusedName: 'truncated_download.safetensors',
 };

@@ -1,19 +1,19 @@
 // The whole path as an auditor walks it, through the real headless host: create a case, drop two
 // adapters (one analysable, one refused), import the generator's mini benchmark as references,
 // analyse, read the estimate, sign a report with a key made in the app, and verify it.
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect } from './host.ts';
-import { demoAssets, dropFiles, expectAccessible, fileFrom, realAdapters, shot } from './ui.ts';
+import { dropFiles, expectAccessible, fileFrom, shot } from './ui.ts';
 import { DEMO } from './demo-files.ts';
 
 test('an auditor goes from a new case to a verified, signed report', async ({ appPage: page, host }) => {
-  test.skip(!existsSync(DEMO.benchmark), `the generator's demo assets are missing (${demoAssets}): run npm run generate:demo`);
+  test.skip(DEMO.missing !== null, `the generator's demo assets are not usable: ${DEMO.missing}`);
   const out = mkdtempSync(join(tmpdir(), 'lora-audit-ui-'));
   try {
     // Cases: empty, then a new case.
-    await expect(page.getByTestId('empty-cases')).toBeVisible();
+    await expect(page.getByTestId('empty-cases')).toBeVisible({ timeout: 30_000 }); // the host warms up on its first call
     await expectAccessible(page, 'cases');
     await shot(page, '01-cases-empty');
     await page.getByLabel('Case title').fill('Hub upload 4711');
@@ -27,7 +27,7 @@ test('an auditor goes from a new case to a verified, signed report', async ({ ap
     // Evidence: drop one analysable adapter and one the tool must refuse.
     await page.getByRole('button', { name: 'Add evidence' }).click();
     await expect(page.getByRole('heading', { name: 'Add evidence' })).toBeFocused();
-    await dropFiles(page.getByTestId('drop-zone'), [fileFrom(DEMO.evidence), fileFrom(DEMO.refused)]);
+    await dropFiles(page.getByTestId('drop-zone'), [fileFrom(DEMO.evidence), fileFrom(DEMO.refused, DEMO.refusedName)]);
     await expect(page.getByTestId('added-files').getByTestId('inspect-card')).toHaveCount(1, { timeout: 60_000 });
     const card = page.getByTestId('added-files').getByTestId('inspect-card');
     await expect(card).toContainText(DEMO.evidenceName);
@@ -42,7 +42,7 @@ test('an auditor goes from a new case to a verified, signed report', async ({ ap
     // References: import the generator's mini benchmark through the file dialog.
     await page.getByRole('button', { name: 'Reference sets' }).click();
     await page.getByLabel('Reference set name').fill('mini-benchmark');
-    host.answerDialogs([[DEMO.benchmark]]);
+    host.answerDialogs([DEMO.benchmark]);
     await page.getByRole('button', { name: 'Import LoRA-WiSE shards…' }).click();
     await expect(page.getByTestId('import-result')).toContainText('mini-benchmark', { timeout: 120_000 });
     const set = page.getByTestId('reference-sets').getByRole('listitem').filter({ hasText: 'mini-benchmark' });
@@ -62,9 +62,9 @@ test('an auditor goes from a new case to a verified, signed report', async ({ ap
     const result = page.getByTestId('result-card');
     await expect(result.getByTestId('estimate')).toHaveText(/^\d+$/, { timeout: 120_000 });
     const estimate = Number(await result.getByTestId('estimate').textContent());
-    expect(DEMO.sizes).toContain(estimate);
+    // The classifier can only name a size the references hold: one of the histogram's bars.
+    await expect(result.getByRole('img', { name: /Vote histogram/ })).toHaveAttribute('aria-label', new RegExp(`votes for ${estimate}(,|$)`));
     await expect(result.getByTestId('result-backend')).not.toBeEmpty();
-    await expect(result.getByRole('img', { name: /Vote histogram/ })).toBeVisible();
     await expect(result.getByTestId('heat-strip')).toBeVisible();
     await expectAccessible(page, 'analysis result');
     await shot(page, '05-analysis-result');
