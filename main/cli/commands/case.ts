@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.ts';
 import { defaultDbPath, openDatabase } from '../../db/open.ts';
 import { exportCase, importCase, type ExportResult, type ImportResult } from '../../cases/archive.ts';
 import { listAudit, verifyAudit, type AuditEntry, type ChainVerification } from '../../cases/audit.ts';
-import { createCase, getCase, listCases, type CaseRecord } from '../../cases/cases.ts';
+import { CASE_STATUSES, createCase, getCase, listCases, setCaseStatus, type CaseRecord, type CaseStatus } from '../../cases/cases.ts';
 import { addEvidence, listEvidence, type AddedEvidence, type EvidenceItem } from '../../cases/evidence.ts';
 import { addNote, listNotes, type Note } from '../../cases/notes.ts';
 import { listReports, type ReportRecord } from '../../cases/reports.ts';
@@ -159,6 +159,20 @@ const note: Command<Note> = {
   human: (n) => `note ${n.id} added by ${n.author}`,
 };
 
+const status: Command<CaseRecord> = {
+  name: 'case status',
+  summary: 'Close, archive or reopen a case (a closed case takes no new evidence).',
+  usage: `case status <case> ${CASE_STATUSES.join('|')} [--db <path>] [--actor <name>]`,
+  options: common,
+  async run(_ctx, values, positionals) {
+    const [caseArg, to] = positionals;
+    if (!caseArg || !to) throw usageError(`give a case and its new status (${CASE_STATUSES.join(', ')})`);
+    if (!CASE_STATUSES.includes(to as CaseStatus)) throw usageError(`unknown status "${to}" (one of ${CASE_STATUSES.join(', ')})`);
+    return { data: await withDb(values, (db) => setCaseStatus(db, caseArg, to as CaseStatus, actorOf(values))) };
+  },
+  human: (c) => `case ${c.id} is ${c.status}`,
+};
+
 interface AnalyzeOutput { caseId: string; outcomes: AnalysisOutcome[] }
 
 const analyze: Command<AnalyzeOutput> = {
@@ -241,4 +255,4 @@ const importCommand: Command<ImportResult> = {
   human: (r) => `case ${r.caseId} imported: ${r.title} (${r.counts.evidence} evidence, ${r.counts.analyses} analyses, ${r.counts.reports} reports, ${r.counts.auditEntries} audit entries)`,
 };
 
-export const commands: Command[] = [create, list, show, addEvidenceCommand, note, analyze, verify, exportCommand, importCommand] as Command[];
+export const commands: Command[] = [create, list, show, addEvidenceCommand, note, status, analyze, verify, exportCommand, importCommand] as Command[];

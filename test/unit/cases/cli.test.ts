@@ -73,6 +73,15 @@ describe('lora-audit case', () => {
     expect(readFileSync(dbPath).equals(before)).toBe(true);
   });
 
+  it('closes a case, after which it takes no new evidence', async () => {
+    const { dbPath, caseId } = newCase('closed');
+    const closed = await cliJson<{ status: string }>(['case', 'status', caseId, 'closed', '--db', dbPath]);
+    expect(closed).toMatchObject({ code: 0, data: { status: 'closed' } });
+    const r = await cliJson<Added>(['case', 'add-evidence', caseId, TRUNCATED.path, '--db', dbPath]);
+    expect(r.code).toBe(1);
+    expect(r.data.errors).toMatchObject([{ code: 'BAD_REQUEST', message: expect.stringContaining('closed') }]);
+  });
+
   it('prints a usage error for a missing --examiner', async () => {
     const r = await runCli(['case', 'create', '--title', 'x', '--db', join(t.dir, 'u.sqlite')]);
     expect(r.code).toBe(2);
