@@ -1,7 +1,8 @@
 // Turns whatever a call threw into the contract's one error shape, and says what a person can do
 // about each kind of error: the message says what happened, this says what to try next.
 import type { ApiErrorShape } from '../../../main/api/contract.ts';
-import { ApiFailure } from './api.ts';
+// From the contract, not from api.ts: this module must load without a connection (unit tests).
+import { ApiFailure } from '../../../main/api/contract.ts';
 
 export function toErrorShape(e: unknown): ApiErrorShape {
   if (e instanceof ApiFailure) return e.error;
@@ -10,7 +11,7 @@ export function toErrorShape(e: unknown): ApiErrorShape {
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
 }
 
-const ADVICE: Record<string, string> = {
+export const ADVICE: Record<string, string> = {
   FILE_NOT_FOUND: 'Check that the file still exists where it was, then add it again.',
   IS_DIRECTORY: 'Pick the adapter file inside the folder rather than the folder itself.',
   EMPTY_FILE: 'The file has no content. Get a fresh copy from its source.',
@@ -37,6 +38,7 @@ const ADVICE: Record<string, string> = {
   NO_MODULES: 'No LoRA modules were found in the file. Check that it is a LoRA adapter.',
   EMPTY_REFERENCE: 'The reference set has no adapters yet. Import its shards (again) first.',
   BACKEND_FAILED: 'The compute backend failed. Try again; the tool falls back to the CPU.',
+  ALREADY_EXISTS: 'Something with that name already exists. Choose another name, or use the existing one.',
   NOT_FOUND: 'It may have been removed. Go back to the case list and open it again.',
   HASH_MISMATCH: 'The stored copy no longer matches its recorded hash. Treat it as tampered and re-acquire the evidence.',
   AUDIT_BROKEN: 'The audit trail was altered outside the app. Preserve the data folder and report it.',
