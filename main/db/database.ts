@@ -45,6 +45,8 @@ export class Database implements Queryable {
     raw.configure('busyTimeout', BUSY_TIMEOUT_MS);
     const db = new Database(path, raw);
     try {
+      // Refuse a newer database before anything writes to it (even switching to WAL rewrites the header).
+      await db.refuseNewer(migrations);
       await db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;');
       await db.migrate(migrations);
     } catch (err) {
@@ -54,11 +56,10 @@ export class Database implements Queryable {
     return db;
   }
 
-  private async migrate(migrations: Migration[]): Promise<void> {
-    const sorted = [...migrations].sort((x, y) => x.version - y.version);
-    const known = new Set(sorted.map((m) => m.version));
-    await this.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  private async refuseNewer(migrations: Migration[]): Promise<void> {
+    const known = new Set(migrations.map((m) => m.version));
+    const table = await this.get("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+    if (!table) return;
     const applied = await this.all<{ version: number; name: string }>('SELECT version, name FROM schema_migrations');
     const unknown = applied.filter((m) => !known.has(m.version));
     if (unknown.length > 0) {
@@ -66,6 +67,13 @@ export class Database implements Queryable {
         `this database was written by a newer version of LoRA Auditor (schema ${unknown.map((m) => `${m.version} ${m.name}`).join(', ')}); ` +
         'open it with that version. Nothing was changed.', this.path);
     }
+  }
+
+  private async migrate(migrations: Migration[]): Promise<void> {
+    const sorted = [...migrations].sort((x, y) => x.version - y.version);
+    await this.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    const applied = await this.all<{ version: number; name: string }>('SELECT version, name FROM schema_migrations');
     const done = new Set(applied.map((m) => m.version));
     for (const m of sorted) {
       if (done.has(m.version)) continue;
