@@ -1,15 +1,18 @@
 // What a report says, as plain data: assembled once from the case database, then rendered (HTML →
 // PDF) and summarised (manifest) from the same object, so the printed page and the machine-readable
 // manifest cannot disagree.
-import { readFileSync } from 'node:fs';
 import type { Database } from '../db/database.ts';
 import type { AnalysisResult } from '../dsire/types.ts';
 import type { ReferenceProvenance } from '../reference/types.ts';
 import type { CertificateInfo } from './keys.ts';
-import { AuditError } from '../errors.ts';
 import { getCase } from '../cases/cases.ts';
 import { listEvidence, type EvidenceItem } from '../cases/evidence.ts';
 import { listAudit, verifyAudit } from '../cases/audit.ts';
+import { listAnalyses, type AnalysisRecord } from '../cases/analyses.ts';
+import { appVersion } from '../cases/version.ts';
+import type { FeatureEngine } from '../../native/types.ts';
+import type { ReferenceSet } from '../reference/types.ts';
+import { evidenceSpectra } from './spectra.ts';
 
 export interface ReportEvidence {
   id: string;
@@ -99,54 +102,59 @@ export const LIMITATIONS: readonly string[] = [
 
 export const AUDIT_EXCERPT = 40;
 
-export function appVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-interface AnalysisRow {
-  id: string; evidence_id: string; reference_set: string; reference_set_id: number; reference_provenance: string;
-  mode: string; parameters: string; result: string; method_version: string; app_version: string; backend: string; finished_at: string;
+export interface BuildOptions {
+  now?: Date;
+  /** When given, results whose analysis did not record spectra get them recomputed from the stored
+   *  evidence copy (re-hashed first) and the reference set, if it is still in the database. */
+  engine?: FeatureEngine;
 }
 
 /** Assembles the report for one case (id or unique prefix) from the case database, read only, through
- *  the cases module. The newest analysis of each evidence file is reported; evidence never analysed
- *  is listed with that said plainly. */
-export async function buildReportModel(db: Database, caseIdOrPrefix: string, now = new Date()): Promise<ReportModel> {
+ *  the cases module. The newest analysis of each evidence file is reported, unless a later analysis
+ *  of it was refused (then the refusal is); evidence never analysed is listed with that said plainly. */
+export async function buildReportModel(db: Database, caseIdOrPrefix: string, options: BuildOptions = {}): Promise<ReportModel> {
   const kase = await getCase(db, caseIdOrPrefix);
-  const evidence = (await listEvidence(db, kase.id)).map(evidenceFromItem);
-  // No read API for analyses exists in main/cases yet; the table is the cases module's schema (v100).
-  const analysisRows = await db.all<AnalysisRow>('SELECT * FROM analyses WHERE case_id = ? ORDER BY finished_at, id', [kase.id]);
+  const items = await listEvidence(db, kase.id);
+  const evidence = items.map(evidenceFromItem);
+  const analyses = await listAnalyses(db, kase.id);
   const trail = await listAudit(db, kase.id);
   const chain = await verifyAudit(db, kase.id);
 
-  const latest = new Map<string, AnalysisRow>();
-  for (const a of analysisRows) latest.set(a.evidence_id, a);   // ordered by time: the last one wins
+  const latest = new Map<string, AnalysisRecord>();
+  for (const a of analyses) latest.set(a.evidenceId, a);   // ordered by time: the last one wins
+  // Refused analyses write no analysis row, only an audit entry with the reason.
+  const refusedLater = new Map<string, { at: string; reason: string }>();
+  for (const e of trail) {
+    const id = e.details.evidenceId;
+    if (e.action !== 'analysis-refused' || typeof id !== 'string') continue;
+    const a = latest.get(id);
+    if (!a || e.at > a.finishedAt) refusedLater.set(id, { at: e.at, reason: String(e.details.reason ?? e.details.code ?? 'refused') });
+  }
 
   const references = new Map<string, ReportReference>();
   const results: ReportResult[] = evidence.map((ev) => {
     const a = latest.get(ev.id);
-    if (!a) {
+    const refusedRun = refusedLater.get(ev.id);
+    if (!a || refusedRun) {
       return {
-        evidenceId: ev.id, fileName: ev.fileName, sha256: ev.sha256, analysedAt: '', result: null,
+        evidenceId: ev.id, fileName: ev.fileName, sha256: ev.sha256, analysedAt: refusedRun?.at ?? '', result: null,
         method: { name: 'DSiRe', version: '', mode: '', parameters: {}, backend: '', appVersion: '' },
-        refusal: ev.refused ? `intake refused the file: ${ev.refused}` : 'not analysed in this case',
+        refusal: refusedRun ? `the analysis was refused: ${refusedRun.reason}`
+          : ev.refused ? `intake refused the file: ${ev.refused}` : 'not analysed in this case',
       };
     }
-    const key = `${a.reference_set_id}:${a.reference_set}`;
-    if (!references.has(key)) {
-      references.set(key, { name: a.reference_set, id: a.reference_set_id, provenance: parseJson<ReferenceProvenance>(a.reference_provenance, 'reference provenance') });
-    }
-    const result = parseJson<AnalysisResult>(a.result, 'analysis result');
+    const key = `${a.referenceSetId}:${a.referenceSet}`;
+    if (!references.has(key)) references.set(key, { name: a.referenceSet, id: a.referenceSetId, provenance: a.referenceProvenance });
     return {
-      evidenceId: ev.id, fileName: ev.fileName, sha256: ev.sha256, analysedAt: a.finished_at, result,
+      evidenceId: ev.id, fileName: ev.fileName, sha256: ev.sha256, analysedAt: a.finishedAt, result: a.result,
       method: {
-        name: result.method?.name ?? 'DSiRe', version: a.method_version, mode: a.mode,
-        parameters: parseJson<Record<string, unknown>>(a.parameters, 'analysis parameters'), backend: a.backend, appVersion: a.app_version,
+        name: a.result.method?.name ?? 'DSiRe', version: a.methodVersion, mode: a.mode,
+        parameters: a.parameters, backend: a.backend, appVersion: a.appVersion,
       },
       refusal: null,
     };
   });
+  if (options.engine) await fillSpectra(db, results, items, options.engine);
   // A claim seen by the classifier (with its agreement) is more complete than intake's bare claim.
   for (const r of results) {
     const ev = evidence.find((e) => e.id === r.evidenceId);
@@ -154,7 +162,7 @@ export async function buildReportModel(db: Database, caseIdOrPrefix: string, now
   }
 
   return {
-    generatedAt: now.toISOString(),
+    generatedAt: (options.now ?? new Date()).toISOString(),
     app: { name: 'LoRA Auditor', version: appVersion() },
     case: { id: kase.id, title: kase.title, examiner: kase.examiner, organisation: kase.organisation, description: kase.description, status: kase.status, createdAt: kase.createdAt },
     evidence,
@@ -175,6 +183,21 @@ export async function buildReportModel(db: Database, caseIdOrPrefix: string, now
   };
 }
 
+async function fillSpectra(db: Database, results: ReportResult[], items: EvidenceItem[], engine: FeatureEngine): Promise<void> {
+  const { loadReferenceSet } = await import('../reference/store.ts');
+  const sets = new Map<string, ReferenceSet | null>();
+  for (const r of results) {
+    const res = r.result;
+    if (!res || !res.applicable || res.estimate === null || res.spectra) continue;
+    if (!sets.has(res.referenceSet)) sets.set(res.referenceSet, await loadReferenceSet(db, res.referenceSet).catch(() => null));
+    const ref = sets.get(res.referenceSet);
+    const item = items.find((i) => i.id === r.evidenceId);
+    if (!ref || !item) continue;
+    const spectra = await evidenceSpectra(item.storedPath, item.sha256, ref, engine);
+    if (spectra) r.result = { ...res, spectra };
+  }
+}
+
 function evidenceFromItem(item: EvidenceItem): ReportEvidence {
   const inspect = item.inspect;
   const metadata = (inspect.metadata ?? {}) as { claimedTrainingImages?: unknown };
@@ -193,12 +216,4 @@ function evidenceFromItem(item: EvidenceItem): ReportEvidence {
 function summarise(d: Record<string, unknown>): string {
   return Object.entries(d).filter(([, v]) => v !== null && typeof v !== 'object').slice(0, 4)
     .map(([k, v]) => `${k}: ${String(v).length > 80 ? String(v).slice(0, 77) + '…' : String(v)}`).join('; ');
-}
-
-function parseJson<T>(text: string, what: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new AuditError('DB_ERROR', `the case database holds an unreadable ${what} (not JSON); the database may be damaged`);
-  }
 }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import type { Database } from '../db/database.ts';
+import type { FeatureEngine } from '../../native/types.ts';
 import { loadKey, type CertificateInfo, type LoadedKey } from './keys.ts';
 import { buildManifest, signManifest, type ReportManifest } from './manifest.ts';
 import { buildReportModel, type ReportModel } from './model.ts';
@@ -64,6 +65,8 @@ export async function issueReport(model: ReportModel, options: IssueOptions): Pr
 export interface CaseReportOptions extends Omit<IssueOptions, 'renderer'> {
   renderer: PdfRenderer;
   actor?: string;
+  /** To recompute spectra an analysis did not record (see buildReportModel). */
+  engine?: FeatureEngine;
 }
 
 export interface CaseReport extends Omit<IssuedReport, 'manifestData'> {
@@ -77,7 +80,7 @@ export interface CaseReport extends Omit<IssuedReport, 'manifestData'> {
  *  manifest, record it in the case. The key is opened first, so a wrong passphrase costs no rendering. */
 export async function createCaseReport(db: Database, caseIdOrPrefix: string, options: CaseReportOptions): Promise<CaseReport> {
   const key = options.key ?? loadKey(options.p12, options.passphrase, options.keyFile);
-  const model = await buildReportModel(db, caseIdOrPrefix);
+  const model = await buildReportModel(db, caseIdOrPrefix, options.engine ? { engine: options.engine } : {});
   const issued = await issueReport(model, { ...options, key });
   const recorded = await recordIssuedReport(db, issued, options.actor);
   const { manifestData: _manifest, ...rest } = issued;

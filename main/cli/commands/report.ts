@@ -63,15 +63,20 @@ async function report(values: Values, caseRef: string, log: (l: string) => void)
   const db = await openDatabase(typeof values.db === 'string' && values.db !== '' ? values.db : defaultDbPath());
   try {
     log(`rendering the report for case ${caseRef}…`);
-    const renderer = await chromiumRenderer();
+    // The plain CPU backend: spectra for the chart are a few r×r eigenproblems per module, not worth
+    // calibrating the GPU backends for.
+    const { createFeatureEngine } = await import('../../../native/engine.ts');
+    const engine = await createFeatureEngine({ backend: 'cpu' });
+    const renderer = await chromiumRenderer().catch((err) => { engine.dispose(); throw err; });
     try {
       return await createCaseReport(db, caseRef, {
-        out, p12, passphrase: pass, keyFile, key, renderer: renderer.render, fontBase: FONTS_URL,
+        out, p12, passphrase: pass, keyFile, key, renderer: renderer.render, fontBase: FONTS_URL, engine,
         ...(typeof values.place === 'string' ? { place: values.place } : {}),
         ...(typeof values.actor === 'string' ? { actor: values.actor } : {}),
       });
     } finally {
       await renderer.close();
+      engine.dispose();
     }
   } finally {
     await db.close();
