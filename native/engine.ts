@@ -136,7 +136,9 @@ export function maxRelativeError(got: ModuleFeatures[], want: ModuleFeatures[]):
   return worst;
 }
 
-/** Runs the probe twice (the first run includes kernel compilation) and checks agreement. */
+const TIMED_RUNS = 3;
+
+/** Runs the probe once to check agreement (that run includes kernel compilation), then times it. */
 async function measure(backend: ComputeBackend, log: (line: string) => void): Promise<Measured> {
   const { modules, reference } = probeWithReference();
   let first: ModuleFeatures[];
@@ -149,14 +151,19 @@ async function measure(backend: ComputeBackend, log: (line: string) => void): Pr
   if (!(maxRelError <= AGREEMENT_TOLERANCE)) {
     return { ok: false, maxRelError, reason: `disagrees with the float64 reference: max relative error ${maxRelError.toExponential(2)} > ${AGREEMENT_TOLERANCE}` };
   }
-  const t0 = performance.now();
-  try {
-    await backend.features([modules]);
-  } catch (e) {
-    return { ok: false, maxRelError, reason: `failed on the second probe run: ${e instanceof Error ? e.message : String(e)}` };
+  // The best of three timed runs: on a shared machine one run can be stretched several-fold by
+  // other processes, and the minimum is the least disturbed estimate of what the backend costs.
+  let ms = Infinity;
+  for (let run = 0; run < TIMED_RUNS; run++) {
+    const t0 = performance.now();
+    try {
+      await backend.features([modules]);
+    } catch (e) {
+      return { ok: false, maxRelError, reason: `failed on a repeated probe run: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    ms = Math.min(ms, performance.now() - t0);
   }
-  const ms = performance.now() - t0;
-  log(`  ${backend.name}: ${ms.toFixed(1)} ms on the probe, max relative error ${maxRelError.toExponential(1)}`);
+  log(`  ${backend.name}: ${ms.toFixed(1)} ms on the probe (best of 3), max relative error ${maxRelError.toExponential(1)}`);
   return { ok: true, ms, maxRelError, reason: 'agrees with the float64 reference' };
 }
 

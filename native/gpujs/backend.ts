@@ -72,8 +72,11 @@ async function unavailableReason(name: GpujsBackendName, GPU: typeof GpuClass): 
 
 export async function createGpujsBackend(name: GpujsBackendName): Promise<ComputeBackend> {
   let GPU: typeof GpuClass;
+  let WebGPUContext: { destroy(): Promise<void> } | undefined;
   try {
-    ({ GPU } = await import('gpu.js'));
+    const lib = await import('gpu.js');
+    GPU = lib.GPU;
+    WebGPUContext = (lib as unknown as { WebGPUContext?: { destroy(): Promise<void> } }).WebGPUContext;
   } catch (e) {
     throw new AuditError('BACKEND_FAILED', `${name} unavailable: gpu.js did not load: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -156,6 +159,10 @@ export async function createGpujsBackend(name: GpujsBackendName): Promise<Comput
     async dispose() {
       kernels.clear();
       await gpu.destroy();
+      // gpu.destroy() leaves the shared WebGPU device alive (by design, for pages); a live Dawn
+      // device keeps Node's event loop running, so a CLI run would never exit. Release it here; the
+      // next webgpu engine acquires a fresh one.
+      if (name === 'webgpu') await WebGPUContext?.destroy();
     },
   };
 }

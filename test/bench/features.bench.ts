@@ -167,3 +167,5 @@ for (const r of rows) {
   if (r.note) console.log(`    ${r.note}`);
 }
 if (values.json) writeFileSync(String(values.json), JSON.stringify({ params, batchSize, loadavg: loadavg(), node: process.versions.node, rows }, null, 2));
+// A GPU.js webgpu run leaves Dawn's instance behind; do not let it hold the process open.
+process.exit(0);
