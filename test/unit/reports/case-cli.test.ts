@@ -2,7 +2,7 @@
 // <case>` (recorded in the case: row, read-only copy, audit entry) and `verify` (exit codes, JSON keys,
 // evidence hashes against the case).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { listAudit, verifyAudit } from '../../../main/cases/audit.ts';
 import { listReports } from '../../../main/cases/reports.ts';
+import { runAnalysis } from '../../../main/cases/analyses.ts';
+import { createFeatureEngine } from '../../../native/engine.ts';
 import { execute, type Command } from '../../../main/cli/framework.ts';
 import { command as reportCommand } from '../../../main/cli/commands/report.ts';
 import { command as verifyCommand } from '../../../main/cli/commands/verify.ts';
@@ -66,6 +68,21 @@ beforeAll(async () => {
       result, method_version, app_version, backend, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ['an-1', caseId, ok.id, ref.name, ref.id, JSON.stringify(ref.provenance), 'faithful', '{"k":1}', JSON.stringify(result),
         '1.0.0', '0.1.0', 'cpu', '2026-11-28T18:00:00.000Z', '2026-11-28T18:00:01.000Z']);
+    // A third file whose stored copy is altered after import: the analysis service refuses it (the
+    // refusal lives only in the audit trail) and the report must say so.
+    writeFileSync(join(dir, 'altered.safetensors'), 'bytes of an adapter altered after import');
+    const altered = await addEvidence(db, caseId, join(dir, 'altered.safetensors'), {
+      inspector: async () => ({ family: 'kohya', method: 'lora', baseModel: 'sd1', summary: {} }),
+    });
+    chmodSync(altered.storedPath, 0o644);
+    writeFileSync(altered.storedPath, 'different bytes');
+    const engine = await createFeatureEngine({ backend: 'cpu' });
+    try {
+      const outcome = await runAnalysis(db, caseId, altered.id, 'lora-wise-sd15-r16', { mode: 'faithful' }, engine);
+      expect(outcome.status).toBe('refused');
+    } finally {
+      engine.dispose();
+    }
     const other = await createCase(db, { title: 'Unrelated case', examiner: 'Bo Examiner' });
     otherCaseId = other.id;
   });
@@ -79,14 +96,15 @@ describe('the report model from a case database', () => {
   it('lists every evidence file, the analysis, the refusal at intake, the provenance and the trail', async () => {
     const model = await withDb((db) => buildReportModel(db, caseId.slice(0, 8)));
     expect(model.case).toMatchObject({ id: caseId, title: 'Case 7: style adapter complaint', examiner: 'Ana Examiner' });
-    expect(model.evidence.map((e) => e.fileName)).toEqual(['style.safetensors', 'broken.safetensors']);
+    expect(model.evidence.map((e) => e.fileName)).toEqual(['style.safetensors', 'broken.safetensors', 'altered.safetensors']);
     expect(model.evidence[0].metadataClaim).toEqual({ claimed: 40, source: 'file metadata' });
     expect(model.evidence[1].refused).toBe('the file ends inside tensor data (byte 27 of 4096) (TRUNCATED)');
     expect(model.results[0].result?.estimate).toBe(10);
     expect(model.results[1]).toMatchObject({ result: null, refusal: expect.stringContaining('intake refused the file') });
     expect(model.references).toHaveLength(1);
     expect(model.audit.chainOk).toBe(true);
-    expect(model.audit.entries.map((e) => e.action)).toEqual(['case-created', 'evidence-added', 'evidence-added']);
+    expect(model.results[2]).toMatchObject({ result: null, refusal: expect.stringMatching(/^the analysis was refused: the stored copy of altered.safetensors no longer matches/) });
+    expect(model.audit.entries.map((e) => e.action)).toEqual(['case-created', 'evidence-added', 'evidence-added', 'evidence-added', 'analysis-refused']);
   });
 });
 
@@ -133,6 +151,7 @@ describe('lora-audit report and verify', () => {
       expect(text).toContain('σ(ΔW)');
       expect(execFileSync('pdffonts', [pdf], { encoding: 'utf8' })).toMatch(/DejaVuSans\s/);   // fonts by file: URL
       expect(text.replace(/\s+/g, ' ')).toContain('intake refused the file: the file ends inside tensor data');
+      expect(text.replace(/\s+/g, ' ')).toContain('the analysis was refused: the stored copy of altered.safetensors no longer matches');
       await withDb(async (db) => {
         const reports = await listReports(db, caseId);
         expect(reports).toHaveLength(1);
