@@ -216,7 +216,7 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
       const [storage, offset, size, stride] = a;
       if (!(storage && typeof storage === 'object' && 'kind' in storage && storage.kind === 'storage')) throw malformed('tensor rebuild without a storage');
       const ints = (v: Value) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
-      if (typeof offset !== 'number' || !ints(size) || !ints(stride)) throw malformed('tensor rebuild with a bad offset, size or stride');
+      if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || !ints(size) || !ints(stride)) throw malformed('tensor rebuild with a bad offset, size or stride');
       return { kind: 'tensor', storage, offset, size: size as number[], stride: stride as number[] };
     }
     return refuse(fn.module, fn.name, 'REDUCE');
@@ -228,7 +228,7 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
     const [, type, key, location, numel] = pid;
     if (!(type && typeof type === 'object' && 'kind' in type && type.kind === 'global')) throw malformed('storage without a type');
     const dtype = STORAGE_DTYPES[type.name];
-    if (!dtype || typeof key !== 'string' || typeof numel !== 'number') throw malformed('storage with a bad type, key or size');
+    if (!dtype || typeof key !== 'string' || typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) throw malformed('storage with a bad type, key or size');
     return { kind: 'storage', dtype, key, location: typeof location === 'string' ? location : '', numel };
   }
 }

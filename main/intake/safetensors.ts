@@ -239,6 +239,9 @@ export class SafetensorsSource implements TensorSource {
   }
 
   async readBytes(ref: TensorRef): Promise<Buffer> {
+    if (!Number.isSafeInteger(ref.offset) || ref.offset < 0 || !Number.isSafeInteger(ref.length) || ref.length < 0) {
+      throw new AuditError('BAD_OFFSETS', `tensor "${ref.key}" has an impossible position (${ref.offset}, ${ref.length} bytes)`, this.file);
+    }
     this.handle ??= open(this.file, 'r');
     const fh = await this.handle;
     const buf = Buffer.allocUnsafeSlow(ref.length);

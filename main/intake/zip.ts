@@ -62,6 +62,7 @@ export async function readZipDirectory(file: string, size: number): Promise<ZipE
       const extraLen = cd.readUInt16LE(p + 30);
       const commentLen = cd.readUInt16LE(p + 32);
       let localOffset = cd.readUInt32LE(p + 42);
+      if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw bad(`central directory entry ${i} runs past the directory`);
       const name = cd.subarray(p + 46, p + 46 + nameLen).toString('utf8');
       // zip64 extended information: the fields that overflowed, in this order.
       for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen;) {
@@ -69,9 +70,16 @@ export async function readZipDirectory(file: string, size: number): Promise<ZipE
         const len = cd.readUInt16LE(e + 2);
         if (id === 0x0001) {
           let q = e + 4;
-          if (usize === 0xffffffff) { usize = Number(cd.readBigUInt64LE(q)); q += 8; }
-          if (compressedSize === 0xffffffff) { compressedSize = Number(cd.readBigUInt64LE(q)); q += 8; }
-          if (localOffset === 0xffffffff) { localOffset = Number(cd.readBigUInt64LE(q)); }
+          const end = Math.min(e + 4 + len, p + 46 + nameLen + extraLen);
+          const next = (): number => {
+            if (q + 8 > end) throw bad(`entry ${i} has a short zip64 field`);
+            const v = Number(cd.readBigUInt64LE(q));
+            q += 8;
+            return v;
+          };
+          if (usize === 0xffffffff) usize = next();
+          if (compressedSize === 0xffffffff) compressedSize = next();
+          if (localOffset === 0xffffffff) localOffset = next();
         }
         e += 4 + len;
       }

@@ -160,6 +160,22 @@ describe('an honest torch.save zip is read by the restricted walker', () => {
     expect(existsSync(canary)).toBe(false);
   });
 
+  it('a negative storage offset (found by the damage property) is malformed, not a read at a negative position', async () => {
+    const pickle = pk(P.proto(2), P.emptyDict, P.mark, P.str('base_model.model.h.0.attn.c_attn.lora_A.weight'), tensor('0', 8, -2, [2, 4], [4, 1]), P.setitems, P.stop);
+    const p = join(dir, 'negative.bin');
+    writeFileSync(p, torchZip(pickle, { 0: Buffer.alloc(32) }));
+    await expect(openAdapter(p)).rejects.toMatchObject({ code: 'BAD_ARCHIVE', message: expect.stringContaining('bad offset') });
+  });
+
+  it('a central-directory entry that runs past the directory (found by the damage property) is BAD_ARCHIVE', async () => {
+    const bytes = torchZip(pk(P.proto(2), P.emptyDict, P.stop));
+    const central = bytes.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    bytes.writeUInt16LE(0xfff0, central + 30); // extra-field length
+    const p = join(dir, 'bad-central.bin');
+    writeFileSync(p, bytes);
+    await expect(openAdapter(p)).rejects.toMatchObject({ code: 'BAD_ARCHIVE' });
+  });
+
   it('reads the tensors by offset into the canonical model', async () => {
     const a = Float32Array.from({ length: 2 * 6 }, (_, i) => i / 10);      // lora_A: 2×6
     const bStorage = Float32Array.from({ length: 1 + 4 * 2 }, (_, i) => -i); // lora_B: 4×2 at storage offset 1
