@@ -21,6 +21,8 @@ export interface InspectReport {
   /** Of those, the LoRA-shaped A/B modules DSiRe can analyse. */
   loraModules: number;
   tensors: number;
+  /** Tensors that are not adapter factors, counted by role (head, embedding, unknown …). */
+  otherTensors: Record<string, number>;
   dtype: DType[];
   /** Distinct scales and how they were derived. */
   scale: { values: number[]; rules: ScaleRule[] };
@@ -53,7 +55,7 @@ export async function inspectFile(path: string, opts: OpenOptions = {}): Promise
     }
     return {
       file, size: st?.isFile() ? st.size : null, sha256: sha, family: null, method: null, container: null, baseModel: null,
-      ranks: [], modules: 0, loraModules: 0, tensors: 0, dtype: [], scale: { values: [], rules: [] },
+      ranks: [], modules: 0, loraModules: 0, tensors: 0, otherTensors: {}, dtype: [], scale: { values: [], rules: [] },
       metadata: { keys: 0, claimedTrainingImages: null, kohya: null, peft: null, companions: [] },
       findings, error: { code: api.code, message: api.message },
     };
@@ -77,6 +79,7 @@ export function fromAdapter(a: CanonicalAdapter): InspectReport {
     modules: a.modules.length + (a.otherModules?.length ?? 0),
     loraModules: a.modules.length,
     tensors,
+    otherTensors: a.otherTensors.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t.role]: (acc[t.role] ?? 0) + 1 }), {}),
     dtype: a.dtypes,
     scale: {
       values: [...new Set(a.modules.map((m) => m.scale))].sort((x, y) => x - y),

@@ -37,6 +37,8 @@ function humanReport(r: InspectReport): string {
       `  scale ${r.scale.values.map((v) => +v.toPrecision(6)).join(', ') || '–'}${r.scale.rules.length ? ` (${r.scale.rules.join(', ')})` : ''}`,
       id,
     );
+    const others = Object.entries(r.otherTensors);
+    if (others.length) lines.push(`  other tensors: ${others.map(([role, n]) => `${n} ${role}`).join(', ')}`);
     const k = r.metadata.kohya;
     if (k?.realImageCount !== undefined) {
       lines.push(`  training images claimed: ${k.realImageCount} distinct (ss_dataset_dirs)${k.numTrainImagesWithRepeats !== undefined ? `, ${k.numTrainImagesWithRepeats} with repeats` : ''}`);

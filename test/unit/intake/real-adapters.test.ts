@@ -113,7 +113,7 @@ describe.skipIf(!existsSync(ROOT))('real adapters from MANIFEST.md', () => {
     expect(bin.container).toBe('torch-zip');
     const shape = (a: CanonicalAdapter, id: string) => a.modules.find((m) => m.id === id) && [a.modules.find((m) => m.id === id)!.a.shape, a.modules.find((m) => m.id === id)!.b.shape];
     for (const id of ['transformer.h.0.attn.c_attn', 'transformer.h.11.attn.c_proj']) expect(shape(bin, id)).toEqual(shape(st, id));
-    expect(bin.otherTensors.map((t) => t.key)).toEqual(['base_model.model.score.weight']);
+    expect(bin.otherTensors.map((t) => [t.key, t.role])).toEqual([['base_model.model.score.weight', 'head']]);
     const [w] = await loadModuleWeights(bin, ['transformer.h.0.attn.c_attn']);
     expect(w.a).toHaveLength(8 * 768);
     expect(w.b).toHaveLength(2304 * 8);
@@ -126,6 +126,7 @@ describe.skipIf(!existsSync(ROOT))('real adapters from MANIFEST.md', () => {
   it('maps cloneofsimo unet:N / text_encoder:N layers to module ids whose widths match, and keeps the tokens', async () => {
     const a = await openKept('cloneofsimo-lora-sd15-inpainting/lora_disney_inpainting.safetensors');
     expect(a.otherTensors.filter((t) => t.role === 'embedding').map((t) => t.key)).toEqual(['<s1>', '<s2>']);
+    expect((await inspectFile(a.identity.file)).otherTensors).toEqual({ embedding: 2 });
     const byId = new Map(a.modules.map((m) => [m.id, m]));
     expect(byId.get('unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k')?.inFeatures).toBe(768);
     expect(byId.get('unet.mid_block.attentions.0.transformer_blocks.0.ff.net.0.proj')).toMatchObject({ inFeatures: 1280, outFeatures: 10240 });
