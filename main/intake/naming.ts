@@ -119,6 +119,8 @@ const KOHYA_PARTS: Record<string, string> = {
 /** PEFT tensor suffixes after the module path (adapter name already stripped by save_pretrained). */
 const PEFT_PARTS: Record<string, string> = {
   'lora_A.weight': 'A', 'lora_B.weight': 'B', lora_magnitude_vector: 'magnitude',
+  // PEFT's embedding LoRA: A is r×vocab, B is dim×r; ΔW = (B·A)ᵀ has the same spectrum as B·A.
+  lora_embedding_A: 'A', lora_embedding_B: 'B',
   'lora_magnitude_vector.weight': 'magnitude', lora_E: 'lora_E', lora_A: 'adalora_A', lora_B: 'adalora_B',
   vera_lambda_b: 'vera_lambda_b', vera_lambda_d: 'vera_lambda_d', fourierft_spectrum: 'fourierft_spectrum',
   bone_block: 'bone_block', ia3_l: 'ia3_l', boft_R: 'boft_R', boft_s: 'boft_s', oft_r: 'oft_r', oft_s: 'oft_s',

@@ -32,6 +32,8 @@ describe('canonical module ids', () => {
       .toMatchObject({ id: UNET_ID, part: 'A', scheme: 'kohya-renamed' });
     expect(canonicalIdFromKey('text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_linear_layer.up.weight'))
       .toMatchObject({ id: TE_ID, part: 'B' });
+    expect(canonicalIdFromKey('base_model.model.model.embed_tokens.lora_embedding_B'))
+      .toMatchObject({ id: 'model.embed_tokens', part: 'B', scheme: 'peft' });
     expect(canonicalIdFromKey('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight'))
       .toMatchObject({ id: 'transformer.h.0.attn.c_attn', part: 'A', scheme: 'peft' });
   });
