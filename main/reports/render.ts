@@ -23,6 +23,15 @@ const HEADER = `<div style="font-size:7px;width:100%;padding:0 15mm;color:#666;f
 const FOOTER = `<div style="font-size:7px;width:100%;padding:0 15mm;color:#666;font-family:sans-serif;text-align:right;">
 page <span class="pageNumber"></span> of <span class="totalPages"></span></div>`;
 
+/** Page setup shared with the Electron shell's printToPDF, so both hosts print the same pages. The
+ *  page itself sets window[READY_FLAG] once its charts are drawn: wait for it before printing. */
+export const PRINT_SETUP = {
+  format: 'A4',
+  headerTemplate: HEADER,
+  footerTemplate: FOOTER,
+  margin: { top: '18mm', bottom: '20mm', left: '15mm', right: '15mm' },
+} as const;
+
 const READY_TIMEOUT_MS = 30_000;
 
 /** One browser for many reports; every render is a fresh, offline page. Close it when done. */
@@ -54,18 +63,26 @@ export async function chromiumRenderer(executablePath = process.env.LORA_AUDIT_C
         const url = route.request().url();
         return url === pageUrl || url.startsWith('data:') || url.startsWith(FONTS_URL) ? route.continue() : route.abort('blockedbyclient');
       });
-      const errors: string[] = [];
-      page.on('pageerror', (err) => errors.push(err.message));
-      await page.goto(pageUrl, { waitUntil: 'load' });
-      await page.waitForFunction(`window.${READY_FLAG} === true`, undefined, { timeout: READY_TIMEOUT_MS }).catch(() => {
-        throw new AuditError('RENDER_FAILED', `the report page did not finish drawing its charts${errors.length ? `: ${errors.join('; ')}` : ''}`);
+      // A script error on the page (a chart that cannot draw) fails the render at once, rather than
+      // after the ready timeout.
+      let onError: (err: Error) => void = () => undefined;
+      const failed = new Promise<never>((_, reject) => {
+        onError = (err) => reject(new AuditError('RENDER_FAILED', `the report page failed while drawing: ${err.message}`));
       });
+      failed.catch(() => undefined);
+      page.on('pageerror', (err) => onError(err));
+      await Promise.race([failed, (async () => {
+        await page.goto(pageUrl, { waitUntil: 'load' });
+        await page.waitForFunction(`window.${READY_FLAG} === true`, undefined, { timeout: READY_TIMEOUT_MS }).catch(() => {
+          throw new AuditError('RENDER_FAILED', `the report page did not finish drawing its charts within ${READY_TIMEOUT_MS / 1000} s`);
+        });
+      })()]);
       // Fonts load asynchronously; printing before they are in would fall back to a system font.
       await page.evaluate('document.fonts.ready.then(() => true)');
       await page.emulateMedia({ media: 'print' });
       const pdf = await page.pdf({
-        format: 'A4', printBackground: true, preferCSSPageSize: true, displayHeaderFooter: true,
-        headerTemplate: HEADER, footerTemplate: FOOTER, margin: { top: '18mm', bottom: '20mm', left: '15mm', right: '15mm' },
+        format: PRINT_SETUP.format, printBackground: true, preferCSSPageSize: true, displayHeaderFooter: true,
+        headerTemplate: PRINT_SETUP.headerTemplate, footerTemplate: PRINT_SETUP.footerTemplate, margin: { ...PRINT_SETUP.margin },
         tagged: true, outline: true,
       });
       return new Uint8Array(pdf.buffer, pdf.byteOffset, pdf.byteLength);

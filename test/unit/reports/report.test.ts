@@ -3,6 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +116,30 @@ describe('a generated report', () => {
     expect(m.pdf.sha256).toBe(both.sha256);
     expect(m.references[0].shards[0].sha256).toMatch(/^[0-9a-f]{64}$/);
   });
+});
+
+describe('the renderer', () => {
+  it('fetches nothing from the network, even when the page asks', async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => { hits++; res.end('x'); });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const html = `<!doctype html><html><body><p>hello σ</p><img src="http://127.0.0.1:${port}/pixel.png">
+<link rel="stylesheet" href="http://127.0.0.1:${port}/style.css"><script>fetch('http://127.0.0.1:${port}/beacon').catch(() => {});
+window.__reportReady = true;</script></body></html>`;
+      const pdf = await renderer.render(html);
+      expect(Buffer.from(pdf.subarray(0, 5)).toString()).toBe('%PDF-');
+      expect(hits).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('fails with RENDER_FAILED when the page never signals it is ready', async () => {
+    const html = '<!doctype html><p>no charts</p><script>throw new Error("chart library missing")</script>';
+    await expect(renderer.render(html)).rejects.toMatchObject({ code: 'RENDER_FAILED', message: expect.stringContaining('chart library missing') });
+  }, 60_000);
 });
 
 describe('tampering', () => {
