@@ -39,6 +39,9 @@ export function sniff(head: Uint8Array, size: number, file: string): void {
     throw new AuditError('LFS_POINTER',
       `a Git LFS pointer (${size} bytes), not the adapter itself${oid ? ` (the real file has SHA-256 ${oid[1]})` : ''}: fetch the real file with git lfs pull`, file);
   }
+  if (text.startsWith('GGUF')) {
+    throw new AuditError('UNSUPPORTED_FORMAT', 'a GGUF file (llama.cpp adapter or model): not read by this tool; convert the adapter to safetensors', file);
+  }
   if (/^\s*(<!doctype|<html|<\?xml|<head|<body|<)/i.test(text)) {
     throw new AuditError('NOT_SAFETENSORS', 'an HTML/XML page saved under an adapter name (a download of a web page, not the file)', file);
   }

@@ -126,6 +126,11 @@ describe('refusals with typed errors', () => {
     expect((await code(put(Buffer.from('0123456789abcdefghij'))))).toMatchObject({ code: 'NOT_SAFETENSORS' });
   });
 
+  it('a GGUF file is named as such: UNSUPPORTED_FORMAT', async () => {
+    const gguf = Buffer.concat([Buffer.from('GGUF'), Buffer.from([3, 0, 0, 0]), Buffer.alloc(32)]);
+    expect(await code(put(gguf))).toMatchObject({ code: 'UNSUPPORTED_FORMAT', message: expect.stringContaining('GGUF') });
+  });
+
   it('an empty file, a folder and a missing file', async () => {
     expect((await code(put(''))).code).toBe('EMPTY_FILE');
     const sub = join(dir, 'folder');
