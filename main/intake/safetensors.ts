@@ -31,16 +31,17 @@ export interface SafetensorsHeader {
 
 /** What the first bytes say a file is, before any parse: used for clear refusals. */
 export function sniff(head: Uint8Array, size: number, file: string): void {
+  const text = Buffer.from(head.subarray(0, 64)).toString('latin1');
+  // 'GGUF' read as a header length is over 1 GB, so this cannot shadow a valid safetensors file.
+  if (text.startsWith('GGUF')) {
+    throw new AuditError('UNSUPPORTED_FORMAT', 'a GGUF file (llama.cpp adapter or model): not read by this tool; convert the adapter to safetensors', file);
+  }
   // A JSON object right after the 8-byte length: safetensors-shaped (the length itself may be any byte, even '<').
   if (head.length > 8 && head[8] === 0x7b /* { */) return;
-  const text = Buffer.from(head.subarray(0, 64)).toString('latin1');
   if (text.startsWith('version https://git-lfs')) {
     const oid = /oid sha256:([0-9a-f]{64})/.exec(Buffer.from(head).toString('latin1'));
     throw new AuditError('LFS_POINTER',
       `a Git LFS pointer (${size} bytes), not the adapter itself${oid ? ` (the real file has SHA-256 ${oid[1]})` : ''}: fetch the real file with git lfs pull`, file);
-  }
-  if (text.startsWith('GGUF')) {
-    throw new AuditError('UNSUPPORTED_FORMAT', 'a GGUF file (llama.cpp adapter or model): not read by this tool; convert the adapter to safetensors', file);
   }
   if (/^\s*(<!doctype|<html|<\?xml|<head|<body|<)/i.test(text)) {
     throw new AuditError('NOT_SAFETENSORS', 'an HTML/XML page saved under an adapter name (a download of a web page, not the file)', file);

@@ -127,7 +127,7 @@ describe('refusals with typed errors', () => {
   });
 
   it('a GGUF file is named as such: UNSUPPORTED_FORMAT', async () => {
-    const gguf = Buffer.concat([Buffer.from('GGUF'), Buffer.from([3, 0, 0, 0]), Buffer.alloc(32)]);
+    const gguf = Buffer.concat([Buffer.from('GGUF'), Buffer.from([3, 0, 0, 0]), Buffer.from([0x7b]), Buffer.alloc(31)]);
     expect(await code(put(gguf))).toMatchObject({ code: 'UNSUPPORTED_FORMAT', message: expect.stringContaining('GGUF') });
   });
 
