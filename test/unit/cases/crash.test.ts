@@ -57,14 +57,18 @@ describe('crash safety of evidence import', () => {
       const db = await openDatabase(dbPath);
       const caseId = (await createCase(db, { title: 'Kill loop', examiner: 'E' })).id;
       await db.close();
+      // one uninterrupted run sets the time scale, so the kills land across start-up, copying,
+      // inspection and the transactions however loaded the machine is
+      const t0 = Date.now();
+      const first = await spawnCli(['case', 'add-evidence', caseId, variant(t.dir, PEFT_BERT.path, 'first'), variant(t.dir, CATUNDCHAT.path, 'first'), variant(t.dir, CATUNDCHAT.path, 'second'), '--db', dbPath, '--json']).done;
+      expect(first.code).toBe(0);
+      const span = Date.now() - t0;
       let killed = 0;
       let recoveredSomething = 0;
       for (let i = 0; i < 20; i++) {
         const files = [variant(t.dir, CATUNDCHAT.path, `a${i}`), variant(t.dir, PEFT_BERT.path, `b${i}`), variant(t.dir, CATUNDCHAT.path, `c${i}`)];
         const run = spawnCli(['case', 'add-evidence', caseId, ...files, '--db', dbPath, '--json']);
-        // node start-up takes a few hundred ms here; the delays spread kills over start-up, copying,
-        // inspection and the transactions
-        const delay = 150 + Math.floor(Math.random() * 1800);
+        const delay = Math.floor(span * (0.2 + Math.random() * 0.8));
         const timer = setTimeout(() => run.child.kill('SIGKILL'), delay);
         const r = await run.done;
         clearTimeout(timer);
