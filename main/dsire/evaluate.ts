@@ -105,6 +105,7 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
   const layerHits = new Float64Array(C);
   let layerTotal = 0;
   const splitResults: SplitResult[] = [];
+  const summaryRows = Array.from({ length: table.n }, (_, i) => tableRow(table, i));
 
   splits.forEach((sp, s) => {
     const main = outs[s * per];
@@ -120,16 +121,19 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     }
     layerTotal += Q;
     const pv = main.prefix!;
+    const runVotes = new Float64Array(Q * S);
+    const runDist = new Float64Array(Q * S);
     for (let p = 0; p < opts.trainNames; p++) {
       const pred = new Float64Array(Q);
       for (let q = 0; q < Q; q++) {
         const o = (p * Q + q) * S;
-        pred[q] = table.sizes[decide(pv.votes.subarray(o, o + S), pv.dist.subarray(o, o + S))];
+        for (let s = 0; s < S; s++) { runVotes[q * S + s] += pv.votes[o + s]; runDist[q * S + s] += pv.dist[o + s]; }
+        pred[q] = table.sizes[decide(runVotes.subarray(q * S, q * S + S), runDist.subarray(q * S, q * S + S))];
       }
       prefixScores[p].push(score(table, sp.queries, pred));
     }
-    const model = fitRidge(Array.from(sp.refs, (i) => tableRow(table, i)), Array.from(sp.refs, (i) => table.labels[i]));
-    const reg = Float64Array.from(sp.queries, (i) => predictRidge(model, tableRow(table, i)));
+    const model = fitRidge(Array.from(sp.refs, (i) => summaryRows[i]), Array.from(sp.refs, (i) => table.labels[i]));
+    const reg = Float64Array.from(sp.queries, (i) => predictRidge(model, summaryRows[i]));
     // Regression accuracy: the reference size nearest in log scale to the continuous estimate.
     const regSnapped = Float64Array.from(reg, (x) => table.sizes.reduce((a, b) => (Math.abs(Math.log(b / x)) < Math.abs(Math.log(a / x)) ? b : a)));
     const regScore = score(table, sp.queries, regSnapped);

@@ -5,6 +5,7 @@ import { analyze } from '../../../main/dsire/analyze.ts';
 import { evaluate } from '../../../main/dsire/evaluate.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import type { EvaluationResult } from '../../../main/dsire/types.ts';
+import { mulberry32 } from '../../../main/dsire/prng.ts';
 import { queryOf, syntheticReference } from './synthetic.ts';
 
 const ref = syntheticReference({ names: 30, modules: 6, rank: 8, noise: 0.2, nameNoise: 0.12, seed: 3 });
@@ -73,5 +74,26 @@ describe('evaluate', () => {
       expect(isAuditError(caught, 'BAD_REQUEST')).toBe(true);
       expect(String((caught as Error).message)).toMatch(/between 1 and 29/);
     }
+  });
+});
+
+describe('one-value classifiers', () => {
+  it('the sorted search names the same neighbour as the full scan, ties to the earlier reference', async () => {
+    const { scalarScan, scan, blockDistances } = await import('../../../main/dsire/pairwise.ts');
+    const next = mulberry32(3);
+    const n = 60;
+    // Few distinct values, so equal distances and equal values both occur.
+    const block = Float64Array.from({ length: n }, () => Math.round(next() * 12) / 4);
+    const refs = Int32Array.from({ length: 25 }, (_, i) => (i * 7) % n);
+    const inRefs = new Set(refs);
+    const queries = Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => !inRefs.has(i)));
+    const a = { idx: new Int32Array(queries.length).fill(-1), dist: new Float64Array(queries.length) };
+    const b = { idx: new Int32Array(queries.length).fill(-1), dist: new Float64Array(queries.length) };
+    scalarScan(block, queries, refs, 0, 1, a.idx, a.dist);
+    const D = new Float64Array(n * n);
+    blockDistances(block, n, 1, D);
+    scan(D, n, queries, refs, false, new Int32Array(n), 1, 0, 1, b.idx, b.dist, new Float64Array(8), new Int32Array(8), null, new Int32Array(n), 1, null, null);
+    expect(Array.from(a.idx)).toEqual(Array.from(b.idx));
+    expect(Array.from(a.dist)).toEqual(Array.from(b.dist));
   });
 });

@@ -27,6 +27,8 @@ export interface SyntheticOptions {
   seed?: number;
   noise?: number;      // per-adapter log-noise
   nameNoise?: number;  // per-name log-offset
+  /** Module ids and shapes (default: `modules` made-up ones). */
+  layout?: { id: string; inFeatures: number; outFeatures: number }[];
 }
 
 export function moduleShapes(M: number): { id: string; inFeatures: number; outFeatures: number }[] {
@@ -54,12 +56,12 @@ export function features(id: string, sigmaA: Float64Array, sigmaB: Float64Array,
 export function syntheticReference(o: SyntheticOptions = {}): ReferenceSet {
   const names = o.names ?? 50;
   const sizes = o.sizes ?? [1, 2, 3, 4, 5, 6];
-  const M = o.modules ?? 8;
+  const shapes = o.layout ? [...o.layout].sort((a, b) => (a.id < b.id ? -1 : 1)) : moduleShapes(o.modules ?? 8);
+  const M = shapes.length;
   const r = o.rank ?? 8;
   const noise = o.noise ?? 0.06;
   const nameNoise = o.nameNoise ?? 0.05;
   const rand = rng(o.seed ?? 1);
-  const shapes = moduleShapes(M);
   const nameOffset = Array.from({ length: names }, () => shapes.map(() => nameNoise * gauss(rand)));
   const adapters: ReferenceAdapter[] = [];
   let id = 1;
