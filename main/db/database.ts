@@ -71,6 +71,7 @@ export class Database implements Queryable {
 
   private async migrate(migrations: Migration[]): Promise<void> {
     const sorted = [...migrations].sort((x, y) => x.version - y.version);
+    // Two processes opening a new database at once both get here; CREATE IF NOT EXISTS is safe.
     await this.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
     const applied = await this.all<{ version: number; name: string }>('SELECT version, name FROM schema_migrations');
@@ -78,6 +79,8 @@ export class Database implements Queryable {
     for (const m of sorted) {
       if (done.has(m.version)) continue;
       await this.transaction(async (tx) => {
+        // Another process may have applied it since we looked: re-check under the write lock.
+        if (await tx.get('SELECT 1 FROM schema_migrations WHERE version = ?', [m.version])) return;
         await tx.exec(m.sql);
         await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
           [m.version, m.name, new Date().toISOString()]);
