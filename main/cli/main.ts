@@ -27,8 +27,8 @@ commands:
   analyze <adapter…> --reference <set>  DSiRe estimate of the fine-tuning set size
   evaluate --reference <set>            the paper's evaluation protocol on a reference set
   reference import|list|export|import-pack
-  case create|list|show|add-evidence|analyze|verify|export|import
-  report <case> --out <file.pdf> --key <file.p12>
+  case create|list|show|add-evidence|note|status|analyze|verify|export|import
+  report <case> --out <file.pdf> --key <file.p12>   (report keygen: an examiner key)
   verify <report.pdf> [--manifest …] [--trust <ca.pem>]
   generate                              build the mini LoRA-WiSE benchmark and demo
 
