@@ -6,6 +6,7 @@
 // column through @duckdb/node-bindings, the layer @duckdb/node-api is built on, because the public
 // list vector hands out one JS value per element.
 import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
@@ -83,7 +84,9 @@ export class ParquetShard {
     this.conn = conn;
   }
 
-  static async open(file: string, threads = 2): Promise<ParquetShard> {
+  /** Decoding threads: one core is left for the features, which run on this thread meanwhile; at most 4,
+   *  as each thread may hold a row group's projected columns. */
+  static async open(file: string, threads = Math.max(1, Math.min(4, availableParallelism() - 1))): Promise<ParquetShard> {
     // preserve_insertion_order keeps rows in file order, so every pass over the file sees row k at the same place.
     const instance = await DuckDBInstance.create(':memory:', { threads: String(threads), preserve_insertion_order: 'true' });
     const conn = await instance.connect();
