@@ -150,6 +150,13 @@ ${spectra}</div>
 </section>`;
 }
 
+/** Method parameters as one row per key; nested values as compact JSON. */
+function parameterTable(params: Record<string, unknown>): string {
+  const rows = Object.entries(params).map(([k, v]) =>
+    `<tr><th>${e(k)}</th><td>${e(typeof v === 'string' ? v : JSON.stringify(v))}</td></tr>`).join('');
+  return rows ? `<table class="params">${rows}</table>` : '—';
+}
+
 export interface ChartData {
   votes: { index: number; labels: string[]; counts: number[]; estimate: number }[];
   spectra: { index: number; statistic: string; modules: string[]; query: number[]; bySize: { size: number; mean: number[] }[] }[];
@@ -217,7 +224,7 @@ export function renderReportHtml(model: ReportModel, options: RenderOptions = {}
   const methods = new Map<string, ReportResult['method']>();
   for (const r of model.results) if (r.result) methods.set(JSON.stringify([r.method.version, r.method.mode, r.method.parameters, r.method.backend]), r.method);
   const methodRows = [...methods.values()].map((m) =>
-    `<tr><td>${e(m.name)} ${e(m.version)}</td><td>${e(m.mode)}</td><td class="params">${e(JSON.stringify(m.parameters))}</td><td>${e(m.backend)}</td><td>${e(m.appVersion)}</td></tr>`).join('');
+    `<tr><td>${e(m.name)} ${e(m.version)}</td><td>${e(m.mode)}</td><td>${parameterTable(m.parameters)}</td><td>${e(m.backend)}</td><td>${e(m.appVersion)}</td></tr>`).join('');
   const audit = model.audit.entries.map((a) => `<tr><td class="num">${e(a.seq)}</td><td>${e(a.at)}</td><td>${e(a.actor)}</td><td>${e(a.action)}</td><td>${e(a.summary)}</td><td class="hash short">${e(a.hash.slice(0, 16))}…</td></tr>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
