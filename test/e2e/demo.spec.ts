@@ -1,0 +1,23 @@
+// "Open the demo investigation" from the cases screen: a finished case with estimates for the
+// applicable adapters and, for the rank-8 one, the reasons it cannot be estimated and no number.
+import { test, expect } from './host.ts';
+import { DEMO } from './demo-files.ts';
+import { expectAccessible, shot } from './ui.ts';
+
+test('the demo investigation opens as a finished case', async ({ appPage: page }) => {
+  test.skip(DEMO.missing !== null, `the generator's demo assets are not usable: ${DEMO.missing}`);
+  await expect(page.getByTestId('empty-cases')).toBeVisible({ timeout: 30_000 }); // the host warms up on its first call
+  await page.getByRole('button', { name: 'Open the demo investigation' }).click();
+  await expect(page.getByTestId('job-progress')).toBeVisible();
+  await expect(page.getByTestId('case-title')).toContainText('Demo investigation', { timeout: 170_000 });
+  const cards = page.getByTestId('result-card');
+  await expect(cards.first()).toBeVisible();
+  // Every applicable adapter has a number; the not-applicable one has reasons instead.
+  await expect(cards.getByTestId('estimate').first()).toHaveText(/^\d+$/);
+  const refused = cards.filter({ has: page.getByTestId('refused') });
+  await expect(refused).toHaveCount(1);
+  await expect(refused.getByTestId('estimate')).toHaveCount(0);
+  await expect(refused.getByRole('listitem').first()).not.toBeEmpty();
+  await expectAccessible(page, 'demo case');
+  await shot(page, 'demo-case');
+});
