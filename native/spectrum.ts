@@ -113,23 +113,29 @@ function cholesky(g: Float64Array, r: number): Float64Array | null {
 
 /** Xᵀ·G·X for symmetric G (X lower-triangular when `lower`, which halves the work). */
 function congruence(X: Float64Array, G: Float64Array, r: number, lower: boolean): Float64Array {
-  const T = new Float64Array(r * r); // G·X
+  // W = G·X, then out = Xᵀ·W accumulated row by row, so every inner loop runs along a row rather
+  // than striding down a column.
+  const W = new Float64Array(r * r);
   for (let k = 0; k < r; k++) {
+    const wk = k * r;
     for (let l = 0; l < r; l++) {
-      const g = G[k * r + l];
+      const g = G[wk + l];
       if (g === 0) continue;
+      const xl = l * r;
       const jEnd = lower ? l + 1 : r; // X[l][j] = 0 for j > l when lower
-      for (let j = 0; j < jEnd; j++) T[k * r + j] += g * X[l * r + j];
+      for (let j = 0; j < jEnd; j++) W[wk + j] += g * X[xl + j];
     }
   }
   const out = new Float64Array(r * r);
   for (let i = 0; i < r; i++) {
-    for (let j = i; j < r; j++) {
-      let s = 0;
-      for (let k = lower ? i : 0; k < r; k++) s += X[k * r + i] * T[k * r + j];
-      out[i * r + j] = s;
-      out[j * r + i] = s;
+    const oi = i * r;
+    for (let k = lower ? i : 0; k < r; k++) {
+      const x = X[k * r + i];
+      if (x === 0) continue;
+      const wk = k * r;
+      for (let j = i; j < r; j++) out[oi + j] += x * W[wk + j];
     }
+    for (let j = i + 1; j < r; j++) out[j * r + i] = out[oi + j];
   }
   return out;
 }
