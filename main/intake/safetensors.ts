@@ -13,9 +13,14 @@ export interface SafetensorsLimits {
   maxTensors: number;
   /** Largest element count of one tensor. */
   maxNumel: number;
+  /**
+   * Deepest JSON nesting in the header. A real header nests 3 levels ({tensor: {shape: [..]}}); a
+   * deeper one would overflow the stack of JSON.stringify when a message quotes it (found by the fuzzer).
+   */
+  maxJsonDepth?: number;
 }
 
-export const DEFAULT_LIMITS: SafetensorsLimits = { maxHeaderBytes: 100_000_000, maxTensors: 1_000_000, maxNumel: 2 ** 40 };
+export const DEFAULT_LIMITS: SafetensorsLimits = { maxHeaderBytes: 100_000_000, maxTensors: 1_000_000, maxNumel: 2 ** 40, maxJsonDepth: 64 };
 
 export interface SafetensorsHeader {
   file: string;
@@ -105,7 +110,7 @@ export function parseSafetensorsHeader(json: Uint8Array, size: number, file: str
   } catch {
     throw new AuditError('BAD_HEADER', 'the header is not valid UTF-8', file);
   }
-  findDuplicateKey(text, file);
+  findDuplicateKey(text, file, limits.maxJsonDepth ?? DEFAULT_LIMITS.maxJsonDepth!);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -206,9 +211,10 @@ function checkLayout(spans: { begin: number; end: number; key: string }[], dataL
 
 /**
  * JSON.parse silently keeps the last of two equal keys, which would hide a tensor (or a metadata
- * entry). This scan walks the header text once and refuses any object with a repeated key.
+ * entry). This scan walks the header text once and refuses any object with a repeated key, and any
+ * nesting deeper than the limit.
  */
-function findDuplicateKey(text: string, file: string): void {
+function findDuplicateKey(text: string, file: string, maxDepth: number): void {
   const stack: (Set<string> | null)[] = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
@@ -230,6 +236,10 @@ function findDuplicateKey(text: string, file: string): void {
     else if (c === 0x7d || c === 0x5d) { stack.pop(); expectKey = false; }
     else if (c === 0x2c /* , */) { expectKey = stack[stack.length - 1] !== null; }
     else if (c === 0x3a /* : */) { expectKey = false; }
+    if (stack.length > maxDepth) {
+      throw new AuditError('LIMIT_EXCEEDED', `the header nests JSON more than ${maxDepth} levels deep (the JSON nesting limit; a real header nests 3)`, file,
+        { limit: 'maxJsonDepth', value: maxDepth });
+    }
   }
 }
 
