@@ -30,7 +30,9 @@ export const symmetricEigen: SymmetricEigenSolver = (a, n, wantVectors) => {
   // eigenvalues are scaled back at the end.
   let max = 0;
   for (let i = 0; i < n * n; i++) max = Math.max(max, Math.abs(a[i]));
-  const V = new Float64Array(n * n);
+  // Values only: the work matrix is scratch, reused between calls (the r×r step runs three of these
+  // per module, and their garbage was a visible share of the time).
+  const V = wantVectors ? new Float64Array(n * n) : scratch(n);
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   if (max === 0) {
@@ -43,6 +45,16 @@ export const symmetricEigen: SymmetricEigenSolver = (a, n, wantVectors) => {
   for (let i = 0; i < n; i++) d[i] *= max;
   return sortDescending(d, wantVectors ? V : null, n);
 };
+
+let work = new Float64Array(0);
+let workN = -1;
+function scratch(n: number): Float64Array {
+  if (workN !== n) {
+    work = new Float64Array(n * n);
+    workN = n;
+  }
+  return work;
+}
 
 function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, wantVectors: boolean): void {
   for (let j = 0; j < n; j++) d[j] = V[(n - 1) * n + j];

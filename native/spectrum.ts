@@ -46,21 +46,22 @@ export function featuresFromGrams(
   id: string, rank: number, scale: number, gA: Float64Array, gB: Float64Array, eig: SymmetricEigenSolver,
 ): ModuleFeatures {
   const r = rank;
-  const sa = symmetrize(gA, r);
-  const sb = symmetrize(gB, r);
-  const L = cholesky(sa, r);
+  const buf = buffers(r);
+  const sa = symmetrize(gA, r, buf.sa);
+  const sb = symmetrize(gB, r, buf.sb);
+  const L = cholesky(sa, r, buf.L);
   let sigmaA: Float64Array;
   let sym: Float64Array;
   if (L) {
     // Full-rank A: AAᵀ = L·Lᵀ, and (BᵀB)(AAᵀ) is similar to the symmetric Lᵀ·BᵀB·L. Cheaper than the
     // eigenvectors of AAᵀ (measured: the vector accumulation was a third of the per-module cost).
     sigmaA = gramSingularValues(eig(sa, r, false).values, r);
-    sym = congruence(L, sb, r, true);
+    sym = congruence(L, sb, r, true, buf.W, buf.M);
   } else {
     const ea = eig(sa, r, true);
     sigmaA = gramSingularValues(ea.values, r);
     // D^½·(Vᵀ·BᵀB·V)·D^½ with D^½ = σ(A): zero rows where A is rank-deficient.
-    sym = congruence(ea.vectors!, sb, r, false);
+    sym = congruence(ea.vectors!, sb, r, false, buf.W, buf.M);
     for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) sym[i * r + j] *= sigmaA[i] * sigmaA[j];
   }
   const sigmaB = gramSingularValues(eig(sb, r, false).values, r);
@@ -91,11 +92,11 @@ export function featuresFromGrams(
  * below n·ε of the largest diagonal entry: a rank-deficient A, for which the eigenvector route
  * gives exact zeros instead).
  */
-function cholesky(g: Float64Array, r: number): Float64Array | null {
+function cholesky(g: Float64Array, r: number, L: Float64Array): Float64Array | null {
   let maxDiag = 0;
   for (let i = 0; i < r; i++) maxDiag = Math.max(maxDiag, g[i * r + i]);
   const floor = maxDiag * r * 2 ** -52;
-  const L = new Float64Array(r * r);
+  L.fill(0);
   for (let j = 0; j < r; j++) {
     let d = g[j * r + j];
     for (let k = 0; k < j; k++) d -= L[j * r + k] * L[j * r + k];
@@ -112,10 +113,10 @@ function cholesky(g: Float64Array, r: number): Float64Array | null {
 }
 
 /** Xᵀ·G·X for symmetric G (X lower-triangular when `lower`, which halves the work). */
-function congruence(X: Float64Array, G: Float64Array, r: number, lower: boolean): Float64Array {
+function congruence(X: Float64Array, G: Float64Array, r: number, lower: boolean, W: Float64Array, out: Float64Array): Float64Array {
   // W = G·X, then out = Xᵀ·W accumulated row by row, so every inner loop runs along a row rather
   // than striding down a column.
-  const W = new Float64Array(r * r);
+  W.fill(0);
   for (let k = 0; k < r; k++) {
     const wk = k * r;
     for (let l = 0; l < r; l++) {
@@ -126,7 +127,7 @@ function congruence(X: Float64Array, G: Float64Array, r: number, lower: boolean)
       for (let j = 0; j < jEnd; j++) W[wk + j] += g * X[xl + j];
     }
   }
-  const out = new Float64Array(r * r);
+  out.fill(0);
   for (let i = 0; i < r; i++) {
     const oi = i * r;
     for (let k = lower ? i : 0; k < r; k++) {
@@ -140,8 +141,20 @@ function congruence(X: Float64Array, G: Float64Array, r: number, lower: boolean)
   return out;
 }
 
-function symmetrize(g: Float64Array, r: number): Float64Array {
-  const out = new Float64Array(r * r);
+/**
+ * Work matrices of the r×r step, reused between modules of the same rank: featuresFromGrams is
+ * synchronous, so no two calls can share them at once.
+ */
+let cache: { r: number; sa: Float64Array; sb: Float64Array; L: Float64Array; W: Float64Array; M: Float64Array } | null = null;
+function buffers(r: number) {
+  if (!cache || cache.r !== r) {
+    const m = () => new Float64Array(r * r);
+    cache = { r, sa: m(), sb: m(), L: m(), W: m(), M: m() };
+  }
+  return cache;
+}
+
+function symmetrize(g: Float64Array, r: number, out: Float64Array): Float64Array {
   for (let i = 0; i < r; i++) {
     out[i * r + i] = g[i * r + i];
     for (let j = i + 1; j < r; j++) {
