@@ -48,9 +48,10 @@ export async function chromiumRenderer(executablePath = process.env.LORA_AUDIT_C
       'install chromium or point LORA_AUDIT_CHROMIUM at a Chromium binary', executablePath);
   }
   const render: PdfRenderer = async (html) => {
-    // Loaded from a private temporary file rather than page.setContent: Chromium takes the 2.6 MB
-    // self-contained page about twice as fast from a file (measured in test/bench/reports.bench.ts),
-    // and a file page may use the bundled fonts by file: URL (RenderOptions.fontBase).
+    // Loaded from a private temporary file rather than page.setContent: Chromium took the 2.6 MB
+    // self-contained page in 4.9 s from a file against 9.8 s through setContent, same browser, same
+    // load (profiled; see docs/bench/reports.md), and a file page may use the bundled fonts by file:
+    // URL (RenderOptions.fontBase).
     const dir = await mkdtemp(join(tmpdir(), 'lora-audit-render-'));
     const pageUrl = pathToFileURL(join(dir, 'report.html')).href;
     await writeFile(join(dir, 'report.html'), html, { mode: 0o600 });
