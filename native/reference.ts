@@ -43,6 +43,11 @@ function compensatedDot(x: ArrayLike<number>, p: number, ps: number, q: number, 
 
 /** ml-matrix's symmetric EVD (tridiagonal QL), reordered to descending eigenvalues. */
 export const mlMatrixEigen: SymmetricEigenSolver = (a, n, wantVectors) => {
+  // ml-matrix's QL walks off its arrays on NaN input; a non-finite Gram (NaN/Inf weights, which
+  // intake reports as a finding) gives NaN features, as the fast path does.
+  if (!a.subarray(0, n * n).every(Number.isFinite)) {
+    return { values: new Float64Array(n).fill(NaN), vectors: wantVectors ? new Float64Array(n * n).fill(NaN) : null };
+  }
   const rows: number[][] = [];
   for (let i = 0; i < n; i++) rows.push(Array.from(a.subarray(i * n, i * n + n)));
   const evd = new EigenvalueDecomposition(new Matrix(rows), { assumeSymmetric: true });

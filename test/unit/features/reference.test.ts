@@ -70,6 +70,18 @@ describe('float64 reference features', () => {
     }
   });
 
+  it('non-finite weights (which intake reports) give NaN features for that module, not a crash or a hang', () => {
+    const m = randomModule(15, 4, 16, 16);
+    const a = Float64Array.from(m.a);
+    a[5] = NaN;
+    for (const f of [referenceFeatures({ ...m, a }), cpuFeatures({ ...m, a })]) {
+      expect([...f.sigmaDW].every(Number.isNaN)).toBe(true);
+      expect([...f.sigmaA].every(Number.isNaN)).toBe(true);
+      expect([...f.sigmaB].every(Number.isFinite)).toBe(true);
+      expect(Number.isNaN(f.normDW)).toBe(true);
+    }
+  });
+
   it('an untrained adapter (B = 0, the usual LoRA init) has σ(ΔW) = 0 and effective rank 0', () => {
     const m = randomModule(12, 4, 16, 16, 1);
     const f = referenceFeatures({ ...m, b: new Float64Array(m.b.length) });
