@@ -129,7 +129,7 @@ export function maxRelativeError(got: ModuleFeatures[], want: ModuleFeatures[]):
       const w = want[i][key];
       if (!g || g.length !== w.length) return Infinity;
       for (let j = 0; j < w.length; j++) {
-        const err = Math.abs(g[j] - w[j]) / Math.abs(w[j]);
+        const err = g[j] === w[j] ? 0 : Math.abs(g[j] - w[j]) / Math.abs(w[j]); // exact zeros agree
         if (!(err <= worst)) worst = Number.isNaN(err) ? Infinity : err;
       }
     }
