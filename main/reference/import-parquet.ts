@@ -168,6 +168,7 @@ async function importShard(run: ImportRun, file: string): Promise<void> {
       return s;
     };
     const moduleIndex = new Map(layout.modules.map((m, i) => [m.id, i]));
+    const configShapes = run.config ? new Map(run.config.modules.map((m) => [m.id, m])) : null;
     const totalCompressed = layout.modules.reduce((s, m) => s + m.compressedBytes, 0) || 1;
     let compressedDone = 0;
     const bad = (row: number, code: string, message: string) => {
@@ -189,57 +190,55 @@ async function importShard(run: ImportRun, file: string): Promise<void> {
         run.progress({ phase: 'reading', bytesDone: run.bytesBefore + Math.round(st.size * compressedDone / totalCompressed), file });
         continue;
       }
-      {
-        const batch: ModuleWeights[][] = [];
-        const batchRows: number[] = [];
-        for (const rc of chunk) {
-          const state = stateOf(rc.row);
-          if (state.bad) continue;
-          const modules: ModuleWeights[] = [];
-          for (let g = 0; g < group.length && !state.bad; g++) {
-            const m = group[g];
-            const a = rc.values[2 * g];
-            const b = rc.values[2 * g + 1];
-            if (a === null || b === null || rc.hasNullElement[2 * g] || rc.hasNullElement[2 * g + 1]) {
-              bad(rc.row, 'NULL_VALUES', `${a === null || rc.hasNullElement[2 * g] ? m.down : m.up} holds NULL`);
-              break;
-            }
-            if (a.length % rank !== 0 || b.length % rank !== 0 || a.length === 0 || b.length === 0) {
-              const col = a.length % rank !== 0 || a.length === 0 ? m.down : m.up;
-              const len = col === m.down ? a.length : b.length;
-              bad(rc.row, 'NOT_DIVISIBLE_BY_RANK', `${col} holds ${len} values, not a (non-zero) multiple of rank ${rank}`);
-              break;
-            }
-            const nfA = firstNonFinite(a);
-            const nfB = nfA < 0 ? firstNonFinite(b) : -1;
-            if (nfA >= 0 || nfB >= 0) {
-              bad(rc.row, 'NAN_VALUES', `${nfA >= 0 ? m.down : m.up} holds NaN or infinite values (first at index ${nfA >= 0 ? nfA : nfB})`);
-              break;
-            }
-            const inF = a.length / rank;
-            const outF = b.length / rank;
-            if (run.config) {
-              const s = run.config.modules.find((x) => x.id === m.id)!;
-              if (s.inFeatures !== inF || s.outFeatures !== outF) {
-                bad(rc.row, 'SHAPE_MISMATCH', `${m.id} is ${outF}×${inF} at rank ${rank}, the set has ${s.outFeatures}×${s.inFeatures}`);
-                break;
-              }
-            }
-            state.shapes[moduleIndex.get(m.id)!] = [inF, outF];
-            modules.push({ id: m.id, rank, inFeatures: inF, outFeatures: outF, scale, a, b });
+      const batch: ModuleWeights[][] = [];
+      const batchRows: number[] = [];
+      for (const rc of chunk) {
+        const state = stateOf(rc.row);
+        if (state.bad) continue;
+        const modules: ModuleWeights[] = [];
+        for (let g = 0; g < group.length && !state.bad; g++) {
+          const m = group[g];
+          const a = rc.values[2 * g];
+          const b = rc.values[2 * g + 1];
+          if (a === null || b === null || rc.hasNullElement[2 * g] || rc.hasNullElement[2 * g + 1]) {
+            bad(rc.row, 'NULL_VALUES', `${a === null || rc.hasNullElement[2 * g] ? m.down : m.up} holds NULL`);
+            break;
           }
-          if (state.bad) continue;
-          batch.push(modules);
-          batchRows.push(rc.row);
+          if (a.length % rank !== 0 || b.length % rank !== 0 || a.length === 0 || b.length === 0) {
+            const col = a.length % rank !== 0 || a.length === 0 ? m.down : m.up;
+            const len = col === m.down ? a.length : b.length;
+            bad(rc.row, 'NOT_DIVISIBLE_BY_RANK', `${col} holds ${len} values, not a (non-zero) multiple of rank ${rank}`);
+            break;
+          }
+          const nfA = firstNonFinite(a);
+          const nfB = nfA < 0 ? firstNonFinite(b) : -1;
+          if (nfA >= 0 || nfB >= 0) {
+            bad(rc.row, 'NAN_VALUES', `${nfA >= 0 ? m.down : m.up} holds NaN or infinite values (first at index ${nfA >= 0 ? nfA : nfB})`);
+            break;
+          }
+          const inF = a.length / rank;
+          const outF = b.length / rank;
+          if (run.config) {
+            const s = run.config.modules.find((x) => x.id === m.id)!;
+            if (s.inFeatures !== inF || s.outFeatures !== outF) {
+              bad(rc.row, 'SHAPE_MISMATCH', `${m.id} is ${outF}×${inF} at rank ${rank}, the set has ${s.outFeatures}×${s.inFeatures}`);
+              break;
+            }
+          }
+          state.shapes[moduleIndex.get(m.id)!] = [inF, outF];
+          modules.push({ id: m.id, rank, inFeatures: inF, outFeatures: outF, scale, a, b });
         }
-        if (batch.length) {
-          run.checkCancelled(file);
-          const features = await run.opts.engine.computeBatch(batch);
-          features.forEach((fs, k) => {
-            const state = stateOf(batchRows[k]);
-            fs.forEach((f, j) => { state.features[moduleIndex.get(batch[k][j].id)!] = f; });
-          });
-        }
+        if (state.bad) continue;
+        batch.push(modules);
+        batchRows.push(rc.row);
+      }
+      if (batch.length) {
+        run.checkCancelled(file);
+        const features = await run.opts.engine.computeBatch(batch);
+        features.forEach((fs, k) => {
+          const state = stateOf(batchRows[k]);
+          fs.forEach((f, j) => { state.features[moduleIndex.get(batch[k][j].id)!] = f; });
+        });
       }
     }
 
