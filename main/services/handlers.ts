@@ -24,7 +24,7 @@ import { exportPack, importPack } from '../reference/pack.ts';
 import { getReferenceSetSummary, listReferenceSets } from '../reference/store.ts';
 import { createExaminerKey, loadKey } from '../reports/keys.ts';
 import { buildReportModel } from '../reports/model.ts';
-import { issueReport, recordIssuedReport } from '../reports/report.ts';
+import { createCaseReport } from '../reports/report.ts';
 import { renderReportHtml } from '../reports/template.ts';
 import { verifyReport } from '../reports/verify.ts';
 import type { HandlerTable, JobContext } from './dispatch.ts';
@@ -182,17 +182,15 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
 
     'reports.preview': async ({ caseId }) => ({ html: renderReportHtml(await buildReportModel(db, caseId)) }),
     'reports.create': async ({ caseId, out, keyPath, passphrase }, job) => {
-      job.progress({ phase: 'assembling', done: 0, total: 3, unit: 'steps', message: 'assembling the report from the case' });
-      const model = await buildReportModel(db, caseId);
       const p12 = new Uint8Array(await readFile(keyPath));
-      const key = loadKey(p12, passphrase, keyPath);
+      const key = loadKey(p12, passphrase, keyPath); // a wrong passphrase fails here, before any rendering
       throwIfCancelled(job.signal);
-      job.progress({ phase: 'rendering', done: 1, total: 3, unit: 'steps', message: 'printing and signing the PDF' });
-      const target = out ?? join(s.dataDir, 'reports', `${model.case.id}-${new Date().toISOString().replace(/[:.]/g, '-')}.pdf`);
-      const issued = await issueReport(model, { out: target, p12, passphrase, keyFile: keyPath, key, renderer: await s.renderer() });
-      job.progress({ phase: 'recording', done: 2, total: 3, unit: 'steps', message: 'recording the report in the case' });
-      await recordIssuedReport(db, issued);
-      return { pdf: issued.pdf, manifest: issued.manifest, sha256: issued.sha256, signer: issued.signer.subject, pages: issued.pages };
+      job.progress({ phase: 'rendering', done: 0, total: 1, unit: 'steps', message: 'assembling, printing and signing the report' });
+      const kase = await getCase(db, caseId);
+      const target = out ?? join(s.dataDir, 'reports', `${kase.id}-${new Date().toISOString().replace(/[:.]/g, '-')}.pdf`);
+      const r = await createCaseReport(db, kase.id, { out: target, p12, passphrase, keyFile: keyPath, key, renderer: await s.renderer(), engine: await s.engine() });
+      job.progress({ phase: 'done', done: 1, total: 1, unit: 'steps', message: 'report signed and recorded in the case' });
+      return { pdf: r.pdf, manifest: r.manifest, sha256: r.sha256, signer: r.signer.subject, pages: r.pages };
     },
     'reports.verify': async ({ pdfPath, manifestPath, trust }) => {
       const v = await verifyReport(pdfPath, { ...(manifestPath ? { manifestPath } : {}), ...(trust ? { trust } : {}), db });

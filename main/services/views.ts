@@ -75,9 +75,10 @@ export function evidenceView(e: EvidenceItem): EvidenceView {
 }
 
 export function resultView(r: AnalysisResult): AnalysisResultView {
-  const view = { ...r } as unknown as AnalysisResultView & { spectra?: unknown };
-  const spectra = (r as { spectra?: { adapter: ArrayLike<number>; bySize: { size: number; values: ArrayLike<number> }[] } }).spectra;
-  if (spectra) view.spectra = { adapter: Array.from(spectra.adapter), bySize: spectra.bySize.map((s) => ({ size: s.size, values: Array.from(s.values) })) };
+  const { spectra, ...rest } = r;
+  const view: AnalysisResultView = { ...rest };
+  // The contract names the series as the chart draws them: the adapter's profile, one per size.
+  if (spectra) view.spectra = { adapter: spectra.query, bySize: spectra.bySize.map((s) => ({ size: s.size, values: s.mean })) };
   return view;
 }
 
