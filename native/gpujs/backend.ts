@@ -5,7 +5,7 @@
 //
 // Why buckets of equal shape rather than one launch padded to the batch's widest factor: an SD-1.x
 // adapter has factors 320 to 1280 wide, so padding would make the 320-wide half of the work 4× larger,
-// while an adapter has only a handful of distinct shapes (8 buckets for SD-1.x attention, whatever the
+// while an adapter has only a handful of distinct shapes (7 buckets for SD-1.x attention, whatever the
 // number of adapters in the batch). A few large launches cost less than one launch carrying zeros.
 import { createRequire } from 'node:module';
 import type { GPU as GpuClass, IKernelRunShortcut } from 'gpu.js';
