@@ -92,7 +92,7 @@ describe('one-value classifiers', () => {
     scalarScan(block, queries, refs, 0, 1, a.idx, a.dist);
     const D = new Float64Array(n * n);
     blockDistances(block, n, 1, D);
-    scan(D, n, queries, refs, false, new Int32Array(n), 1, 0, 1, b.idx, b.dist, new Float64Array(8), new Int32Array(8), null, new Int32Array(n), 1, null, null);
+    scan(D, n, queries, refs, false, new Int32Array(n), 1, 0, 1, b.idx, b.dist, new Float64Array(n), new Int32Array(n), null, new Int32Array(n), 1, null, null);
     expect(Array.from(a.idx)).toEqual(Array.from(b.idx));
     expect(Array.from(a.dist)).toEqual(Array.from(b.dist));
   });
