@@ -4,16 +4,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { demoAssets, realAdapters } from './ui.ts';
 
+interface Adapter { file: string; size?: number | null; family?: string; applicable?: boolean }
+// The generator writes reference.file and adapters[]; earlier drafts had reference.files and evidence[].
 interface Manifest {
-  reference: { name: string; files: string[] };
-  evidence: { file: string; size?: number | null; family?: string; note?: string }[];
+  reference?: { file?: string; files?: string[]; sizes?: number[] };
+  adapters?: Adapter[];
+  evidence?: Adapter[];
 }
 
 const manifestPath = join(demoAssets, 'manifest.json');
 const manifest: Manifest | null = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest : null;
 // Evidence with a known size was trained with the benchmark's recipe: analysable against it.
-const analysable = manifest?.evidence.find((e) => typeof e.size === 'number' && e.size > 0);
-const shards = (manifest?.reference.files ?? []).filter((f) => f.endsWith('.parquet')).map((f) => resolve(demoAssets, f));
+const adapters = manifest?.adapters ?? manifest?.evidence ?? [];
+const analysable = adapters.find((e) => e.applicable !== false && e.family === 'diffusers' && typeof e.size === 'number')
+  ?? adapters.find((e) => e.applicable !== false && typeof e.size === 'number');
+const shardFiles = manifest?.reference?.files ?? (manifest?.reference?.file ? [manifest.reference.file] : []);
+const shards = shardFiles.filter((f) => f.endsWith('.parquet')).map((f) => resolve(demoAssets, f));
 
 export const DEMO = {
   /** Why the walkthrough cannot run here, or null when the assets are present. */
