@@ -3,9 +3,6 @@
 import { test, expect } from './host.ts';
 import { expectAccessible, shot } from './ui.ts';
 
-// Page-side globals used inside page.evaluate callbacks (the tests' tsconfig has no DOM library).
-declare const document: any, getComputedStyle: any;
-
 for (const scheme of ['light', 'dark'] as const) {
   test(`every screen passes axe in the ${scheme} theme`, async ({ appPage: page }) => {
     await page.emulateMedia({ colorScheme: scheme });
@@ -42,7 +39,7 @@ test('the keyboard alone creates a case, with focus always visible', async ({ ap
   for (let i = 0; i < 20; i++) {
     await page.keyboard.press('Tab');
     const outline = await page.evaluate(() => {
-      const el = document.activeElement;
+      const el = document.activeElement as HTMLElement;
       const s = getComputedStyle(el);
       return { label: el.getAttribute('name') ?? el.textContent?.trim() ?? el.tagName, style: s.outlineStyle, width: parseFloat(s.outlineWidth) };
     });

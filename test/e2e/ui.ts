@@ -5,9 +5,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, type Locator, type Page } from '@playwright/test';
 
-// Page-side globals used inside page.evaluate callbacks (the tests' tsconfig has no DOM library).
-declare const DataTransfer: any, DragEvent: any, File: any, document: any, window: any;
-
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const realAdapters = resolve(root, '..', 'shared', 'fixtures', 'real-adapters');
 export const demoAssets = join(root, 'assets', 'demo');
@@ -48,10 +45,10 @@ interface AxeViolation { id: string; impact: string | null; help: string; nodes:
  *  app's CSP (script-src 'self') blocks an injected <script>, so axe's source is evaluated over the
  *  DevTools protocol, which CSP does not govern; the app itself is untouched. */
 export async function expectAccessible(page: Page, screen: string): Promise<void> {
-  const loaded = await page.evaluate(() => typeof window.axe !== 'undefined');
+  const loaded = await page.evaluate(() => typeof (window as unknown as { axe?: unknown }).axe !== 'undefined');
   if (!loaded) await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
-    const axe = window.axe as { run(ctx: unknown, opts: object): Promise<{ violations: AxeViolation[] }> };
+    const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: AxeViolation[] }> } }).axe;
     const r = await axe.run(document, { resultTypes: ['violations'] });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
   });
