@@ -2,8 +2,8 @@
 // one table (evaluation splits, leave-one-name-out calibration). The work is organised per
 // classifier: its n×n distance matrix is computed once (n²/2 distances of length r) and then every
 // task of every split only compares numbers already computed. Recomputing distances per split, as a
-// direct reading of the protocol would, costs ~4× more for 10 splits and 15 more for the
-// references-per-size ablation (measured in test/bench/dsire.bench.ts).
+// direct reading of the protocol would, took 7.3–9.3 s of CPU for the faithful splits alone against
+// 1.8–2.0 s for evaluate with every ablation (test/bench/dsire.bench.ts, docs/bench/dsire.md).
 import type { FeatureTable } from './table.ts';
 import type { Neighbours } from './variants.ts';
 
@@ -52,7 +52,7 @@ export function blockDistances(block: Float64Array, n: number, d: number, out: F
 /** One task's scan for one classifier: top-k references per query from the distance matrix. The
  *  references are the outer loop and the queries the inner one: D is symmetric, so reference r's
  *  distances to every query are one row of D read in order, and the per-query top-k lists sit in flat
- *  arrays (measured ~2× faster than a row per query). Equal distances keep the earlier reference.
+ *  arrays (measured ~1.25× faster than a row per query). Equal distances keep the earlier reference.
  *  `tD`/`tR` are scratch of at least queries.length·k. */
 export function scan(
   D: Float64Array, n: number, queries: Int32Array, refs: Int32Array, excludeSameName: boolean,
@@ -129,7 +129,7 @@ export function scan(
 }
 
 /** 1-NN for one-value classifiers (the Frobenius-norm ablation) by sorting the references once and
- *  binary-searching each query: O((R + Q) log R) instead of Q·R (measured ~0.5 s → ~0.05 s for a
+ *  binary-searching each query: O((R + Q) log R) instead of Q·R (measured ~0.6 s → ~0.2 s of CPU for a
  *  10-split evaluation). Same answer as the scan: nearest value, equal distances → earlier reference. */
 export function scalarScan(block: Float64Array, queries: Int32Array, refs: Int32Array, c: number, C: number, idx: Int32Array, dist: Float64Array): void {
   const R = refs.length;

@@ -25,7 +25,7 @@ import { openAdapter } from '../../main/intake/open.ts';
 import type { ReferenceSet } from '../../main/reference/types.ts';
 import { createFeatureEngine } from '../../native/engine.ts';
 import { syntheticSd1Adapter } from '../../native/probe.ts';
-import { descriptorFor, holdOut, queryOf, syntheticReference } from '../unit/dsire/synthetic.ts';
+import { holdOut, queryOf, syntheticReference } from '../unit/dsire/synthetic.ts';
 
 const { values } = parseArgs({ options: { repeats: { type: 'string', default: '3' } } });
 const repeats = Number(values.repeats);
@@ -175,4 +175,3 @@ try {
 console.log('\n| step | wall ms | CPU ms | × naive (CPU) | note |\n|---|---:|---:|---:|---|');
 for (const r of rows) console.log(`| ${r.step} | ${r.wall.toFixed(0)} | ${r.cpu.toFixed(0)} | ${(r.cpu / nv.cpu).toFixed(3)} | ${r.note} |`);
 console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-void descriptorFor;
