@@ -136,15 +136,20 @@ export async function importCase(db: Database, archive: string, options: { actor
   await mkdir(work, { recursive: true });
   const bad = (message: string): AuditError => new AuditError('BAD_ARCHIVE', message, file);
   try {
+    // Warnings (an entry with '..' in its path, a bad header checksum …) are collected and refused once
+    // the extraction has stopped: with strict: true tar rejected at the first one while its writers were
+    // still filling the folder, and the cleanup's rm then failed with a raw ENOTEMPTY (fuzz finding).
+    const warnings: string[] = [];
     try {
       await extract({
-        file, cwd: work, strict: true,
+        file, cwd: work, strict: false, onwarn: (code, message) => { warnings.push(`${code}: ${message}`); },
         // plain files and folders only: a link could point the import outside its folder
         filter: (_path, entry) => 'type' in entry ? entry.type === 'File' || entry.type === 'Directory' : entry.isFile() || entry.isDirectory(),
       });
     } catch (e) {
       throw bad(`not a readable case archive (${(e as Error).message})`);
     }
+    if (warnings.length) throw bad(`not a readable case archive (${warnings[0]})`);
     const manifest = await readManifest(work, file);
     const listed = new Map(manifest.files.map((f) => [f.path, f]));
     const present = (await walk(work)).filter((p) => p !== 'manifest.json');
@@ -157,8 +162,8 @@ export async function importCase(db: Database, archive: string, options: { actor
         throw bad(`${f.path} does not match the manifest (SHA-256 ${now.sha256}, manifest says ${f.sha256}): the archive was altered`);
       }
     }
-    const rows = JSON.parse(await readFile(join(work, 'case.json'), 'utf8')) as CaseRows;
-    const caseId = rows.case?.id;
+    const rows = caseRowsOf(await readFile(join(work, 'case.json'), 'utf8'), bad);
+    const caseId = rows.case.id;
     if (caseId !== manifest.caseId) throw bad(`case.json is for case ${caseId}, the manifest for ${manifest.caseId}`);
     // the id names a folder in the store: only the ids this app makes (UUIDs) are accepted
     if (!UUID.test(caseId)) throw bad(`"${caseId}" is not a case id`);
@@ -200,8 +205,35 @@ export async function importCase(db: Database, archive: string, options: { actor
         notes: rows.notes.length, auditEntries: rows.audit_log.length + 1 },
     };
   } finally {
-    await rm(work, { recursive: true, force: true });
+    // retried: a tar writer that failed mid-entry may still be closing its file when this runs
+    await rm(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   }
+}
+
+/** case.json parsed and checked for the shape the import relies on (the manifest's hash proves nothing: it is unsigned). */
+function caseRowsOf(text: string, bad: (m: string) => AuditError): CaseRows {
+  let rows: CaseRows;
+  try {
+    rows = JSON.parse(text) as CaseRows;
+  } catch (e) {
+    throw bad(`case.json is not valid JSON (${(e as Error).message})`);
+  }
+  const isRow = (r: unknown) => r !== null && typeof r === 'object' && !Array.isArray(r);
+  if (!isRow(rows) || !isRow(rows.case) || typeof rows.case.id !== 'string') throw bad('case.json does not hold a case');
+  for (const table of [...ROW_TABLES, 'audit_log'] as const) {
+    const list = (rows as unknown as Record<string, unknown>)[table];
+    if (!Array.isArray(list) || !list.every(isRow)) throw bad(`case.json's ${table} is not a list of rows`);
+  }
+  for (const r of rows.evidence) {
+    if (typeof r.stored_path !== 'string' || typeof r.sha256 !== 'string' || typeof r.companions !== 'string') throw bad('an evidence row of case.json lacks its stored path, hash or companions');
+    let companions: unknown;
+    try { companions = JSON.parse(r.companions); } catch { companions = null; }
+    if (!Array.isArray(companions) || !companions.every((c) => isRow(c) && typeof c.storedPath === 'string' && typeof c.sha256 === 'string')) {
+      throw bad('an evidence row of case.json has unreadable companions');
+    }
+  }
+  for (const r of rows.reports) if (typeof r.stored_path !== 'string' || typeof r.sha256 !== 'string') throw bad('a report row of case.json lacks its stored path or hash');
+  return rows;
 }
 
 async function readManifest(work: string, file: string): Promise<ArchiveManifest> {
@@ -211,7 +243,9 @@ async function readManifest(work: string, file: string): Promise<ArchiveManifest
   } catch {
     throw new AuditError('BAD_MANIFEST', 'the archive has no readable manifest.json: it is not a LoRA Auditor case archive', file);
   }
-  if (manifest.format !== ARCHIVE_FORMAT || !Array.isArray(manifest.files) || typeof manifest.caseId !== 'string') {
+  // shape first: a manifest of null, or files that are not {path, sha256, size}, crashed the checks below (fuzz finding)
+  if (!manifest || typeof manifest !== 'object' || manifest.format !== ARCHIVE_FORMAT || !Array.isArray(manifest.files) || typeof manifest.caseId !== 'string'
+    || !manifest.files.every((f) => f && typeof f === 'object' && typeof f.path === 'string' && typeof f.sha256 === 'string' && typeof f.size === 'number')) {
     throw new AuditError('BAD_MANIFEST', 'manifest.json is not a LoRA Auditor case manifest', file);
   }
   if (manifest.version > ARCHIVE_VERSION) {
