@@ -49,6 +49,13 @@ export interface RowColumns {
   hasNullElement: boolean[];           // per requested column
 }
 
+/**
+ * Bounds on what a shard may declare, checked from its footer before any row is read: a LoRA-WiSE
+ * shard holds a few hundred to a few thousand rows and 258 columns (name, label, 2 × 128 modules);
+ * an SDXL-sized layout needs about 1,500. Far larger numbers mean a damaged or hostile footer.
+ */
+export const SHARD_LIMITS = { maxRows: 10_000_000, maxColumns: 20_000 };
+
 function quoteIdent(name: string): string { return `"${name.replaceAll('"', '""')}"`; }
 function quoteString(s: string): string { return `'${s.replaceAll("'", "''")}'`; }
 
@@ -117,8 +124,16 @@ export class ParquetShard {
         `SELECT num_rows, num_row_groups FROM parquet_file_metadata(${quoteString(this.file)})`)).getRowObjectsJS()[0];
       const rows = Number(meta.num_rows);
       const rowGroups = Number(meta.num_row_groups);
+      if (!(rows <= SHARD_LIMITS.maxRows)) {
+        throw new AuditError('LIMIT_EXCEEDED', `the footer declares ${rows} rows, more than the ${SHARD_LIMITS.maxRows}-row shard limit (maxRows)`, this.file,
+          { limit: 'maxRows', value: SHARD_LIMITS.maxRows });
+      }
       const described = (await this.conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteString(this.file)})`))
         .getRowObjectsJS() as { column_name: string; column_type: string }[];
+      if (described.length > SHARD_LIMITS.maxColumns) {
+        throw new AuditError('LIMIT_EXCEEDED', `the shard has ${described.length} columns, more than the ${SHARD_LIMITS.maxColumns}-column limit (maxColumns)`, this.file,
+          { limit: 'maxColumns', value: SHARD_LIMITS.maxColumns });
+      }
       const chunks = (await this.conn.runAndReadAll(
         `SELECT row_group_id, row_group_num_rows, path_in_schema, num_values, total_compressed_size
          FROM parquet_metadata(${quoteString(this.file)})`)).getRowObjectsJS();
