@@ -180,7 +180,7 @@ export const peftConfig: Target = {
       async run({ edits, text, muts }, time) {
         const c: Record<string, unknown> = { ...CONFIG };
         for (const e of edits) c[e.field] = e.value;
-        let bytes = Buffer.from(text ?? JSON.stringify(c), 'utf8');
+        let bytes: Buffer = Buffer.from(text ?? JSON.stringify(c), "utf8");
         if (muts) bytes = applyMutations(bytes, muts);
         writeFileSync(config, bytes);
         await time(bytes.length, () => openFully(adapter, config));
@@ -327,7 +327,7 @@ export const torchZip: Target = {
       ),
       async run(input, time) {
         let bytes: Buffer;
-        if (input.kind === 'directory') bytes = input.fields.reduce((b, f) => applyField(b, f), built.bytes);
+        if (input.kind === 'directory') bytes = input.fields.reduce((b: Buffer, f: { at: number; width: 2 | 4 | 8; value: bigint }) => applyField(b, f), built.bytes);
         else if (input.kind === 'built') bytes = applyMutations(built.bytes, input.muts);
         else {
           const tail = input.tail ? Math.max(0, real.length - 4096) : 0;
