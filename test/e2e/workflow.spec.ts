@@ -51,8 +51,12 @@ test('an auditor goes from a new case to a verified, signed report', async ({ ap
     await expectAccessible(page, 'reference sets');
     await shot(page, '04-references');
 
-    // Analysis: applicability first, then the estimate.
+    // Analysis: find the case again by searching, check applicability first, then the estimate.
     await page.getByRole('button', { name: 'Cases' }).click();
+    await page.getByLabel('Search cases').fill('no such case');
+    await expect(page.getByRole('status').filter({ hasText: 'No case matches' })).toBeVisible();
+    await page.getByLabel('Search cases').fill('4711');
+    await expect(page.getByTestId('case-list').getByRole('listitem')).toHaveCount(1);
     await page.getByRole('button', { name: /Hub upload 4711/ }).click();
     await page.getByRole('button', { name: 'Analyse' }).click();
     await expect(page.getByTestId('reference-select')).toHaveValue('mini-benchmark');
