@@ -80,7 +80,12 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
   }
 
   let interval: Interval | null = null;
-  if (model.conformal) interval = intervalFor(logCentre(result.voteArray, sizes), model.conformal.q, sizes, estimate, model.conformal.coverage);
+  if (model.conformal) {
+    interval = intervalFor(logCentre(result.voteArray, sizes), model.conformal.q, sizes, estimate, model.conformal.coverage);
+    if (!Number.isFinite(model.conformal.q)) {
+      warnings.push(`The reference set has too few adapters (${model.conformal.n}) to calibrate a ${Math.round(model.conformal.coverage * 100)} % interval (at least ${Math.ceil(model.conformal.coverage / (1 - model.conformal.coverage))} are needed), so the interval spans every reference size.`);
+    }
+  }
 
   let regression: AnalysisResult['regression'] = null;
   if (model.regression) {
