@@ -62,10 +62,10 @@ function rowToAnalysis(r: AnalysisRow): AnalysisRecord {
 /** The analysis pipeline, loaded on first use: listing a case's analyses (case show, reports, the
  *  UI) must not load the parsers and compute backends. */
 async function pipeline() {
-  const [{ analyze }, { describeAdapter }, { extractFeatures }, { openAdapter }, { loadReferenceSet }] = await Promise.all([
-    import('../dsire/analyze.ts'), import('../dsire/describe.ts'), import('../features/extract.ts'),
+  const [{ analyze }, { describeAdapter }, { checkApplicability }, { extractFeatures }, { openAdapter }, { loadReferenceSet }] = await Promise.all([
+    import('../dsire/analyze.ts'), import('../dsire/describe.ts'), import('../dsire/applicability.ts'), import('../features/extract.ts'),
     import('../intake/open.ts'), import('../reference/store.ts')]);
-  return { analyze, describeAdapter, extractFeatures, openAdapter, loadReferenceSet };
+  return { analyze, describeAdapter, checkApplicability, extractFeatures, openAdapter, loadReferenceSet };
 }
 
 export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidenceIdOrPrefix: string, referenceSetName: string,
@@ -93,7 +93,7 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
   }
 
   // 2. intake, features and the estimate, all from the stored copy
-  const { analyze, describeAdapter, extractFeatures, openAdapter, loadReferenceSet } = await pipeline();
+  const { analyze, describeAdapter, checkApplicability, extractFeatures, openAdapter, loadReferenceSet } = await pipeline();
   const ref = await loadReferenceSet(db, referenceSetName);
   let adapter: CanonicalAdapter;
   try {
@@ -108,11 +108,18 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
       return refuse({ severity: 'error', code: 'EVIDENCE_HASH_MISMATCH', message: `the stored copy changed while it was being read (now ${adapter.identity.sha256})` },
         { recorded: item.sha256, now: adapter.identity.sha256 });
     }
-    const features = await extractFeatures(adapter, engine);
+    // Applicability first: an adapter the reference set cannot judge (LoKr, another rank, another
+    // base model) gets its reasons, and no features are computed for it.
+    const descriptor = describeAdapter(adapter);
+    const features = checkApplicability(descriptor, ref.config).applicable
+      ? await extractFeatures(adapter, engine)
+      : { modules: [], backend: engine.info.name };
     const claim = adapter.metadata.claimedTrainingImages;
+    const claimSource = adapter.metadata.kohya?.realImageCount !== undefined
+      ? 'kohya ss_dataset_dirs (sum of img_count, repeats not counted)' : 'adapter metadata';
     result = analyze({
-      file: item.fileName, sha256: item.sha256, descriptor: describeAdapter(adapter), features: features.modules,
-      backend: features.backend, ...(claim !== undefined ? { claimedTrainingImages: claim } : {}),
+      file: item.fileName, sha256: item.sha256, descriptor, features: features.modules, backend: features.backend,
+      ...(claim !== undefined ? { claimedTrainingImages: claim, claimSource } : {}),
     }, ref, { mode: options.mode });
   } finally {
     await adapter.source.close();

@@ -71,6 +71,24 @@ function copyOf(name: string): string {
 }
 
 describe('analyses in a case', () => {
+  it('records an adapter the set cannot judge (LyCORIS LoKr) with its reasons and no number, computing no features', async () => {
+    const db = await openDatabase(copyOf('lokr'));
+    try {
+      const lokr = join(repoRoot, '..', 'shared', 'fixtures', 'real-adapters', 'lycoris-lokr-sd15-dim4-smartfalcon', 'smart_falcon_4_lokr.safetensors');
+      const item = await addEvidence(db, caseId, lokr);
+      const outcome = await runAnalysis(db, caseId, item.id, 'mini', { mode: 'best' }, engine);
+      expect(outcome.status).toBe('done');
+      if (outcome.status !== 'done') return;
+      expect(outcome.analysis.result.applicable).toBe(false);
+      expect(outcome.analysis.result.estimate).toBeNull();
+      expect(outcome.analysis.result.reasons.join(' ')).toMatch(/lokr/i);
+      // kohya metadata states the real image count: shown as a claim, with where it comes from
+      expect(outcome.analysis.result.metadataClaim).toMatchObject({ claimed: 130, source: expect.stringContaining('ss_dataset_dirs') });
+    } finally {
+      await db.close();
+    }
+  });
+
   it('stores the result with its reference provenance, versions and backend, and audits it', async () => {
     const db = await openDatabase(copyOf('run'));
     try {
