@@ -25,8 +25,16 @@ export interface EffectRow {
 
 export interface EffectTable {
   rows: EffectRow[];
-  /** Mean norm and mean σ1 strictly fall from each size to the next. */
+  /**
+   * The trend the paper reports: mean norm and mean σ1 are lower at the largest size than at the
+   * smallest, and the per-adapter norm falls with size (Spearman ρ ≤ −0.3). A plateau between two
+   * neighbouring large sizes does not undo it; `monotone` says whether every step falls.
+   */
   present: boolean;
+  /** Mean norm and mean σ1 strictly fall from each size to the next. */
+  monotone: boolean;
+  /** Spearman rank correlation between size and per-adapter mean ‖ΔW‖_F (ties averaged). */
+  spearman: number;
   /** Leave-one-name-out 1-NN on the per-adapter mean norm: 1 would mean trivially separable. */
   normOnlyAccuracy: number;
 }
@@ -64,14 +72,43 @@ export function effectTable(adapters: AdapterWeights[]): EffectTable {
       meanSigma1: mean(group.map((g) => g.s1)), meanSigma2: mean(group.map((g) => g.s2)),
     };
   });
-  const present = rows.length > 1 && rows.every((r, i) => i === 0 || (r.meanNorm < rows[i - 1].meanNorm && r.meanSigma1 < rows[i - 1].meanSigma1));
+  const monotone = rows.length > 1 && rows.every((r, i) => i === 0 || (r.meanNorm < rows[i - 1].meanNorm && r.meanSigma1 < rows[i - 1].meanSigma1));
+  const spearman = rankCorrelation(per.map((p) => p.size), per.map((p) => p.norm));
+  const first = rows[0], last = rows[rows.length - 1];
+  const present = rows.length > 1 && first.meanNorm > last.meanNorm && first.meanSigma1 > last.meanSigma1 && spearman <= -0.3;
   let correct = 0;
   for (const q of per) {
     let best: (typeof per)[number] | null = null;
     for (const r of per) if (r.name !== q.name && (!best || Math.abs(r.norm - q.norm) < Math.abs(best.norm - q.norm))) best = r;
     if (best && best.size === q.size) correct++;
   }
-  return { rows, present, normOnlyAccuracy: per.length ? correct / per.length : 0 };
+  return { rows, present, monotone, spearman, normOnlyAccuracy: per.length ? correct / per.length : 0 };
+}
+
+function ranks(xs: number[]): number[] {
+  const order = xs.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
+  const out = new Array<number>(xs.length);
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+    for (let k = i; k <= j; k++) out[order[k][1]] = (i + j) / 2;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Spearman's ρ: Pearson correlation of the ranks (ties get their average rank). */
+export function rankCorrelation(x: number[], y: number[]): number {
+  const rx = ranks(x), ry = ranks(y);
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const mx = mean(rx), my = mean(ry);
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < rx.length; i++) {
+    sxy += (rx[i] - mx) * (ry[i] - my);
+    sxx += (rx[i] - mx) ** 2;
+    syy += (ry[i] - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
 }
 
 export function formatEffect(t: EffectTable): string {
@@ -79,6 +116,8 @@ export function formatEffect(t: EffectTable): string {
   for (const r of t.rows) {
     lines.push(`${String(r.size).padStart(4)}  ${String(r.adapters).padStart(8)}  ${r.meanNorm.toFixed(4).padStart(10)} ± ${r.stdNorm.toFixed(4)}   ${r.meanSigma1.toFixed(4).padStart(11)}  ${r.meanSigma2.toFixed(4).padStart(11)}`);
   }
-  lines.push(`effect ${t.present ? 'present' : 'ABSENT'}: norm and σ1 ${t.present ? 'fall' : 'do not all fall'} as the size grows; norm-only 1-NN accuracy (leave one name out) ${(t.normOnlyAccuracy * 100).toFixed(1)}%`);
+  lines.push(`effect ${t.present ? 'present' : 'ABSENT'}: Spearman ρ(size, ‖ΔW‖_F) = ${t.spearman.toFixed(3)}; `
+    + `${t.monotone ? 'norm and σ1 fall at every step' : 'norm and σ1 do not fall at every step'}; `
+    + `norm-only 1-NN accuracy (leave one name out) ${(t.normOnlyAccuracy * 100).toFixed(1)}%`);
   return lines.join('\n');
 }

@@ -129,7 +129,7 @@ export interface LoraRun {
   concept: Concept;
   /** The N training images of this run (HWC). */
   images: Float32Array[];
-  /** Drives this run's A init, image order, timesteps and noise. */
+  /** Drives this run's A init, image order, timesteps and noise (three separate streams). */
   seed: number;
 }
 
@@ -143,7 +143,11 @@ export interface LoraRun {
 export function finetune(tf: Tf, base: BaseModel, runs: LoraRun[], recipe: LoraRecipe): LoraResult[] {
   const { config } = base;
   const K = runs.length;
-  const rngs = runs.map((r) => new Rng(r.seed));
+  // Separate streams for init, image order and noise, so runs with one seed share their A init and
+  // their noise/timestep sequence whatever N is (the order stream consumes N-dependent draws).
+  const rngs = runs.map((r) => new Rng(seedOf(r.seed, 'init')));
+  const orderRngs = runs.map((r) => new Rng(seedOf(r.seed, 'order')));
+  const noiseRngs = runs.map((r) => new Rng(seedOf(r.seed, 'noise')));
   const targets = loraTargets(config);
   const params = new Map<string, Tensor>();
   for (const [name, v] of base.params) params.set(name, tf.tensor(v, shapeOf(config, name)));
@@ -168,10 +172,10 @@ export function finetune(tf: Tf, base: BaseModel, runs: LoraRun[], recipe: LoraR
     const parts = runs.map((_, k) => {
       const chosen: Float32Array[] = [];
       for (let i = 0; i < recipe.batchSize; i++) {
-        if (orders[k].length === 0) orders[k] = shuffle(rngs[k], patches[k].length);
+        if (orders[k].length === 0) orders[k] = shuffle(orderRngs[k], patches[k].length);
         chosen.push(patches[k][orders[k].pop()!]);
       }
-      return noisyBatch(rngs[k], chosen, chosen.map(() => prompts[k]));
+      return noisyBatch(noiseRngs[k], chosen, chosen.map(() => prompts[k]));
     });
     const nb = concat(parts);
     let perRun: Float32Array | null = null;
