@@ -1,5 +1,5 @@
 // The fuzz harness: `npm run fuzz` (-- --seconds N | --minutes N, --seed S, --only "<target>",
-// --rss-mb N). Each reader runs in its own forked process for its share of the time; a process that
+// --rss-mb N, --watchdog-s N, --out <file in test-results>). Each reader runs in its own forked process for its share of the time; a process that
 // stops reporting for WATCHDOG_MS is killed and counted as a hang. Prints a table (inputs tried,
 // accepted, refused with a typed error, findings, slowest input, peak RSS), writes
 // test-results/fuzz.json, and exits 1 on any finding.
@@ -17,7 +17,9 @@ const seconds = opt('minutes') ? Number(opt('minutes')) * 60 : Number(opt('secon
 const seed = Number(opt('seed') ?? Date.now() % 2 ** 31);
 const rssMb = Number(opt('rss-mb') ?? 1536);
 const only = opt('only');
-const WATCHDOG_MS = 120_000; // far above the slowest legitimate input (a few s of CPU) even on a loaded machine
+// far above the slowest legitimate input (a few s of CPU) even on a loaded machine; the self-test lowers it
+const WATCHDOG_MS = Number(opt('watchdog-s') ?? 120) * 1000;
+const outFile = opt('out') ?? 'fuzz.json';
 
 const targets = TARGETS.filter((t) => !only || t.name === only);
 if (!targets.length) { console.error(`no target named "${only}"; targets: ${TARGETS.map((t) => t.name).join(', ')}`); process.exit(2); }
@@ -66,5 +68,5 @@ console.log(`\n${total.inputs} inputs, ${total.findings} findings`);
 for (const r of results) for (const f of r.findings) console.log(`\nFINDING in ${r.name}: ${f}`);
 for (const r of results) console.log(`${r.name}: refusals by code ${JSON.stringify(r.codes)}`);
 mkdirSync(join(root, 'test-results'), { recursive: true });
-writeFileSync(join(root, 'test-results', 'fuzz.json'), JSON.stringify({ seconds, seed, node: process.version, results, ...total }, null, 2));
+writeFileSync(join(root, 'test-results', outFile), JSON.stringify({ seconds, seed, node: process.version, results, ...total }, null, 2));
 process.exit(total.findings ? 1 : 0);

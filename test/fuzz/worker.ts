@@ -50,10 +50,16 @@ try {
       wallMs += performance.now() - w0;
     }
   };
+  let lastTick = 0;
   const property = fc.asyncProperty(prepared.arbitrary, async (input) => {
     cpuMs = 0; wallMs = 0; bytes = 0;
     stats.inputs++;
-    if (stats.inputs % 10 === 1) send({ type: 'tick', inputs: stats.inputs });
+    if (stats.inputs % 10 === 1 || Date.now() - lastTick > 1000) {
+      lastTick = Date.now();
+      send({ type: 'tick', inputs: stats.inputs });
+      // a pure-CPU target never leaves the microtask queue; Node reports unhandled rejections only between macrotasks
+      await new Promise((r) => setImmediate(r));
+    }
     try {
       await prepared.run(input, time);
       stats.accepted++;
@@ -83,5 +89,6 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+await new Promise((r) => setTimeout(r, 50)); // let the last inputs' unhandled rejections surface
 send({ type: 'done', stats });
 process.disconnect?.();
