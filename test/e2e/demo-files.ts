@@ -31,6 +31,8 @@ export const DEMO = {
   evidence: analysable ? resolve(demoAssets, analysable.file) : '',
   evidenceName: analysable ? basename(analysable.file) : '',
   trueSize: analysable?.size ?? null,
+  /** Demo adapters the generator made deliberately not applicable (e.g. rank 8 against rank 4). */
+  notApplicable: adapters.filter((e) => e.applicable === false).length,
   /** A file the intake must refuse: a truncated download of a real SDXL adapter. */
   refused: join(realAdapters, 'diffusers-sdxl-attnproc-truncated-srikanth', 'pytorch_lora_weights.safetensors'),
   refusedName: 'truncated_download.safetensors',
