@@ -11,7 +11,6 @@ import { addEvidence, listEvidence } from '../cases/evidence.ts';
 import { addNote } from '../cases/notes.ts';
 import { AuditError } from '../errors.ts';
 import { importReference } from '../reference/import-parquet.ts';
-import { importPack } from '../reference/pack.ts';
 import { findSetRow } from '../reference/store.ts';
 import type { Services } from './create.ts';
 import type { JobContext } from './dispatch.ts';
@@ -19,10 +18,13 @@ import { throwIfCancelled } from './jobs.ts';
 
 export const DEMO_TITLE = 'Demo investigation: mini LoRA-WiSE';
 
+/** The parts of assets/demo/manifest.json (written by the generator, see its README) the demo uses. */
 interface DemoManifest {
-  reference: { name: string; files: string[] };
-  evidence: { file: string; size?: number | null; family?: string; note?: string }[];
+  reference: { file: string; sha256: string; rank: number };
+  adapters: { file: string; size: number; family: string; applicable: boolean; note?: string }[];
 }
+
+export const DEMO_REFERENCE_SET = 'mini LoRA-WiSE (demo)';
 
 /** assets/ beside the source tree, or Electron's resources folder when packaged. */
 export function demoDir(): string {
@@ -51,18 +53,14 @@ export async function openDemo(s: Services, job: JobContext): Promise<string> {
   const dir = demoDir();
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as DemoManifest;
 
-  if (!(await findSetRow(s.db, manifest.reference.name))?.complete) {
-    job.progress({ phase: 'importing the reference set', done: 0, total: null, unit: 'adapters', message: manifest.reference.name });
-    const files = manifest.reference.files.map((f) => resolve(dir, f));
-    if (files.every((f) => f.endsWith('.pack') || f.endsWith('.tar'))) {
-      for (const f of files) await importPack(s.db, f, { name: manifest.reference.name });
-    } else {
-      const report = await importReference(s.db, {
-        name: manifest.reference.name, paths: files, engine: await s.engine(), signal: job.signal,
-        onProgress: (p) => job.progress({ phase: 'importing the reference set', done: p.bytesDone, total: p.bytesTotal, unit: 'bytes', message: manifest.reference.name, adaptersDone: p.adaptersDone, adaptersTotal: p.adaptersTotal ?? null }),
-      });
-      if (!report.set?.complete) throw new AuditError('BAD_SHARD', `the demo reference set did not import: ${report.errors.map((e) => e.message).join('; ')}`);
-    }
+  if (!(await findSetRow(s.db, DEMO_REFERENCE_SET))?.complete) {
+    job.progress({ phase: 'importing the reference set', done: 0, total: null, unit: 'adapters', message: DEMO_REFERENCE_SET });
+    const report = await importReference(s.db, {
+      name: DEMO_REFERENCE_SET, paths: [resolve(dir, manifest.reference.file)], rank: manifest.reference.rank,
+      engine: await s.engine(), signal: job.signal,
+      onProgress: (p) => job.progress({ phase: 'importing the reference set', done: p.bytesDone, total: p.bytesTotal, unit: 'bytes', message: DEMO_REFERENCE_SET, adaptersDone: p.adaptersDone, adaptersTotal: p.adaptersTotal ?? null }),
+    });
+    if (!report.set?.complete) throw new AuditError('BAD_SHARD', `the demo reference set did not import: ${report.errors.map((e) => e.message).join('; ')}`);
   }
   throwIfCancelled(job.signal);
 
@@ -72,10 +70,10 @@ export async function openDemo(s: Services, job: JobContext): Promise<string> {
     organisation: 'LoRA Auditor demo',
     description: 'Adapters fine-tuned on known numbers of samples by the built-in generator, examined against the mini LoRA-WiSE reference set. Compare each estimate with the size in the evidence notes.',
   });
-  for (const [i, e] of manifest.evidence.entries()) {
+  for (const [i, e] of manifest.adapters.entries()) {
     throwIfCancelled(job.signal);
-    job.progress({ phase: 'adding evidence', done: i, total: manifest.evidence.length, unit: 'files', message: e.file });
-    const notes = [e.note, e.size ? `ground truth: fine-tuned on ${e.size} samples` : ''].filter(Boolean).join('; ');
+    job.progress({ phase: 'adding evidence', done: i, total: manifest.adapters.length, unit: 'files', message: e.file });
+    const notes = [`ground truth: fine-tuned on ${e.size} sample${e.size === 1 ? '' : 's'} (${e.family} format)`, e.note].filter(Boolean).join('; ');
     await addEvidence(s.db, kase.id, resolve(dir, e.file), notes ? { notes } : {});
   }
   const engine = await s.engine();
@@ -83,7 +81,7 @@ export async function openDemo(s: Services, job: JobContext): Promise<string> {
   for (const [i, e] of evidence.entries()) {
     throwIfCancelled(job.signal);
     job.progress({ phase: 'analysing', done: i, total: evidence.length, unit: 'files', message: e.fileName });
-    await runAnalysis(s.db, kase.id, e.id, manifest.reference.name, { mode: 'best' }, engine);
+    await runAnalysis(s.db, kase.id, e.id, DEMO_REFERENCE_SET, { mode: 'best' }, engine);
   }
   await addNote(s.db, kase.id, 'Demo case created automatically. The notes on each evidence item state the true training-set size, so the estimates can be checked.');
   return kase.id;
