@@ -5,7 +5,7 @@ import type { Tf, Tensor } from './tf.ts';
 import { CLASSES, IMAGE_SIZE, CHANNELS, PIXELS, randomImage, type Concept } from './images.ts';
 import { Rng, seedOf } from './random.ts';
 import {
-  CONTEXT_TOKENS, PATCH, PATCH_DIM, TOKENS, encodePrompt, forward, initialParams, loraTargets, paramSpecs, timeFeatures, tokenTable,
+  CONTEXT_TOKENS, PATCH, PATCH_DIM, TIME_FEATURES, TOKENS, encodePrompt, forward, initialParams, loraTargets, paramSpecs, timeFeatures, tokenTable,
   type LoraTensors, type ModelConfig,
 } from './unet.ts';
 
@@ -31,7 +31,7 @@ interface NoisyBatch { x: Float32Array; target: Float32Array; time: Float32Array
 function noisyBatch(rng: Rng, patches: Float32Array[], contexts: Float32Array[]): NoisyBatch {
   const b = patches.length;
   const x = new Float32Array(b * PIXELS), target = new Float32Array(b * PIXELS);
-  const time = new Float32Array(b * 16);
+  const time = new Float32Array(b * TIME_FEATURES);
   const context = new Float32Array(b * contexts[0].length);
   for (let i = 0; i < b; i++) {
     const t = rng.range(0.05, 0.95);
@@ -42,7 +42,7 @@ function noisyBatch(rng: Rng, patches: Float32Array[], contexts: Float32Array[])
       target[i * PIXELS + j] = patches[i][j];
       x[i * PIXELS + j] = s0 * patches[i][j] + s1 * e;
     }
-    time.set(timeFeatures(t), i * 16);
+    time.set(timeFeatures(t), i * TIME_FEATURES);
     context.set(contexts[i], i * contexts[i].length);
   }
   return { x, target, time, context };
@@ -51,7 +51,7 @@ function noisyBatch(rng: Rng, patches: Float32Array[], contexts: Float32Array[])
 function squaredError(tf: Tf, config: ModelConfig, params: Map<string, Tensor>, lora: LoraTensors | null, loraScale: number, nb: NoisyBatch, batch: number, runs: number): Tensor {
   const pred = forward(tf, config, params, lora, loraScale, {
     x: tf.tensor2d(nb.x, [batch * TOKENS, PATCH_DIM]),
-    timeFeatures: tf.tensor2d(nb.time, [batch, 16]),
+    timeFeatures: tf.tensor2d(nb.time, [batch, TIME_FEATURES]),
     context: tf.tensor2d(nb.context, [batch * CONTEXT_TOKENS, config.contextWidth]),
     batch,
     runs,
@@ -99,7 +99,6 @@ export function pretrain(tf: Tf, config: ModelConfig, seed: number, recipe: Pret
   return { config, params, tokens, loss: summary(losses) };
 }
 
-
 const shapeCache = new WeakMap<ModelConfig, Map<string, number[]>>();
 function shapeOf(config: ModelConfig, name: string): number[] {
   let m = shapeCache.get(config);
@@ -145,7 +144,7 @@ export function finetune(tf: Tf, base: BaseModel, runs: LoraRun[], recipe: LoraR
   const K = runs.length;
   // Separate streams for init, image order and noise, so runs with one seed share their A init and
   // their noise/timestep sequence whatever N is (the order stream consumes N-dependent draws).
-  const rngs = runs.map((r) => new Rng(seedOf(r.seed, 'init')));
+  const initRngs = runs.map((r) => new Rng(seedOf(r.seed, 'init')));
   const orderRngs = runs.map((r) => new Rng(seedOf(r.seed, 'order')));
   const noiseRngs = runs.map((r) => new Rng(seedOf(r.seed, 'noise')));
   const targets = loraTargets(config);
@@ -153,7 +152,7 @@ export function finetune(tf: Tf, base: BaseModel, runs: LoraRun[], recipe: LoraR
   for (const [name, v] of base.params) params.set(name, tf.tensor(v, shapeOf(config, name)));
   const lora: LoraTensors = new Map();
   const varList: Variable[] = [];
-  const inits = rngs.map((rng) => targets.map((t) => rng.normals(recipe.rank * t.inFeatures, 1 / recipe.rank)));
+  const inits = initRngs.map((rng) => targets.map((t) => rng.normals(recipe.rank * t.inFeatures, 1 / recipe.rank)));
   targets.forEach((t, ti) => {
     const stacked = new Float32Array(K * recipe.rank * t.inFeatures);
     inits.forEach((per, k) => stacked.set(per[ti], k * recipe.rank * t.inFeatures));

@@ -16,7 +16,7 @@ export interface ModelConfig {
 export const PATCH = 4;
 export const TOKENS = (IMAGE_SIZE / PATCH) ** 2;
 export const PATCH_DIM = PATCH * PATCH * CHANNELS;
-const TIME_FEATURES = 16;
+export const TIME_FEATURES = 16;
 const TIME_WIDTH = 32;
 export const CONTEXT_TOKENS = 5;
 export const VOCAB = ['<pad>', 'a', 'photo', 'of', 'sks', ...CLASSES];

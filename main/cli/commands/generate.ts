@@ -1,7 +1,8 @@
 // lora-audit generate [--out <dir>] [--names N] [--sizes 1,2,…] [--steps S] [--seed 42] [--json]:
 // a custom mini LoRA-WiSE benchmark (real LoRA fine-tunes of the built-in small model). Without
 // options it builds the demo configuration into ./mini-lorawise. JSON: out paths, rows, seconds,
-// the effect table, the evidence adapters written.
+// the effect table, the evidence adapters written. Exit 1 when the size effect is absent in what it
+// made (the recipe is then too weak for DSiRe to mean anything on it).
 import { resolve } from 'node:path';
 import type { Command } from '../framework.ts';
 import { usageError } from '../framework.ts';
