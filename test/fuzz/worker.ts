@@ -51,7 +51,18 @@ try {
     }
   };
   let lastTick = 0;
+  // fast-check's time limit races the property: an input still running when it fires must finish
+  // before the folder is removed under it (it would end in a spurious FILE_NOT_FOUND)
+  let running = 0;
   const property = fc.asyncProperty(prepared.arbitrary, async (input) => {
+    running++;
+    try {
+      await one(input);
+    } finally {
+      running--;
+    }
+  });
+  const one = async (input: unknown) => {
     cpuMs = 0; wallMs = 0; bytes = 0;
     stats.inputs++;
     if (stats.inputs % 10 === 1 || Date.now() - lastTick > 1000) {
@@ -75,9 +86,10 @@ try {
     const limitMs = Math.max(1000, (bytes / 1e6) * 1000);
     if (cpuMs > limitMs) throw new Error(`too slow: ${Math.round(cpuMs)} ms of CPU for ${bytes} bytes (limit ${Math.round(limitMs)} ms)`);
     if (rss > rssCap) throw new Error(`memory: RSS ${Math.round(rss / 2 ** 20)} MB, over the ${rssCap / 2 ** 20} MB cap`);
-  });
+  };
   const budget = Math.max(1000, deadline - Date.now());
   const details = await fc.check(property, { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: budget, markInterruptAsFailure: false });
+  for (let waited = 0; running > 0 && waited < 60_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
   if (details.failed) {
     const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     const example = JSON.stringify(details.counterexample, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `<${v.length} bytes>` : v))?.slice(0, 1500);
