@@ -200,7 +200,9 @@ export interface ReportVerification {
   problems: string[];
 }
 
-export interface KeyCreated { path: string; commonName: string; fingerprint: string }
+/** A key the app made: the encrypted PKCS#12, and its certificate to hand to verifiers (and to trust
+ *  when verifying the examiner's own reports). */
+export interface KeyCreated { path: string; certificatePath: string; commonName: string; fingerprint: string }
 
 // ---- channels -----------------------------------------------------------------------------------
 

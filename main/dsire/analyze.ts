@@ -9,6 +9,7 @@ import { classify, nearestAdapters, perModule, searchQuery } from './classifier.
 import { intervalFor } from './conformal.ts';
 import { outOfDistribution } from './ood.ts';
 import { predictRidge, queryRow, REGRESSION_METHOD } from './regression.ts';
+import { spectraFromFeatures } from './spectra.ts';
 import { queryBlocks } from './table.ts';
 import { DW_ONLY, logCentre, MAX_K } from './variants.ts';
 import type { AdapterDescriptor, AnalysisResult, DsireMode, Interval } from './types.ts';
@@ -129,6 +130,7 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
     outOfDistribution: ood,
     metadataClaim,
     warnings,
+    spectra: spectraFromFeatures(ref, query.features),
     method: {
       name: 'DSiRe',
       version: DSIRE_VERSION,

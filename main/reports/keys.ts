@@ -1,6 +1,8 @@
 // Examiner signing keys. An examiner with a PKI brings a PKCS#12 file from their CA; one without can
 // have the app make a key pair and a self-signed certificate. Either way the key lives only inside an
 // encrypted PKCS#12 (AES-256, PBKDF2 from the passphrase): nothing unencrypted ever touches disk.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import forge from 'node-forge';
 import { AuditError } from '../errors.ts';
 
@@ -147,4 +149,25 @@ export function binaryToBytes(s: string): Uint8Array {
 
 export function bytesToBinary(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('binary');
+}
+
+export interface WrittenKey {
+  key: string;            // the encrypted PKCS#12 (mode 600)
+  certificate: string;    // the certificate alone, to hand to whoever verifies this examiner's reports
+  info: CertificateInfo;
+}
+
+/** Makes an examiner key and writes it with its certificate beside it (`x.p12` → `x.cert.pem`).
+ *  An existing key file is never overwritten unless asked: a lost signing key is not recoverable. */
+export async function writeExaminerKey(out: string, identity: ExaminerIdentity, passphrase: string, options: { force?: boolean } = {}): Promise<WrittenKey> {
+  if (existsSync(out) && options.force !== true) {
+    throw new AuditError('BAD_REQUEST', 'a key file already exists there; refusing to overwrite a signing key', out);
+  }
+  const p12 = await createExaminerKey(identity, passphrase);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, p12, { mode: 0o600 });
+  const key = loadKey(p12, passphrase, out);
+  const certificate = out.replace(/\.p12$|\.pfx$/i, '') + '.cert.pem';
+  writeFileSync(certificate, key.certificatePem);
+  return { key: out, certificate, info: key.info };
 }

@@ -1,6 +1,5 @@
 // The handler table: one entry per contract channel, each a thin call into the plain-Node services.
 // Transports (Electron IPC, the headless host, tests) reach these only through dispatch().
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ApiErrorShape, CaseDetail, Channel, Req } from '../api/contract.ts';
@@ -22,7 +21,7 @@ import { openAdapter } from '../intake/open.ts';
 import { importReference } from '../reference/import-parquet.ts';
 import { exportPack, importPack } from '../reference/pack.ts';
 import { getReferenceSetSummary, listReferenceSets } from '../reference/store.ts';
-import { createExaminerKey, loadKey } from '../reports/keys.ts';
+import { loadKey, writeExaminerKey } from '../reports/keys.ts';
 import { buildReportModel } from '../reports/model.ts';
 import { createCaseReport } from '../reports/report.ts';
 import { renderReportHtml } from '../reports/template.ts';
@@ -211,12 +210,9 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
       };
     },
     'keys.create': async ({ commonName, organisation, passphrase, out }) => {
-      const p12 = await createExaminerKey({ name: commonName, ...(organisation ? { organisation } : {}) }, passphrase);
       const path = out ?? join(s.dataDir, 'keys', `${commonName.replace(/[^\w.-]+/g, '_')}.p12`);
-      mkdirSync(join(path, '..'), { recursive: true });
-      writeFileSync(path, p12, { mode: 0o600 });
-      const info = loadKey(p12, passphrase, path).info;
-      return { path, commonName: info.subject, fingerprint: info.sha256Fingerprint };
+      const written = await writeExaminerKey(path, { name: commonName, ...(organisation ? { organisation } : {}) }, passphrase);
+      return { path: written.key, certificatePath: written.certificate, commonName: written.info.subject, fingerprint: written.info.sha256Fingerprint };
     },
 
     'demo.open': async (_req, job) => caseDetail(await openDemo(s, job)),

@@ -2,11 +2,11 @@
 //   lora-audit report <case> --out <file.pdf> --key <file.p12> [--passphrase …] [--db <path>] [--place …]
 //   lora-audit report keygen --name <CN> --out <key.p12> [--org …] [--email …] [--passphrase …]
 // One command (not two subcommands) because the case id sits where a subcommand name would.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultDbPath, openDatabase } from '../../db/open.ts';
 import { AuditError } from '../../errors.ts';
-import { createExaminerKey, loadKey, type CertificateInfo } from '../../reports/keys.ts';
+import { loadKey, writeExaminerKey, type CertificateInfo } from '../../reports/keys.ts';
 import { chromiumRenderer } from '../../reports/render.ts';
 import { createCaseReport, type CaseReport } from '../../reports/report.ts';
 import { FONTS_URL } from '../../reports/template.ts';
@@ -32,21 +32,12 @@ function passphrase(values: Values): string {
 
 async function keygen(values: Values): Promise<KeygenOutput> {
   const out = resolve(requireString(values, 'out'));
-  if (existsSync(out) && values.force !== true) {
-    throw new AuditError('BAD_REQUEST', 'a key file already exists there; refusing to overwrite a signing key (use --force)', out);
-  }
-  const pass = passphrase(values);
-  const p12 = await createExaminerKey({
+  const written = await writeExaminerKey(out, {
     name: requireString(values, 'name'),
     ...(typeof values.org === 'string' ? { organisation: values.org } : {}),
     ...(typeof values.email === 'string' ? { email: values.email } : {}),
-  }, pass);
-  writeFileSync(out, p12, { mode: 0o600 });
-  const key = loadKey(p12, pass, out);
-  // The certificate alone, to hand to whoever verifies this examiner's reports (verify --trust).
-  const certificate = out.replace(/\.p12$|\.pfx$/i, '') + '.cert.pem';
-  writeFileSync(certificate, key.certificatePem);
-  return { key: out, certificate, signer: key.info };
+  }, passphrase(values), { force: values.force === true });
+  return { key: written.key, certificate: written.certificate, signer: written.info };
 }
 
 async function report(values: Values, caseRef: string, log: (l: string) => void): Promise<ReportOutput> {

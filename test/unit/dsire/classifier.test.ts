@@ -126,3 +126,21 @@ describe('per-layer normalisation', () => {
     }
   });
 });
+
+describe('spectra recorded with the result', () => {
+  it('gives the chart the query’s σ₁(ΔW) per module next to each reference size’s mean', () => {
+    const full = syntheticReference({ names: 8, modules: 6 });
+    const { ref, queries } = holdOut(full, 1);
+    const q = queries[0];
+    const result = analyze(queryOf(q, ref), ref, { mode: 'faithful' });
+    const spectra = result.spectra!;
+    expect(spectra.statistic).toBe('σ₁(ΔW)');
+    expect(spectra.modules).toEqual(ref.config.modules.map((m) => m.id));
+    expect(spectra.query).toEqual(q.features.map((f) => f.sigmaDW[0]));
+    expect(spectra.bySize.map((s) => s.size)).toEqual(ref.config.sizes);
+    const size = ref.config.sizes[0];
+    const members = ref.adapters.filter((a) => a.label === size);
+    const mean0 = members.reduce((s, a) => s + a.features[0].sigmaDW[0], 0) / members.length;
+    expect(spectra.bySize[0].mean[0]).toBeCloseTo(mean0, 12);
+  });
+});
