@@ -180,7 +180,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
     },
     recipe: {
       ...opts.lora,
-      init: 'A ~ N(0, 1/r²), B = 0', optimizer: 'Adam (β1 0.9, β2 0.999, ε 1e-8), batch per run as given, float32',
+      init: 'A ~ N(0, 1/r²), B = 0', optimizer: 'Adam (β1 0.9, β2 0.999, ε 1e-7: the TF.js defaults), batch per run as given, float32',
       seedPolicy: 'one run seed for every adapter of a rank, FNV-1a(seed/run/rank): the same A init and the same noise and timestep sequence in every run (separate streams for init, image order, noise); images of a name are a prefix series (N ⊂ N+1)',
       objective: 'denoising, x0 target, cosine schedule t ~ U(0.05, 0.95), prompt "a photo of sks <class>"',
     },

@@ -20,7 +20,7 @@ export function demoOptions(out: string): GenerateOptions {
   return {
     out, seed: 42, names: 10, sizes: [1, 2, 3, 4, 5, 6], model: MODEL,
     pretrain: { steps: 100, batchSize: 8, learningRate: 3e-3 },
-    lora: { rank: 4, steps: 60, learningRate: 3e-3, batchSize: 2, scale: 1 },
+    lora: { rank: 4, steps: 100, learningRate: 3e-3, batchSize: 2, scale: 1 },
     evidence: DEMO_EVIDENCE, group: 24,
   };
 }
