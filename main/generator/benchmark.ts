@@ -154,9 +154,13 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   opts.evidence.forEach((e) => {
     const at = e.fromReference ? reference.indexOf(reference[e.name]) * sizes.length + sizes.indexOf(e.size) : heldOutIndex++;
     const job = jobs[at];
-    const applicable = job.rank === opts.lora.rank;
-    const folder = e.fromReference ? 'from-reference' : applicable ? e.family : 'not-applicable';
-    const stem = `evidence/${folder}/${job.concept.name}-${job.size}img${applicable ? '' : `-rank${job.rank}`}${e.fromReference ? `-${e.family}` : ''}`;
+    const sameRank = job.rank === opts.lora.rank;
+    // The reference was made with diffusers' naming and recipe; a kohya-ss file is refused against it
+    // (sd-scripts initialise and scale A and B differently, so σ(A), σ(B) are not comparable), even
+    // though this one holds the same training: the tool cannot tell that from the file.
+    const applicable = sameRank && e.family !== 'kohya';
+    const folder = e.fromReference ? 'from-reference' : sameRank ? e.family : 'not-applicable';
+    const stem = `evidence/${folder}/${job.concept.name}-${job.size}img${sameRank ? '' : `-rank${job.rank}`}${e.fromReference ? `-${e.family}` : ''}`;
     const files = writeStandalone(opts.out, stem, e.family, toModuleWeights(results[at], job.rank, opts.lora.scale), {
       name: job.concept.name, size: job.size, rank: job.rank, steps: opts.lora.steps, learningRate: opts.lora.learningRate,
       seed: runSeed(opts.seed, job.rank), baseModel: BASE_MODEL_NAME,
@@ -165,9 +169,10 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       file: files[0].file, companions: files.slice(1).map((f) => f.file), family: e.family, name: job.concept.name,
       size: job.size, rank: job.rank, sha256: files[0].sha256, bytes: files[0].bytes, applicable,
       note: e.fromReference ? `the reference shard's row for ${job.concept.name}, ${job.size} images, as a standalone file`
+        : !sameRank ? `same recipe but rank ${job.rank} instead of ${opts.lora.rank}: the reference set cannot answer for it`
         : applicable
         ? `held-out image set (not in the reference), fine-tuned on ${job.size} image${job.size === 1 ? '' : 's'} with the reference recipe`
-        : `same recipe but rank ${job.rank} instead of ${opts.lora.rank}: the reference set cannot answer for it`,
+        : `held-out image set trained with the reference recipe but saved in kohya-ss format: refused against the diffusers reference (another training tool's A and B are not comparable); its metadata claim of ${job.size} image${job.size === 1 ? '' : 's'} is still shown`,
     });
   });
 
