@@ -100,7 +100,7 @@ export async function exportCase(db: Database, caseIdOrPrefix: string, outFile: 
     await mkdir(dirname(out), { recursive: true });
     const partial = `${out}.partial-${process.pid}`;
     // Not compressed: adapter weights are float noise to gzip (measured 0.90 of the size on the real
-    // fixtures) and compression was most of the export's time (docs/bench/cases.md). Import reads
+    // fixtures) and compression was most of the export's time (docs/BENCHMARKS.md, case files section). Import reads
     // gzipped archives too (tar detects them).
     await create({ file: partial, cwd: work, portable: true }, ['manifest.json', 'case.json', ...(storeFiles.length ? ['store'] : [])]);
     await fsync(partial);

@@ -3,7 +3,7 @@
 // classifier: its n×n distance matrix is computed once (n²/2 distances of length r) and then every
 // task of every split only compares numbers already computed. Recomputing distances per split, as a
 // direct reading of the protocol would, took 7.3–9.3 s of CPU for the faithful splits alone against
-// 1.8–2.0 s for evaluate with every ablation (test/bench/dsire.bench.ts, docs/bench/dsire.md).
+// 1.8–2.0 s for evaluate with every ablation (test/bench/dsire.bench.ts, docs/BENCHMARKS.md, size recovery section).
 import type { FeatureTable } from './table.ts';
 import type { Neighbours } from './variants.ts';
 

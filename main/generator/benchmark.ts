@@ -121,7 +121,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   // --seed: every run gets the same seed, hence the same A init and the same noise and timestep
   // sequence; only the images (and their number) differ. A per-run seed (hash of name and size) was
   // tried first: the init noise between runs drowned the size signal, and faithful DSiRe did no
-  // better than the median on MAE (docs/bench/generator.md).
+  // better than the median on MAE (docs/BENCHMARKS.md, generator section).
   for (const rank of [...new Set(jobs.map((j) => j.rank))]) {
     const idx = jobs.map((j, i) => (j.rank === rank ? i : -1)).filter((i) => i >= 0);
     for (let g = 0; g < idx.length; g += opts.group) {

@@ -110,7 +110,7 @@ export function conceptImage(seed: number, concept: Concept, index: number): Flo
   };
   // Views differ as photos of one object do: anywhere in the frame, any backdrop, any lighting. The
   // first recipe (±2.5 px, backdrop ±0.3 around the concept's) left the images of a name so alike that
-  // the LoRA norm did not depend on N (docs/bench/generator.md).
+  // the LoRA norm did not depend on N (docs/BENCHMARKS.md, generator section).
   const view = new Rng(seedOf(seed, 'sample', concept.name, index));
   return render({
     ...base, cls: concept.cls,

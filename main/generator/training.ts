@@ -26,7 +26,7 @@ interface NoisyBatch { x: Float32Array; target: Float32Array; time: Float32Array
  * Cosine schedule: x_t = √ᾱ·x0 + √(1−ᾱ)·ε with ᾱ = cos²(πt/2), t ~ U(0.05, 0.95). The model predicts
  * the clean image x0 (not ε): with ε-prediction the fine-tuning gradient of so small a model is
  * dominated by the sampled noise and the LoRA norms came out independent of N (measured; see
- * docs/bench/generator.md); an x0 target makes the update carry the training images themselves.
+ * docs/BENCHMARKS.md, generator section); an x0 target makes the update carry the training images themselves.
  */
 function noisyBatch(rng: Rng, patches: Float32Array[], contexts: Float32Array[]): NoisyBatch {
   const b = patches.length;

@@ -50,7 +50,7 @@ export async function chromiumRenderer(executablePath = process.env.LORA_AUDIT_C
   const render: PdfRenderer = async (html) => {
     // Loaded from a private temporary file rather than page.setContent: Chromium took the 2.6 MB
     // self-contained page in 4.9 s from a file against 9.8 s through setContent, same browser, same
-    // load (profiled; see docs/bench/reports.md), and a file page may use the bundled fonts by file:
+    // load (profiled; see docs/BENCHMARKS.md, reports section), and a file page may use the bundled fonts by file:
     // URL (RenderOptions.fontBase).
     const dir = await mkdtemp(join(tmpdir(), 'lora-audit-render-'));
     const pageUrl = pathToFileURL(join(dir, 'report.html')).href;

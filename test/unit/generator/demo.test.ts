@@ -69,7 +69,7 @@ describe('assets/demo', () => {
     const labels = set.adapters.map((a) => a.label);
     const medianMae = labels.reduce((s, l) => s + Math.abs(l - median), 0) / labels.length;
     const medianAccuracy = labels.filter((l) => l === median).length / labels.length;
-    // Measured at generation: 35.0 % and 1.26 images against 16.7 % and 1.50 (docs/bench/generator.md).
+    // Measured at generation: 35.0 % and 1.26 images against 16.7 % and 1.50 (docs/BENCHMARKS.md, generator section).
     expect(result.accuracy.mean).toBeGreaterThan(medianAccuracy + 0.1);
     expect(result.mae.mean).toBeLessThan(medianMae);
   }, 120_000);
