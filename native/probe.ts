@@ -3,18 +3,10 @@
 // columns, R a random rotation), so σ(A) = s, σ(B) = t exactly and κ(B·A) ≤ κ(s)·κ(t): float32
 // Gram products then resolve every singular value, not only the top ones.
 import type { ModuleWeights } from '../main/intake/model.ts';
+import { mulberry32 } from './prng.ts';
 
-/** mulberry32: a small seeded generator, so a probe is the same batch in every process. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator, so a probe is the same batch in every process. */
+export const seededRandom = mulberry32;
 
 export function gaussian(rand: () => number): number {
   const u = 1 - rand();

@@ -1,16 +1,6 @@
-// Seeded randomness for the evaluation splits: mulberry32 (Tommy Ettinger's 32-bit generator, public
-// domain): tiny, fast, and the same sequence on every platform, so "seed 42" means the same splits in
-// every run and every report. Not for anything security-related.
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded randomness for the evaluation splits: the same generator as the compute layer's probe
+// (native/prng.ts), so "seed 42" means the same splits in every run and every report.
+export { mulberry32 } from '../../native/prng.ts';
 
 /** Fisher–Yates shuffle of a copy, drawing from rng. */
 export function shuffled<T>(xs: readonly T[], rng: () => number): T[] {
