@@ -129,8 +129,9 @@ export interface AnalysisResultView {
   method: { name: string; version: string; parameters: Record<string, unknown> };
   backend: string;
   createdAt: string;
-  /** Optional spectra for charts: the adapter's mean σ(ΔW) profile and each reference size's mean. */
-  spectra?: { adapter: number[]; bySize: { size: number; values: number[] }[] };
+  /** For the spectra chart: per module (in `modules` order), the adapter's `statistic` (e.g. σ₁(ΔW))
+   *  and the mean of the same statistic over each reference size's adapters. */
+  spectra?: { statistic: string; modules: string[]; adapter: number[]; bySize: { size: number; values: number[] }[] };
 }
 
 export interface AnalysisView {

@@ -78,7 +78,7 @@ export function resultView(r: AnalysisResult): AnalysisResultView {
   const { spectra, ...rest } = r;
   const view: AnalysisResultView = { ...rest };
   // The contract names the series as the chart draws them: the adapter's profile, one per size.
-  if (spectra) view.spectra = { adapter: spectra.query, bySize: spectra.bySize.map((s) => ({ size: s.size, values: s.mean })) };
+  if (spectra) view.spectra = { statistic: spectra.statistic, modules: spectra.modules, adapter: spectra.query, bySize: spectra.bySize.map((s) => ({ size: s.size, values: s.mean })) };
   return view;
 }
 
