@@ -1,7 +1,7 @@
 // "Open the demo investigation": a complete case built on first request from the mini LoRA-WiSE
 // that ships in assets/demo/ (see assets/demo/README.md): the reference set is imported once, a case
 // is created with the demo evidence (adapters of known size, one deliberately not applicable), and
-// every evidence item is analysed. Opening it again returns the same case.
+// every evidence item is analysed, and a signed report is issued. Opening it again returns the same case.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ import { addNote } from '../cases/notes.ts';
 import { AuditError } from '../errors.ts';
 import { importReference } from '../reference/import-parquet.ts';
 import { findSetRow } from '../reference/store.ts';
+import { writeExaminerKey } from '../reports/keys.ts';
+import { createCaseReport } from '../reports/report.ts';
 import type { Services } from './create.ts';
 import type { JobContext } from './dispatch.ts';
 import { throwIfCancelled } from './jobs.ts';
@@ -25,6 +27,7 @@ interface DemoManifest {
 }
 
 export const DEMO_REFERENCE_SET = 'mini LoRA-WiSE (demo)';
+export const DEMO_KEY_PASSPHRASE = 'demo examiner';
 
 /** assets/ beside the source tree, or Electron's resources folder when packaged. */
 export function demoDir(): string {
@@ -84,5 +87,18 @@ export async function openDemo(s: Services, job: JobContext): Promise<string> {
     await runAnalysis(s.db, kase.id, e.id, DEMO_REFERENCE_SET, { mode: 'best' }, engine);
   }
   await addNote(s.db, kase.id, 'Demo case created automatically. The notes on each evidence item state the true training-set size, so the estimates can be checked.');
+
+  // The signed report that ends every investigation, signed with a demo examiner key made here (its
+  // passphrase is no secret: DEMO_KEY_PASSPHRASE). Verify it with the certificate beside the key.
+  throwIfCancelled(job.signal);
+  job.progress({ phase: 'signing the demo report', done: 0, total: 1, unit: 'steps', message: 'printing and signing the report' });
+  const keyPath = join(s.dataDir, 'keys', 'demo-examiner.p12');
+  if (!existsSync(keyPath)) {
+    await writeExaminerKey(keyPath, { name: 'Demo Examiner', organisation: 'LoRA Auditor demo' }, DEMO_KEY_PASSPHRASE);
+  }
+  await createCaseReport(s.db, kase.id, {
+    out: join(s.dataDir, 'reports', 'demo-investigation.pdf'), p12: new Uint8Array(readFileSync(keyPath)),
+    passphrase: DEMO_KEY_PASSPHRASE, keyFile: keyPath, renderer: await s.renderer(), engine,
+  });
   return kase.id;
 }

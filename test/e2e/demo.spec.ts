@@ -1,5 +1,5 @@
 // "Open the demo investigation" from the cases screen: a finished case with estimates for the
-// applicable adapters and, for the rank-8 one, the reasons it cannot be estimated and no number.
+// applicable adapters, for the not-applicable ones the reasons and no number, and a signed report.
 import { test, expect } from './host.ts';
 import { DEMO } from './demo-files.ts';
 import { expectAccessible, shot } from './ui.ts';
@@ -24,6 +24,8 @@ test('the demo investigation opens as a finished case', async ({ appPage: page }
   await expect(refused.getByTestId('estimate')).toHaveCount(0);
   // Closed result cards are hidden from the accessibility tree, so their reasons are found as plain li.
   for (const card of await refused.all()) await expect(card.locator('[data-testid="refused"] li').first()).not.toBeEmpty();
+  // The investigation ends in a signed report, recorded in the case.
+  await expect(page.getByRole('heading', { name: 'Reports (1)' })).toBeVisible();
   await expectAccessible(page, 'demo case');
   await shot(page, 'demo-case');
 });
