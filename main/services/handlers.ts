@@ -161,19 +161,26 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
     },
     'analysis.run': async ({ caseId, evidenceIds, referenceSet, mode }, job) => {
       const kase = await getCase(db, caseId);
+      await getReferenceSetSummary(db, referenceSet); // a missing set fails the whole request, naming it
       const ids = evidenceIds.length > 0 ? evidenceIds : (await listEvidence(db, kase.id)).map((e) => e.id);
       const engine = await s.engine();
       const done = [];
       for (const [i, id] of ids.entries()) {
         throwIfCancelled(job.signal);
         job.progress({ phase: 'analysing', done: i, total: ids.length, unit: 'files', message: `evidence ${i + 1} of ${ids.length}` });
-        const outcome = await runAnalysis(db, kase.id, id, referenceSet, { mode }, engine);
-        if (outcome.status === 'done') done.push(analysisView(outcome.analysis));
-        else done.push({
-          id: '', caseId: kase.id, evidenceId: outcome.evidenceId, referenceSet, mode, startedAt: new Date().toISOString(),
-          finishedAt: null, backend: engine.info.name, result: null,
-          error: { code: 'HASH_MISMATCH', message: outcome.finding.message },
+        const failed = (error: ApiErrorShape) => ({
+          id: '', caseId: kase.id, evidenceId: id, referenceSet, mode, startedAt: new Date().toISOString(),
+          finishedAt: null, backend: engine.info.name, result: null, error,
         });
+        // One item that cannot be analysed does not cost the others their results.
+        try {
+          const outcome = await runAnalysis(db, kase.id, id, referenceSet, { mode }, engine);
+          done.push(outcome.status === 'done' ? analysisView(outcome.analysis) : failed({ code: outcome.finding.code, message: outcome.finding.message }));
+        } catch (err) {
+          const e = toApiError(err);
+          if (e.code === 'CANCELLED') throw err;
+          done.push(failed(e));
+        }
       }
       job.progress({ phase: 'done', done: ids.length, total: ids.length, unit: 'files', message: 'analysis finished' });
       return done;

@@ -84,6 +84,9 @@ describe('headless host', () => {
 
   it('returns the one error shape for bad requests and bad files', async () => {
     expect((await call('no.such.channel', {})).body).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    const kase = ((await call('cases.list', {})).body as { ok: true; value: { id: string }[] }).value[0];
+    const noSet = await call('analysis.run', { caseId: kase.id, evidenceIds: [], referenceSet: 'no-such-set', mode: 'faithful' });
+    expect(noSet.body).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', message: expect.stringContaining('no-such-set') } });
     const missing = await call('cases.get', { caseId: 'nope' });
     expect(missing.body.ok).toBe(false);
     if (!missing.body.ok) expect(missing.body.error.message).toMatch(/nope/);
