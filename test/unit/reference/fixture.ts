@@ -2,6 +2,7 @@
 // diffusers ids, at the real widths (divisor 1) or scaled down for fast tests, with seeded random
 // factors shaped like DreamBooth-LoRA's (A ~ N(0, 1/r²), B small), as float64.
 import type { ModuleWeights } from '../../../main/intake/model.ts';
+import { mulberry32 } from '../../../native/prng.ts';
 
 export interface ModuleLayout { id: string; inFeatures: number; outFeatures: number }
 
@@ -27,17 +28,8 @@ export function sd1Modules(divisor = 1): ModuleLayout[] {
   return out.sort((x, y) => (x.id < y.id ? -1 : 1));
 }
 
-/** mulberry32: a small seeded generator, so fixtures are the same on every run. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator, so fixtures are the same on every run. */
+export const rng = mulberry32;
 
 function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
