@@ -5,6 +5,7 @@
 // direct reading of the protocol would, took 7.3–9.3 s of CPU for the faithful splits alone against
 // 1.8–2.0 s for evaluate with every ablation (test/bench/dsire.bench.ts, docs/BENCHMARKS.md, size recovery section).
 import type { FeatureTable } from './table.ts';
+import { MAX_KERNEL_BYTES, neighbourKernel, type NeighbourKernel } from '../../native/neighbours.ts';
 import type { Neighbours } from './variants.ts';
 
 export interface Task {
@@ -49,31 +50,33 @@ export function blockDistances(block: Float64Array, n: number, d: number, out: F
   }
 }
 
-/** One task's scan for one classifier: top-k references per query from the distance matrix. The
- *  references are the outer loop and the queries the inner one: D is symmetric, so reference r's
- *  distances to every query are one row of D read in order, and the per-query top-k lists sit in flat
- *  arrays (measured ~1.25× faster than a row per query). Equal distances keep the earlier reference.
- *  `tD`/`tR` are scratch of at least queries.length·k. */
+/** What one task's scan of one classifier yields (the shape of the WebAssembly kernel's output). */
+export interface ScanResult {
+  /** [query·k + j]: squared distance and row of the j-th nearest reference (+∞ and −1 where none). */
+  topD: Float64Array;
+  topR: Int32Array;
+  /** [query·groups + g]: squared distance and row of the nearest reference among groups 0…g. */
+  groupD: Float64Array;
+  groupR: Int32Array;
+}
+
+/** The plain-JavaScript scan, for runtimes without WebAssembly SIMD and as the reference the kernel
+ *  (native/neighbours.ts) is tested against: the k nearest references of each query from the
+ *  distance matrix, equal distances keeping the earlier reference, and the nearest at each group
+ *  end. The references are the outer loop and the queries the inner one: D is symmetric, so
+ *  reference r's distances to every query are one row of D read in order (measured ~1.25× faster
+ *  than a row per query). `out` arrays are at least queries.length·k and queries.length·ends.length. */
 export function scan(
   D: Float64Array, n: number, queries: Int32Array, refs: Int32Array, excludeSameName: boolean,
-  name: Int32Array, k: number, c: number, C: number, idx: Int32Array, dist: Float64Array,
-  tD: Float64Array, tR: Int32Array,
-  prefixEnds: Int32Array | null, sizeOf: Int32Array, S: number, pVotes: Float64Array | null, pDist: Float64Array | null,
+  name: Int32Array, k: number, ends: Int32Array, out: ScanResult,
 ): void {
   const Q = queries.length;
-  const R = refs.length;
-  const P = prefixEnds === null ? 0 : prefixEnds.length;
+  const G = ends.length;
+  const { topD: tD, topR: tR, groupD, groupR } = out;
   for (let t = 0; t < Q * k; t++) { tD[t] = Infinity; tR[t] = -1; }
-  // The 1-NN over the first p+1 names changes only a few times as names are added, so each
-  // neighbour's vote is written once for the run of prefixes it holds (a difference array over p,
-  // summed by the caller) instead of once per prefix.
-  const held = P > 0 ? new Int32Array(Q).fill(-1) : null;
-  const heldD = P > 0 ? new Float64Array(Q) : null;
-  const since = P > 0 ? new Int32Array(Q) : null;
   let start = 0;
-  const groups = P > 0 && prefixEnds![P - 1] >= R ? P : P + 1;
-  for (let g = 0; g < groups; g++) {
-    const end = g < P ? prefixEnds![g] : R;
+  for (let g = 0; g < G; g++) {
+    const end = ends[g];
     for (let pos = start; pos < end; pos++) {
       const r = refs[pos];
       const row = r * n;
@@ -92,105 +95,245 @@ export function scan(
       }
     }
     start = end;
-    if (g < P) {
-      for (let qn = 0; qn < Q; qn++) {
-        const top = tR[qn * k];
-        if (top === held![qn]) continue;
-        const h = held![qn];
-        if (h >= 0) {
-          const s = sizeOf[h];
-          const dd = Math.sqrt(heldD![qn]);
-          const from = (since![qn] * Q + qn) * S + s;
-          const to = (g * Q + qn) * S + s;
-          pVotes![from] += 1;
-          pDist![from] += dd;
-          pVotes![to] -= 1;
-          pDist![to] -= dd;
-        }
-        held![qn] = top;
-        heldD![qn] = tD[qn * k];
-        since![qn] = g;
-      }
-    }
+    for (let qn = 0; qn < Q; qn++) { groupD[qn * G + g] = tD[qn * k]; groupR[qn * G + g] = tR[qn * k]; }
   }
+}
+
+/** Copies a scan's top k into the neighbour arrays of classifier c (distances, not squares). */
+function collect(res: ScanResult, stride: number, Q: number, k: number, c: number, C: number, idx: Int32Array, dist: Float64Array): void {
   for (let qn = 0; qn < Q; qn++) {
-    if (held && held[qn] >= 0) {
-      const o = (since![qn] * Q + qn) * S + sizeOf[held[qn]];
-      pVotes![o] += 1;
-      pDist![o] += Math.sqrt(heldD![qn]);
-    }
     const o = (qn * C + c) * k;
     for (let j = 0; j < k; j++) {
-      if (tR[qn * k + j] < 0) break;
-      idx[o + j] = tR[qn * k + j];
-      dist[o + j] = Math.sqrt(tD[qn * k + j]);
+      const r = res.topR[qn * stride + j];
+      if (r < 0) break;
+      idx[o + j] = r;
+      dist[o + j] = Math.sqrt(res.topD[qn * stride + j]);
     }
   }
 }
 
-/** 1-NN for one-value classifiers (the Frobenius-norm ablation) by sorting the references once and
- *  binary-searching each query: O((R + Q) log R) instead of Q·R (measured ~0.6 s → ~0.2 s of CPU for a
- *  10-split evaluation). Same answer as the scan: nearest value, equal distances → earlier reference. */
-export function scalarScan(block: Float64Array, queries: Int32Array, refs: Int32Array, c: number, C: number, idx: Int32Array, dist: Float64Array): void {
+/** The references-per-size ablation's faithful votes from the nearest reference at each prefix end
+ *  (group prefixGroup[p]). The 1-NN over the first p+1 names changes only a few times as names are
+ *  added, so each neighbour's vote is written once for the run of prefixes it holds (a difference
+ *  array over p, summed by the caller) instead of once per prefix. */
+function prefixVotes(res: ScanResult, Q: number, G: number, prefixGroup: Int32Array, sizeOf: Int32Array, S: number, pVotes: Float64Array, pDist: Float64Array): void {
+  const P = prefixGroup.length;
+  const { groupR, groupD } = res;
+  for (let qn = 0; qn < Q; qn++) {
+    let held = -1;
+    let heldD = 0;
+    let since = 0;
+    for (let p = 0; p <= P; p++) {
+      const g = p < P ? prefixGroup[p] : -1;
+      const top = p === P ? -2 : g < 0 ? -1 : groupR[qn * G + g]; // an empty prefix has no neighbour
+      if (top === held) continue;
+      if (held >= 0) {
+        const s = sizeOf[held];
+        const dd = Math.sqrt(heldD);
+        const from = (since * Q + qn) * S + s;
+        pVotes[from] += 1;
+        pDist[from] += dd;
+        if (p < P) {
+          const to = (p * Q + qn) * S + s;
+          pVotes[to] -= 1;
+          pDist[to] -= dd;
+        }
+      }
+      if (p < P) { held = top; heldD = g < 0 ? 0 : groupD[qn * G + g]; since = p; }
+    }
+  }
+}
+
+/** Rows of a one-value block in ascending value order, equal values by row (scalarScan's input). */
+export function valueOrder(block: Float64Array): Int32Array {
+  return Int32Array.from(block, (_, i) => i).sort((a, b) => block[a] - block[b] || a - b);
+}
+
+/** posOf[row]: the row's first position in refs, or −1 (rows 0 … n−1). */
+export function positions(refs: Int32Array, n: number): Int32Array {
+  const posOf = new Int32Array(n).fill(-1);
+  for (let p = 0; p < refs.length; p++) if (posOf[refs[p]] < 0) posOf[refs[p]] = p;
+  return posOf;
+}
+
+export interface ScalarScratch { vals: Float64Array; pos: Int32Array; runMin: Int32Array }
+
+export function scalarScratch(R: number): ScalarScratch {
+  return { vals: new Float64Array(R), pos: new Int32Array(R), runMin: new Int32Array(R) };
+}
+
+/** 1-NN for one-value classifiers (the Frobenius-norm ablation): the references in value order,
+ *  taken from the block's one sort (`order`, from valueOrder), then a binary search per query:
+ *  O(n + Q log R) per task instead of Q·R (measured ~0.6 s → ~0.2 s of CPU for a 10-split evaluation,
+ *  and the shared sort another ~4× on what remained). Same answer as the scan: nearest value, equal
+ *  distances → earlier reference. */
+export function scalarScan(block: Float64Array, queries: Int32Array, refs: Int32Array, c: number, C: number, idx: Int32Array, dist: Float64Array,
+  order: Int32Array = valueOrder(block), posOf: Int32Array = positions(refs, block.length), scratch: ScalarScratch = scalarScratch(refs.length)): void {
   const R = refs.length;
   if (R === 0) return;
-  const order = Array.from({ length: R }, (_, p) => p).sort((a, b) => block[refs[a]] - block[refs[b]] || a - b);
-  const vals = Float64Array.from(order, (p) => block[refs[p]]);
-  // runStart[t]: first sorted index with the same value as t (the earliest reference among equals).
-  const runStart = new Int32Array(R);
-  for (let t = 1; t < R; t++) runStart[t] = vals[t] === vals[t - 1] ? runStart[t - 1] : t;
+  const { vals, pos, runMin } = scratch;
+  let m = 0;
+  for (let t = 0; t < order.length; t++) {
+    const p = posOf[order[t]];
+    if (p >= 0) { vals[m] = block[order[t]]; pos[m] = p; m++; }
+  }
+  // runMin[t]: the earliest reference among those with the same value as t.
+  for (let t = 0, start = 0; t <= m; t++) {
+    if (t === m || (t > start && vals[t] !== vals[start])) {
+      let best = pos[start];
+      for (let u = start + 1; u < t; u++) if (pos[u] < best) best = pos[u];
+      for (let u = start; u < t; u++) runMin[u] = best;
+      start = t;
+    }
+  }
   for (let qn = 0; qn < queries.length; qn++) {
     const x = block[queries[qn]];
     let lo = 0;
-    let hi = R;
+    let hi = m;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (vals[mid] < x) lo = mid + 1; else hi = mid; }
     let bestP = -1;
     let bestD = Infinity;
-    if (lo < R) { bestP = order[lo]; bestD = vals[lo] - x; }
+    if (lo < m) { bestP = runMin[lo]; bestD = vals[lo] - x; }
     if (lo > 0) {
-      const t = runStart[lo - 1];
-      const d = x - vals[t];
-      if (d < bestD || (d === bestD && order[t] < bestP)) { bestP = order[t]; bestD = d; }
+      const d = x - vals[lo - 1];
+      const p = runMin[lo - 1];
+      if (d < bestD || (d === bestD && p < bestP)) { bestP = p; bestD = d; }
     }
     idx[qn * C + c] = refs[bestP];
     dist[qn * C + c] = bestD;
   }
 }
 
-export function search(table: FeatureTable, tasks: Task[]): TaskOutput[] {
+interface Prepared {
+  task: Task;
+  k: number;
+  /** Group ends into refs: wherever the name changes or a prefix ends, and refs.length. */
+  ends: Int32Array;
+  groupNames: Int32Array;
+  /** prefixGroup[p]: the group that ends at prefixEnds[p]. */
+  prefixGroup: Int32Array;
+  /** One-value features, queries apart from the references, k = 1: scalarScan answers it, with
+   *  the references' positions by row. */
+  scalar: boolean;
+  posOf: Int32Array | null;
+}
+
+function prepare(table: FeatureTable, t: Task): Prepared {
+  const k = Math.max(1, t.k);
+  const pe = t.prefixEnds ?? new Int32Array(0);
+  const R = t.refs.length;
+  const cuts = new Set<number>();
+  for (const x of pe) cuts.add(Math.min(Math.max(x, 0), R));
+  for (let pos = 1; pos < R; pos++) if (table.nameIndex[t.refs[pos]] !== table.nameIndex[t.refs[pos - 1]]) cuts.add(pos);
+  cuts.add(R);
+  // an empty prefix (ending at 0) is an empty group; otherwise groups start at 0 and end where cut
+  const ends = Int32Array.from([...cuts].filter((x) => x > 0 || pe.includes(0)).sort((a, b) => a - b));
+  const groupNames = Int32Array.from(ends, (e) => (e > 0 ? table.nameIndex[t.refs[e - 1]] : -1));
+  const prefixGroup = Int32Array.from(pe, (x) => ends.indexOf(Math.min(Math.max(x, 0), R)));
+  let scalar = false;
+  if (t.k === 1 && !t.excludeSameName && !t.prefixEnds && table.dims.every((d) => d === 1)) {
+    const inRefs = new Uint8Array(table.n);
+    for (const r of t.refs) inRefs[r] = 1;
+    scalar = !t.queries.some((q) => inRefs[q] === 1);
+  }
+  return { task: t, k, ends, groupNames, prefixGroup, scalar, posOf: scalar ? positions(t.refs, table.n) : null };
+}
+
+function emptyOutput(table: FeatureTable, p: Prepared): TaskOutput {
+  const C = table.blocks.length;
+  const size = p.task.queries.length * C * p.k;
+  const out: TaskOutput = { nb: { k: p.k, classifiers: C, idx: new Int32Array(size).fill(-1), dist: new Float64Array(size).fill(Number.NaN) } };
+  if (p.task.prefixEnds) {
+    const len = p.task.prefixEnds.length * p.task.queries.length * table.sizes.length;
+    out.prefix = { votes: new Float64Array(len), dist: new Float64Array(len) };
+  }
+  return out;
+}
+
+/** Nearest neighbours for every task, every classifier. Runs the WebAssembly kernels where the
+ *  runtime has them (native/neighbours.ts: the same answers, bit for bit; see docs/BENCHMARKS.md for
+ *  the speed-up) and the plain loops above otherwise, or when `plainLoops` asks for them. */
+export function search(table: FeatureTable, tasks: Task[], opts: { plainLoops?: boolean } = {}): TaskOutput[] {
+  const prepared = tasks.map((t) => prepare(table, t));
+  const matrixTasks = prepared.filter((p) => !p.scalar);
+  // The kernel keeps at most 3 neighbours and one prefix per group (distinct prefix ends).
+  const fits = matrixTasks.every((p) => p.k <= 3 && new Set(p.prefixGroup).size === p.prefixGroup.length);
+  const kernel = matrixTasks.length > 0 && !opts.plainLoops && fits ? neighbourKernel() : null;
+  const outputs = kernel ? searchKernel(table, prepared, kernel) : null;
+  return outputs ?? searchPlain(table, prepared);
+}
+
+function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: NeighbourKernel): TaskOutput[] | null {
+  const n = table.n;
+  const C = table.blocks.length;
+  const matrixTasks = prepared.filter((p) => !p.scalar);
+  const bytes = 8 * n * n + matrixTasks.reduce((a, p) => a + 12 * p.task.queries.length * C * p.k, 0);
+  if (bytes > MAX_KERNEL_BYTES) return null;
+  const plan = kernel.plan(n, Math.max(...table.dims), C, table.sizeIndex, table.sizes.length, matrixTasks.map((p) => ({
+    queries: p.task.queries,
+    queryNames: Int32Array.from(p.task.queries, (q) => table.nameIndex[q]),
+    refs: p.task.refs,
+    ends: p.ends,
+    groupNames: p.groupNames,
+    groupPrefix: Int32Array.from(p.ends, (_, g) => p.prefixGroup.indexOf(g)),
+    prefixes: p.prefixGroup.length,
+    excludeSameName: p.task.excludeSameName,
+    k: p.k,
+  })));
+  const scalarOut = prepared.map((p) => (p.scalar ? emptyOutput(table, p) : null));
+  for (let c = 0; c < C; c++) {
+    plan.distances(table.blocks[c], table.dims[c]);
+    for (let m = 0; m < matrixTasks.length; m++) plan.nearest(m, c);
+  }
+  scalarTasks(table, prepared, scalarOut);
+  let m = 0;
+  return prepared.map((p, t) => {
+    if (scalarOut[t]) return scalarOut[t]!;
+    const r = plan.result(m++);
+    const out: TaskOutput = { nb: { k: p.k, classifiers: C, idx: r.idx, dist: r.dist } };
+    if (p.task.prefixEnds) out.prefix = { votes: r.votes, dist: r.voteDist };
+    return out;
+  });
+}
+
+function scalarTasks(table: FeatureTable, prepared: Prepared[], outputs: (TaskOutput | null)[]): void {
+  const C = table.blocks.length;
+  const scratch = scalarScratch(Math.max(0, ...prepared.map((p) => (p.scalar ? p.task.refs.length : 0))));
+  if (!outputs.some((o) => o !== null)) return;
+  for (let c = 0; c < C; c++) {
+    const order = valueOrder(table.blocks[c]);
+    prepared.forEach((p, t) => {
+      const o = outputs[t];
+      if (o) scalarScan(table.blocks[c], p.task.queries, p.task.refs, c, C, o.nb.idx, o.nb.dist, order, p.posOf!, scratch);
+    });
+  }
+}
+
+function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {
   const n = table.n;
   const C = table.blocks.length;
   const S = table.sizes.length;
-  const outputs: TaskOutput[] = tasks.map((t) => {
-    const k = Math.max(1, t.k);
-    const size = t.queries.length * C * k;
-    const out: TaskOutput = { nb: { k, classifiers: C, idx: new Int32Array(size).fill(-1), dist: new Float64Array(size).fill(Number.NaN) } };
-    if (t.prefixEnds) {
-      const len = t.prefixEnds.length * t.queries.length * S;
-      out.prefix = { votes: new Float64Array(len), dist: new Float64Array(len) };
-    }
-    return out;
-  });
-  const D = new Float64Array(n * n);
-  const most = Math.max(1, ...tasks.map((t) => t.queries.length * Math.max(1, t.k)));
-  const topD = new Float64Array(most);
-  const topR = new Int32Array(most);
-  const scalar = tasks.map((t) => {
-    if (t.k !== 1 || t.excludeSameName || t.prefixEnds || !table.dims.every((d) => d === 1)) return false;
-    const inRefs = new Uint8Array(n);
-    for (const r of t.refs) inRefs[r] = 1;
-    return !t.queries.some((q) => inRefs[q] === 1);
-  });
-  const needMatrix = scalar.some((x) => !x);
+  const outputs = prepared.map((p) => emptyOutput(table, p));
+  const matrixTasks = prepared.filter((p) => !p.scalar);
+  const D = matrixTasks.length > 0 ? new Float64Array(n * n) : null;
+  const most = (f: (p: Prepared) => number) => Math.max(1, ...matrixTasks.map(f));
+  const scratch: ScanResult = {
+    topD: new Float64Array(most((p) => p.task.queries.length * p.k)),
+    topR: new Int32Array(most((p) => p.task.queries.length * p.k)),
+    groupD: new Float64Array(most((p) => p.task.queries.length * p.ends.length)),
+    groupR: new Int32Array(most((p) => p.task.queries.length * p.ends.length)),
+  };
+  scalarTasks(table, prepared, outputs.map((o, t) => (prepared[t].scalar ? o : null)));
   for (let c = 0; c < C; c++) {
-    if (needMatrix) blockDistances(table.blocks[c], n, table.dims[c], D);
-    for (let t = 0; t < tasks.length; t++) {
-      const task = tasks[t];
+    if (D) blockDistances(table.blocks[c], n, table.dims[c], D);
+    prepared.forEach((p, t) => {
+      const { task, k } = p;
       const { nb, prefix } = outputs[t];
-      if (scalar[t]) { scalarScan(table.blocks[c], task.queries, task.refs, c, C, nb.idx, nb.dist); continue; }
-      scan(D, n, task.queries, task.refs, task.excludeSameName, table.nameIndex, nb.k, c, C, nb.idx, nb.dist, topD, topR,
-        task.prefixEnds ?? null, table.sizeIndex, S, prefix?.votes ?? null, prefix?.dist ?? null);
-    }
+      if (p.scalar) return;
+      scan(D!, n, task.queries, task.refs, task.excludeSameName, table.nameIndex, k, p.ends, scratch);
+      collect(scratch, k, task.queries.length, k, c, C, nb.idx, nb.dist);
+      if (prefix) prefixVotes(scratch, task.queries.length, p.ends.length, p.prefixGroup, table.sizeIndex, S, prefix.votes, prefix.dist);
+    });
   }
   return outputs;
 }

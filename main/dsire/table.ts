@@ -70,25 +70,32 @@ export function buildTable(ref: ReferenceSet, kind: TableKind = 'spectra'): Feat
   let min = Infinity;
   let max = -Infinity;
   const blocks: Float64Array[] = [];
-  for (let c = 0; c < C; c++) {
+  // one allocation for all blocks: hundreds of separate ~80 kB arrays cost more to allocate than to fill
+  let total = 0;
+  for (let c = 0; c < C; c++) total += n * dims[c];
+  const all = new Float64Array(total);
+  for (let c = 0, at = 0; c < C; c++) {
     const d = dims[c];
-    const block = new Float64Array(n * d);
+    const block = all.subarray(at, at + n * d);
+    at += n * d;
     for (let i = 0; i < n; i++) {
       const v = values(perAdapter[i][moduleOf[c]], kinds[c], kind);
       if (v.length !== d) {
         throw new AuditError('SHAPE_MISMATCH', `reference adapter "${adapters[i].name}" has ${v.length} values for ${kinds[c]} of ${moduleIds[moduleOf[c]]}, the others ${d}`, adapters[i].source);
       }
-      for (let j = 0; j < d; j++) {
-        const x = v[j];
-        block[i * d + j] = x;
-        if (x < min) min = x;
-        if (x > max) max = x;
-      }
+      block.set(v, i * d);
+    }
+    // min/max over the typed block rather than over `v` (a typed array for spectra, a plain one for
+    // norms), so this loop stays monomorphic.
+    for (let j = 0; j < block.length; j++) {
+      const x = block[j];
+      if (x < min) min = x;
+      if (x > max) max = x;
     }
     blocks.push(block);
   }
   const range = max > min ? max - min : 1;
-  for (const block of blocks) for (let j = 0; j < block.length; j++) block[j] = (block[j] - min) / range;
+  for (let j = 0; j < all.length; j++) all[j] = (all[j] - min) / range;
 
   const sizes = [...new Set(adapters.map((a) => a.label))].sort((x, y) => x - y);
   const sizePos = new Map(sizes.map((s, i) => [s, i]));

@@ -88,12 +88,12 @@ describe('one-value classifiers', () => {
     const inRefs = new Set(refs);
     const queries = Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => !inRefs.has(i)));
     const a = { idx: new Int32Array(queries.length).fill(-1), dist: new Float64Array(queries.length) };
-    const b = { idx: new Int32Array(queries.length).fill(-1), dist: new Float64Array(queries.length) };
-    scalarScan(block, queries, refs, 0, 1, a.idx, a.dist);
+        scalarScan(block, queries, refs, 0, 1, a.idx, a.dist);
     const D = new Float64Array(n * n);
     blockDistances(block, n, 1, D);
-    scan(D, n, queries, refs, false, new Int32Array(n), 1, 0, 1, b.idx, b.dist, new Float64Array(n), new Int32Array(n), null, new Int32Array(n), 1, null, null);
-    expect(Array.from(a.idx)).toEqual(Array.from(b.idx));
-    expect(Array.from(a.dist)).toEqual(Array.from(b.dist));
+    const res = { topD: new Float64Array(n), topR: new Int32Array(n), groupD: new Float64Array(n), groupR: new Int32Array(n) };
+    scan(D, n, queries, refs, false, new Int32Array(n), 1, Int32Array.of(refs.length), res);
+    expect(Array.from(a.idx)).toEqual(Array.from(res.topR.subarray(0, queries.length)));
+    expect(Array.from(a.dist)).toEqual(Array.from(res.topD.subarray(0, queries.length), Math.sqrt));
   });
 });

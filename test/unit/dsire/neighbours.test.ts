@@ -1,0 +1,92 @@
+// The WebAssembly nearest-neighbour kernels (native/neighbours.ts) must give the plain loops' answers
+// bit for bit: the same distances, the same neighbours in the same order (ties to the earlier
+// reference), the same references-per-size votes. The inputs are built to be awkward: few distinct
+// values (so equal distances are common), names interleaved in the references, queries that are also
+// references, odd vector lengths, NaN features.
+import { describe, expect, it } from 'vitest';
+import { blockDistances, search, type Task, type TaskOutput } from '../../../main/dsire/pairwise.ts';
+import type { FeatureTable } from '../../../main/dsire/table.ts';
+import { mulberry32, shuffled } from '../../../main/dsire/prng.ts';
+import { neighbourKernel } from '../../../native/neighbours.ts';
+
+function table(n: number, dims: number[], names: number, sizes: number, seed: number, levels = 4): FeatureTable {
+  const next = mulberry32(seed);
+  const blocks = dims.map((d) => Float64Array.from({ length: n * d }, () => Math.floor(next() * levels) / levels));
+  const nameIndex = Int32Array.from({ length: n }, () => Math.floor(next() * names));
+  const sizeIndex = Int32Array.from({ length: n }, () => Math.floor(next() * sizes));
+  const sizeList = Array.from({ length: sizes }, (_, s) => s + 1);
+  return {
+    kind: 'spectra', n, moduleIds: dims.map((_, c) => `m${c}`), moduleOf: Int32Array.from(dims, (_, c) => c),
+    kinds: dims.map(() => 'sigmaDW'), dims: Int32Array.from(dims), blocks, min: 0, range: 1,
+    sizes: sizeList, labels: Float64Array.from(sizeIndex, (s) => sizeList[s]), sizeIndex,
+    names: Array.from({ length: names }, (_, p) => `name${p}`), nameIndex,
+    adapterNames: Array.from(nameIndex, (p) => `name${p}`), sources: Array.from({ length: n }, () => 'test'),
+  };
+}
+
+function same(a: TaskOutput[], b: TaskOutput[]): void {
+  expect(a.length).toBe(b.length);
+  a.forEach((x, t) => {
+    const y = b[t];
+    expect(Array.from(x.nb.idx)).toEqual(Array.from(y.nb.idx));
+    // Object.is: NaN equals NaN, and every bit of every distance counts
+    expect(Array.from(x.nb.dist).every((v, i) => Object.is(v, y.nb.dist[i]))).toBe(true);
+    expect(Boolean(x.prefix)).toBe(Boolean(y.prefix));
+    if (x.prefix && y.prefix) {
+      expect(Array.from(x.prefix.votes)).toEqual(Array.from(y.prefix.votes));
+      expect(Array.from(x.prefix.dist).every((v, i) => Object.is(v, y.prefix!.dist[i]))).toBe(true);
+    }
+  });
+}
+
+describe('WebAssembly nearest-neighbour kernels', () => {
+  it('are available on this runtime (Node 24 has WebAssembly SIMD)', () => {
+    expect(neighbourKernel()).not.toBeNull();
+  });
+
+  it('compute the plain loop\'s distances bit for bit, for every vector length and row count', () => {
+    for (const [n, d] of [[1, 1], [2, 1], [3, 5], [4, 2], [5, 32], [9, 7], [13, 33], [64, 16]]) {
+      const next = mulberry32(n * 100 + d);
+      const block = Float64Array.from({ length: n * d }, () => next() * 3 - 1);
+      const plan = neighbourKernel()!.plan(n, d, 1, new Int32Array(n), 1, []);
+      plan.distances(block, d);
+      const expected = new Float64Array(n * n);
+      blockDistances(block, n, d, expected);
+      expect(Array.from(plan.matrix())).toEqual(Array.from(expected));
+    }
+  });
+
+  it('find the same neighbours and votes as the plain loops: splits with prefixes, leave-one-name-out, k = 1…3', () => {
+    for (const seed of [1, 2, 3]) {
+      const t = table(47, [1, 3, 8, 32], 9, 4, seed);
+      const next = mulberry32(seed + 10);
+      const names = shuffled(Array.from({ length: 9 }, (_, p) => p), next);
+      const rowsOf = (p: number) => Array.from({ length: t.n }, (_, i) => i).filter((i) => t.nameIndex[i] === p);
+      const refNames = names.slice(0, 5);
+      const refs = Int32Array.from(refNames.flatMap(rowsOf));
+      const prefixEnds = Int32Array.from(refNames.map((_, p) => refNames.slice(0, p + 1).flatMap(rowsOf).length));
+      const queries = Int32Array.from(names.slice(5).flatMap(rowsOf));
+      const all = Int32Array.from({ length: t.n }, (_, i) => i); // names interleaved, as in table order
+      const tasks: Task[] = [
+        { queries, refs, excludeSameName: false, k: 3, prefixEnds },
+        { queries, refs, excludeSameName: false, k: 1, prefixEnds },
+        { queries: refs, refs, excludeSameName: true, k: 3 },
+        { queries: all, refs: all, excludeSameName: true, k: 2 },
+        { queries: all, refs: all, excludeSameName: false, k: 3 },    // the query itself must be skipped
+        { queries: all.slice(0, 5), refs: Int32Array.of(), excludeSameName: false, k: 3 },
+      ];
+      same(search(t, tasks), search(t, tasks, { plainLoops: true }));
+    }
+  });
+
+  it('never take a NaN distance, as the plain loop never does', () => {
+    const t = table(20, [4], 4, 3, 7);
+    t.blocks[0][5] = Number.NaN;
+    t.blocks[0][4 * 11 + 2] = -Number.NaN;
+    const all = Int32Array.from({ length: t.n }, (_, i) => i);
+    const tasks: Task[] = [{ queries: all, refs: all, excludeSameName: true, k: 3 }];
+    const kernel = search(t, tasks);
+    same(kernel, search(t, tasks, { plainLoops: true }));
+    expect(Array.from(kernel[0].nb.idx).filter((r) => r === 1 || r === 11)).toEqual([]);
+  });
+});
