@@ -86,9 +86,11 @@ function distancesFunction(): WasmFunction {
 function nearestFunction(): WasmFunction {
   const [DIST, N, QUERIES, QUERY_NAMES, Q, REFS, ENDS, GROUP_NAMES, GROUP_PREFIX, GROUPS, EXCL] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const [SIZE_OF, S, VOTES, VOTE_DIST, CLS, CLASSIFIERS, K, IDX, NB_DIST] = [11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const [QN, I, NAME, ROW, G, END, POS, R, R0, R1, R2, C0, C1, AT, HELD, SINCE, P, J] = [20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37];
-  const [DD, D0, D1, D2] = [38, 39, 40, 41];
-  const [HELD_D, ROOT] = [42, 43];
+  const [NB, TALLY, TALLY_VOTES, TALLY_DIST, SUBSET, HITS] = [20, 21, 22, 23, 24, 25];
+  const PARAMS = 26;
+  const [QN, I, NAME, ROW, G, END, POS, R, R0, R1, R2, C0, C1, AT, HELD, SINCE, P, J, S0, S1, S2, V1, V2] = Array.from({ length: 23 }, (_, i) => PARAMS + i);
+  const [DD, D0, D1, D2] = Array.from({ length: 4 }, (_, i) => PARAMS + 23 + i);
+  const [HELD_D, ROOT, DIST0, DIST1, DIST2, W0, W1, W2, TOTAL] = Array.from({ length: 9 }, (_, i) => PARAMS + 27 + i);
   const pick = (target: number, ifTrue: number[], ifFalse: number[], cond: number) => [...ifTrue, ...ifFalse, ...get(cond), ...op.select, ...set(target)];
 
   // Distances are compared as the unsigned int64 of their bits. For doubles ≥ +0 and +∞ that order
@@ -138,6 +140,46 @@ function nearestFunction(): WasmFunction {
     ...op.end,
   ];
 
+  // The votes of the four tallies a query gets from classifier c, in the order of CANDIDATES in
+  // main/dsire/variants.ts: 0 the nearest reference's vote, 1 the same if c is in the subset (σ(ΔW)),
+  // 2 the k nearest with inverse-distance weights normalised to one vote, 3 the same if in the subset.
+  // Each adds to tallyVotes / tallyDist[((query·4 + slot)·sizes + size)], summing exactly as tally()
+  // there does: per query, classifier after classifier.
+  const add = (array: number, slot: number, size: number, value: number[]) => [
+    ...get(array), ...get(QN), ...op.i32(4), ...op.i32Mul, ...op.i32(slot), ...op.i32Add, ...get(S), ...op.i32Mul, ...get(size), ...op.i32Add,
+    ...op.i32(3), ...op.i32Shl, ...op.i32Add, ...set(AT),
+    ...get(AT), ...get(AT), ...op.f64Load(), ...value, ...op.f64Add, ...op.f64Store(),
+  ];
+  const rank = (r: number, d: number, size: number, dist: number, w: number) => [
+    ...addr(SIZE_OF, r, 2), ...op.i32Load(), ...set(size),
+    ...get(d), ...op.f64ReinterpretI64, ...op.f64Sqrt, ...set(dist),
+    ...op.f64(1), ...get(dist), ...op.f64(1e-12), ...op.f64Add, ...op.f64Div, ...set(w),
+  ];
+  const weighted = (slot: number) => [
+    ...add(TALLY_VOTES, slot, S0, [...get(W0), ...get(TOTAL), ...op.f64Div]), ...add(TALLY_DIST, slot, S0, get(DIST0)),
+    ...get(V1), ...op.if, ...add(TALLY_VOTES, slot, S1, [...get(W1), ...get(TOTAL), ...op.f64Div]), ...add(TALLY_DIST, slot, S1, get(DIST1)), ...op.end,
+    ...get(V2), ...op.if, ...add(TALLY_VOTES, slot, S2, [...get(W2), ...get(TOTAL), ...op.f64Div]), ...add(TALLY_DIST, slot, S2, get(DIST2)), ...op.end,
+  ];
+  const tallies = [
+    ...get(R0), ...op.i32(0), ...op.i32GeS, ...op.if,
+    ...get(K), ...op.i32(1), ...op.i32GtS, ...get(R1), ...op.i32(0), ...op.i32GeS, ...op.i32And, ...set(V1),
+    ...get(K), ...op.i32(2), ...op.i32GtS, ...get(R2), ...op.i32(0), ...op.i32GeS, ...op.i32And, ...set(V2),
+    ...rank(R0, D0, S0, DIST0, W0), ...get(W0), ...set(TOTAL),
+    ...get(V1), ...op.if, ...rank(R1, D1, S1, DIST1, W1), ...get(TOTAL), ...get(W1), ...op.f64Add, ...set(TOTAL), ...op.end,
+    ...get(V2), ...op.if, ...rank(R2, D2, S2, DIST2, W2), ...get(TOTAL), ...get(W2), ...op.f64Add, ...set(TOTAL), ...op.end,
+    ...add(TALLY_VOTES, 0, S0, op.f64(1)), ...add(TALLY_DIST, 0, S0, get(DIST0)),
+    ...weighted(2),
+    ...get(SUBSET), ...op.if,
+    ...add(TALLY_VOTES, 1, S0, op.f64(1)), ...add(TALLY_DIST, 1, S0, get(DIST0)),
+    ...weighted(3),
+    ...op.end,
+    // per-classifier accuracy: the nearest reference has the query's size
+    ...get(S0), ...addr(SIZE_OF, I, 2), ...op.i32Load(), ...op.i32Eq, ...op.if,
+    ...addr(HITS, CLS, 3), ...addr(HITS, CLS, 3), ...op.f64Load(), ...op.f64(1), ...op.f64Add, ...op.f64Store(),
+    ...op.end,
+    ...op.end,
+  ];
+
   const body = forLoop(QN, op.i32(0), get(Q), 1, [
     ...addr(QUERIES, QN, 2), ...op.i32Load(), ...set(I),
     ...addr(QUERY_NAMES, QN, 2), ...op.i32Load(), ...set(NAME),
@@ -157,7 +199,9 @@ function nearestFunction(): WasmFunction {
     ...get(HELD), ...op.i32(0), ...op.i32GeS, ...op.if,
     ...get(HELD_D), ...op.f64Sqrt, ...set(ROOT), ...vote(get(SINCE), 1),
     ...op.end,
+    ...get(TALLY), ...op.if, ...tallies, ...op.end,
     // the k nearest: rows and distances, −1 and NaN where missing
+    ...get(NB), ...op.if,
     ...forLoop(J, op.i32(0), get(K), 1, [
       ...get(QN), ...get(CLASSIFIERS), ...op.i32Mul, ...get(CLS), ...op.i32Add, ...get(K), ...op.i32Mul, ...get(J), ...op.i32Add, ...set(AT),
       // rank j's row and squared distance: R0/D0, R1/D1 or R2/D2
@@ -168,11 +212,12 @@ function nearestFunction(): WasmFunction {
       ...op.f64(NaN), ...get(DD), ...op.f64ReinterpretI64, ...op.f64Sqrt, ...get(R), ...op.i32(0), ...op.i32LtS, ...op.select,
       ...op.f64Store(),
     ]),
+    ...op.end,
   ]);
   return {
     name: 'nearest',
-    params: Array(20).fill(I32),
-    locals: [...Array(18).fill(I32), ...Array(4).fill(I64), F64, F64],
+    params: Array(PARAMS).fill(I32),
+    locals: [...Array(23).fill(I32), ...Array(4).fill(I64), ...Array(9).fill(F64)],
     body,
   };
 }
@@ -191,12 +236,22 @@ export interface KernelTask {
   excludeSameName: boolean;
   /** Neighbours kept per query and classifier, 1…3. */
   k: number;
+  /** Keep every classifier's neighbours (idx, dist)? */
+  neighbours: boolean;
+  /** Sum the four tallies of CANDIDATES and the per-classifier hits? */
+  tallies: boolean;
 }
 
 export interface KernelResult {
-  /** [(query·classifiers + c)·k + j]: row and distance (not squared) of the j-th nearest reference. */
+  /** [(query·classifiers + c)·k + j]: row and distance (not squared) of the j-th nearest reference
+   *  (empty unless the task asked for neighbours). */
   idx: Int32Array;
   dist: Float64Array;
+  /** [(query·4 + slot)·sizes + size]: votes and summed distances of the four tallies, and per
+   *  classifier the number of queries whose nearest reference has their size (empty unless asked). */
+  tallyVotes: Float64Array;
+  tallyDist: Float64Array;
+  hits: Float64Array;
   /** [(prefix·queries + query)·sizes + size]: faithful votes and summed distances as a difference
    *  array over the prefix (empty when the task has no prefixes). */
   votes: Float64Array;
@@ -215,9 +270,10 @@ export interface NeighbourPlan {
 }
 
 export interface NeighbourKernel {
-  /** Lays out memory for n rows of at most maxDim values, `classifiers` classifiers, labels with
-   *  `sizes` distinct sizes (sizeOf: per row) and these tasks. */
-  plan(n: number, maxDim: number, classifiers: number, sizeOf: Int32Array, sizes: number, tasks: KernelTask[]): NeighbourPlan;
+  /** Lays out memory for n rows of at most maxDim values, `classifiers` classifiers (subset[c] = 1
+   *  for those in the tallies' subset), labels with `sizes` distinct sizes (sizeOf: per row) and
+   *  these tasks. */
+  plan(n: number, maxDim: number, classifiers: number, subset: Uint8Array, sizeOf: Int32Array, sizes: number, tasks: KernelTask[]): NeighbourPlan;
 }
 
 const PAGE = 65536;
@@ -236,7 +292,7 @@ export function neighbourKernel(): NeighbourKernel | null {
  *  be handed out as views instead of copies: fresh memory costs a page fault per 4 kB on first
  *  touch, which made copying the ~40 MB of a 10-split evaluation's neighbours cost as much as
  *  finding them. The memory is freed with the last view. */
-function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: number, sizeOf: Int32Array, S: number, tasks: KernelTask[]): NeighbourPlan {
+function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: number, subset: Uint8Array, sizeOf: Int32Array, S: number, tasks: KernelTask[]): NeighbourPlan {
   const memory = exports.mem as WasmMemory;
   const distances = exports.distances as (block: number, n: number, d: number, out: number) => void;
   const nearest = exports.nearest as (...args: number[]) => void;
@@ -252,8 +308,9 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
     return {
       queries: take(Q * 4), queryNames: take(Q * 4), refs: take(t.refs.length * 4),
       ends: take(G * 4), groupNames: take(G * 4), groupPrefix: take(G * 4),
-      idx: take(Q * C * t.k * 4), dist: take(Q * C * t.k * 8),
+      idx: take(t.neighbours ? Q * C * t.k * 4 : 0), dist: take(t.neighbours ? Q * C * t.k * 8 : 0),
       votes: take(t.prefixes * Q * S * 8), voteDist: take(t.prefixes * Q * S * 8),
+      tallyVotes: take(t.tallies ? Q * 4 * S * 8 : 0), tallyDist: take(t.tallies ? Q * 4 * S * 8 : 0), hits: take(t.tallies ? C * 8 : 0),
     };
   });
   if (top > MAX_KERNEL_BYTES) throw new RangeError(`nearest-neighbour kernel: ${top} bytes needed, more than ${MAX_KERNEL_BYTES}`);
@@ -284,14 +341,19 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
       const t = tasks[k];
       const s = staged[k];
       nearest(distAt, n, s.queries, s.queryNames, t.queries.length, s.refs, s.ends, s.groupNames, s.groupPrefix, t.ends.length,
-        t.excludeSameName ? 1 : 0, sizeOfAt, S, s.votes, s.voteDist, c, C, t.k, s.idx, s.dist);
+        t.excludeSameName ? 1 : 0, sizeOfAt, S, s.votes, s.voteDist, c, C, t.k, s.idx, s.dist,
+        t.neighbours ? 1 : 0, t.tallies ? 1 : 0, s.tallyVotes, s.tallyDist, subset[c], s.hits);
     },
     result(k) {
       const t = tasks[k];
       const s = staged[k];
-      const len = t.queries.length * C * t.k;
+      const len = t.neighbours ? t.queries.length * C * t.k : 0;
       const votes = t.prefixes * t.queries.length * S;
-      return { idx: i32(s.idx, len), dist: f64(s.dist, len), votes: f64(s.votes, votes), voteDist: f64(s.voteDist, votes) };
+      const tallies = t.tallies ? t.queries.length * 4 * S : 0;
+      return {
+        idx: i32(s.idx, len), dist: f64(s.dist, len), votes: f64(s.votes, votes), voteDist: f64(s.voteDist, votes),
+        tallyVotes: f64(s.tallyVotes, tallies), tallyDist: f64(s.tallyDist, tallies), hits: f64(s.hits, t.tallies ? C : 0),
+      };
     },
   };
 }

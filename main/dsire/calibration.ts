@@ -7,7 +7,7 @@ import { referenceSpread } from './ood.ts';
 import { search } from './pairwise.ts';
 import { fitRidge, tableRow, type RidgeModel } from './regression.ts';
 import { buildTable, type FeatureTable } from './table.ts';
-import { CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, tally, type Neighbours } from './variants.ts';
+import { CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, tallyOf, type Neighbours, type Tallies } from './variants.ts';
 import type { ReferenceSet } from '../reference/types.ts';
 import type { DsireMode, Variant } from './types.ts';
 
@@ -16,6 +16,7 @@ export interface CandidateScore { variant: Variant; accuracy: number; mae: numbe
 export interface ReferenceModel {
   table: FeatureTable;
   lono: Neighbours;
+  lonoTallies: Tallies;
   spread: Float64Array;
   variant: Variant;
   candidates: CandidateScore[];
@@ -23,15 +24,16 @@ export interface ReferenceModel {
   regression: RidgeModel | null;
 }
 
-/** Leave-one-name-out predictions of one variant for rows 0..Q−1 of nb (row q is table row rows[q]). */
-export function lonoScores(table: FeatureTable, nb: Neighbours, rows: ArrayLike<number>, variant: Variant): { pred: Float64Array; centre: Float64Array; accuracy: number; mae: number } {
+/** Leave-one-name-out predictions of one variant for queries 0..Q−1 of the tallies (query q is table
+ *  row rows[q]). */
+export function lonoScores(table: FeatureTable, tallies: Tallies, rows: ArrayLike<number>, variant: Variant): { pred: Float64Array; centre: Float64Array; accuracy: number; mae: number } {
   const Q = rows.length;
   const pred = new Float64Array(Q);
   const centre = new Float64Array(Q);
   let hits = 0;
   let abs = 0;
   for (let q = 0; q < Q; q++) {
-    const { votes, dist } = tally(variant, table, nb, q);
+    const { votes, dist } = tallyOf(tallies, variant, q);
     pred[q] = table.sizes[decide(votes, dist)];
     centre[q] = logCentre(votes, table.sizes);
     const truth = table.labels[rows[q]];
@@ -43,13 +45,13 @@ export function lonoScores(table: FeatureTable, nb: Neighbours, rows: ArrayLike<
 
 /** Best mode's choice: the candidate with the lowest leave-one-name-out MAE; ties keep the earlier
  *  candidate, so the paper's rule stays unless another one measures strictly better on this set. */
-export function chooseVariant(table: FeatureTable, nb: Neighbours, rows: ArrayLike<number>): { variant: Variant; candidates: CandidateScore[]; centre: Float64Array; pred: Float64Array } {
+export function chooseVariant(table: FeatureTable, tallies: Tallies, rows: ArrayLike<number>): { variant: Variant; candidates: CandidateScore[]; centre: Float64Array; pred: Float64Array } {
   let chosen = -1;
   let centre: Float64Array = new Float64Array(0);
   let pred: Float64Array = new Float64Array(0);
   const candidates: CandidateScore[] = [];
   CANDIDATES.forEach((variant, i) => {
-    const s = lonoScores(table, nb, rows, variant);
+    const s = lonoScores(table, tallies, rows, variant);
     candidates.push({ variant, accuracy: s.accuracy, mae: s.mae });
     if (chosen < 0 || s.mae < candidates[chosen].mae) { chosen = i; centre = s.centre; pred = s.pred; }
   });
@@ -101,16 +103,18 @@ export function prepareReference(ref: ReferenceSet, mode: DsireMode): ReferenceM
   const other = byMode.get(mode === 'best' ? 'faithful' : 'best');
   const table = other?.table ?? buildTable(ref);
   const rows = Int32Array.from({ length: table.n }, (_, i) => i);
-  const lono = other?.lono ?? search(table, [{ queries: rows, refs: rows, excludeSameName: true, k: MAX_K }])[0].nb;
+  const found = other ?? search(table, [{ queries: rows, refs: rows, excludeSameName: true, k: MAX_K, tallies: true }])[0];
+  const lono = 'lono' in found ? found.lono : found.nb!;
+  const lonoTallies = 'lono' in found ? found.lonoTallies : found.tallies!;
   const spread = other?.spread ?? referenceSpread(lono, table.n);
   let model: ReferenceModel;
   if (mode === 'faithful' || table.names.length < 2) {
-    const s = lonoScores(table, lono, rows, FAITHFUL);
-    model = { table, lono, spread, variant: FAITHFUL, candidates: [{ variant: FAITHFUL, accuracy: s.accuracy, mae: s.mae }], conformal: null, regression: null };
+    const s = lonoScores(table, lonoTallies, rows, FAITHFUL);
+    model = { table, lono, lonoTallies, spread, variant: FAITHFUL, candidates: [{ variant: FAITHFUL, accuracy: s.accuracy, mae: s.mae }], conformal: null, regression: null };
   } else {
-    const choice = chooseVariant(table, lono, rows);
+    const choice = chooseVariant(table, lonoTallies, rows);
     const regression = table.n >= 3 ? fitRidge(Array.from(rows, (i) => tableRow(table, i)), Array.from(table.labels)) : null;
-    model = { table, lono, spread, variant: choice.variant, candidates: choice.candidates, conformal: conformalFrom(table, rows, choice.centre, choice.pred), regression };
+    model = { table, lono, lonoTallies, spread, variant: choice.variant, candidates: choice.candidates, conformal: conformalFrom(table, rows, choice.centre, choice.pred), regression };
   }
   byMode.set(mode, model);
   return model;

@@ -12,7 +12,7 @@ import { mulberry32, shuffled } from './prng.ts';
 import { fitRidge, predictRidge, tableRow } from './regression.ts';
 import { meanStd } from './stats.ts';
 import { buildTable, type FeatureTable } from './table.ts';
-import { ABLATIONS, decide, FAITHFUL, logCentre, MAX_K, tally, type Neighbours } from './variants.ts';
+import { ABLATIONS, decide, FAITHFUL, logCentre, MAX_K, tally, tallyOf, type Neighbours, type Tallies } from './variants.ts';
 import type { DsireMode, EvaluationResult, Scores, SplitResult, Variant } from './types.ts';
 
 export interface EvaluateOptions { splits: number; trainNames: number; seed: number; mode: DsireMode }
@@ -43,10 +43,10 @@ function summarise(xs: Score1[]): Scores {
   };
 }
 
-function predictions(variant: Variant, table: FeatureTable, nb: Neighbours, Q: number): Float64Array {
+function predictions(variant: Variant, table: FeatureTable, from: Neighbours | Tallies, Q: number): Float64Array {
   const out = new Float64Array(Q);
   for (let q = 0; q < Q; q++) {
-    const { votes, dist } = tally(variant, table, nb, q);
+    const { votes, dist } = 'idx' in from ? tally(variant, table, from, q) : tallyOf(from, variant, q);
     out[q] = table.sizes[decide(votes, dist)];
   }
   return out;
@@ -85,8 +85,8 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
 
   const tasks: Task[] = [];
   for (const sp of splits) {
-    tasks.push({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds });
-    if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K });
+    tasks.push({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds, neighbours: false, tallies: true });
+    if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K, neighbours: false, tallies: true });
   }
   const outs = search(table, tasks);
   const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1 })));
@@ -110,15 +110,13 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
   splits.forEach((sp, s) => {
     const main = outs[s * per];
     const Q = sp.queries.length;
+    let faithful: Float64Array = new Float64Array(0);
     ABLATIONS.forEach((v, vi) => {
-      const pred = v.features === 'norms' ? predictions(v, norms, normOuts[s].nb, Q) : predictions(v, table, main.nb, Q);
+      const pred = v.features === 'norms' ? predictions(v, norms, normOuts[s].nb!, Q) : predictions(v, table, main.tallies!, Q);
+      if (v === FAITHFUL) faithful = pred;
       variantScores[vi].push(score(table, sp.queries, pred));
     });
-    const faithful = predictions(FAITHFUL, table, main.nb, Q);
-    for (let q = 0; q < Q; q++) {
-      const truth = table.sizeIndex[sp.queries[q]];
-      for (let c = 0; c < C; c++) if (table.sizeIndex[main.nb.idx[(q * C + c) * main.nb.k]] === truth) layerHits[c]++;
-    }
+    for (let c = 0; c < C; c++) layerHits[c] += main.hits![c];
     layerTotal += Q;
     const pv = main.prefix!;
     const runVotes = new Float64Array(Q * S);
@@ -140,21 +138,21 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     const regAbs = score(table, sp.queries, reg);
     regressionScores.push({ accuracy: regScore.accuracy, mae: regAbs.mae, mape: regAbs.mape });
 
-    let pred = faithful;
+    let pred: Float64Array = faithful;
     let variant: Variant = FAITHFUL;
     const result: SplitResult = { index: s, referenceNames: sp.referenceNames.map((p) => table.names[p]), queries: Q, accuracy: 0, mae: 0, mape: 0, variant: FAITHFUL.name };
     if (best) {
       const calib = outs[s * per + 1];
-      const choice = chooseVariant(table, calib.nb, sp.refs);
+      const choice = chooseVariant(table, calib.tallies!, sp.refs);
       variant = choice.variant;
       chosen[variant.name] = (chosen[variant.name] ?? 0) + 1;
-      pred = predictions(variant, table, main.nb, Q);
+      pred = predictions(variant, table, main.tallies!, Q);
       bestScores.push(score(table, sp.queries, pred));
       const conf = conformalFrom(table, sp.refs, choice.centre, choice.pred);
       let covered = 0;
       let width = 0;
       for (let q = 0; q < Q; q++) {
-        const { votes } = tally(variant, table, main.nb, q);
+        const { votes } = tallyOf(main.tallies!, variant, q);
         const iv = intervalFor(logCentre(votes, table.sizes), conf.q, table.sizes, pred[q]);
         const truth = table.labels[sp.queries[q]];
         if (truth >= iv.low && truth <= iv.high) covered++;

@@ -6,7 +6,7 @@
 // 1.8–2.0 s for evaluate with every ablation (test/bench/dsire.bench.ts, docs/BENCHMARKS.md, size recovery section).
 import type { FeatureTable } from './table.ts';
 import { MAX_KERNEL_BYTES, neighbourKernel, type NeighbourKernel } from '../../native/neighbours.ts';
-import type { Neighbours } from './variants.ts';
+import { ALL_K3, CANDIDATES, DW_K3, DW_ONLY, FAITHFUL, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
 
 export interface Task {
   queries: Int32Array;          // table rows classified
@@ -17,14 +17,25 @@ export interface Task {
   /** References-per-size ablation: refs[0 .. prefixEnds[p]) are the adapters of the first p+1 names.
    *  For each prefix the faithful 1-NN votes over all classifiers are accumulated. */
   prefixEnds?: Int32Array;
+  /** Keep every classifier's neighbours (default true). Evaluation needs only the tallies, and at
+   *  k = 3 the neighbours of a 10-split evaluation are ~30 MB that would be written once and read once. */
+  neighbours?: boolean;
+  /** Tally the votes of every CANDIDATES variant per query, and the per-classifier hits. */
+  tallies?: boolean;
 }
 
 export interface TaskOutput {
-  nb: Neighbours;
+  nb?: Neighbours;
   /** [prefix][query][size]: faithful votes and summed distances using only the first p+1 names, as a
    *  difference array over the prefix: the value for prefix p is the sum of entries 0..p. */
   prefix?: { votes: Float64Array; dist: Float64Array };
+  tallies?: Tallies;
+  /** Per classifier: how many queries have a nearest reference of their own size. */
+  hits?: Float64Array;
 }
+
+/** What the search loops produce before the task's outputs are chosen from it. */
+interface Raw { nb: Neighbours; prefix?: { votes: Float64Array; dist: Float64Array } }
 
 /** Squared distances between all rows of one classifier block (symmetric, diagonal 0). */
 export function blockDistances(block: Float64Array, n: number, d: number, out: Float64Array): void {
@@ -239,10 +250,10 @@ function prepare(table: FeatureTable, t: Task): Prepared {
   return { task: t, k, ends, groupNames, prefixGroup, scalar, posOf: scalar ? positions(t.refs, table.n) : null };
 }
 
-function emptyOutput(table: FeatureTable, p: Prepared): TaskOutput {
+function emptyOutput(table: FeatureTable, p: Prepared): Raw {
   const C = table.blocks.length;
   const size = p.task.queries.length * C * p.k;
-  const out: TaskOutput = { nb: { k: p.k, classifiers: C, idx: new Int32Array(size).fill(-1), dist: new Float64Array(size).fill(Number.NaN) } };
+  const out: Raw = { nb: { k: p.k, classifiers: C, idx: new Int32Array(size).fill(-1), dist: new Float64Array(size).fill(Number.NaN) } };
   if (p.task.prefixEnds) {
     const len = p.task.prefixEnds.length * p.task.queries.length * table.sizes.length;
     out.prefix = { votes: new Float64Array(len), dist: new Float64Array(len) };
@@ -263,13 +274,50 @@ export function search(table: FeatureTable, tasks: Task[], opts: { plainLoops?: 
   return outputs ?? searchPlain(table, prepared);
 }
 
+/** The kernel's four tallies are CANDIDATES' as they stand today: the nearest reference's vote, the
+ *  same over σ(ΔW) classifiers only, and both again over the k nearest with inverse-distance weights.
+ *  Should CANDIDATES change, the tallies are counted from the neighbours instead. */
+const KERNEL_TALLIES = CANDIDATES.length === 4 && CANDIDATES.every((v, i) => v === [FAITHFUL, DW_ONLY, ALL_K3, DW_K3][i])
+  && FAITHFUL.features === 'all' && FAITHFUL.k === 1 && DW_ONLY.features === 'sigmaDW' && DW_ONLY.k === 1
+  && ALL_K3.features === 'all' && ALL_K3.weighting === 'inverse-distance' && ALL_K3.k === 3
+  && DW_K3.features === 'sigmaDW' && DW_K3.weighting === 'inverse-distance' && DW_K3.k === 3;
+
+function hitsFrom(table: FeatureTable, nb: Neighbours, queries: Int32Array): Float64Array {
+  const C = nb.classifiers;
+  const hits = new Float64Array(C);
+  for (let q = 0; q < queries.length; q++) {
+    const truth = table.sizeIndex[queries[q]];
+    for (let c = 0; c < C; c++) {
+      const r = nb.idx[(q * C + c) * nb.k];
+      if (r >= 0 && table.sizeIndex[r] === truth) hits[c]++;
+    }
+  }
+  return hits;
+}
+
+/** The task's outputs from what the loops found: tallies counted from the neighbours if asked for and
+ *  not already there, neighbours dropped if not asked for. */
+function finish(table: FeatureTable, p: Prepared, raw: Raw, counted?: { tallies: Tallies; hits: Float64Array }): TaskOutput {
+  const out: TaskOutput = {};
+  if (p.task.neighbours !== false) out.nb = raw.nb;
+  if (raw.prefix) out.prefix = raw.prefix;
+  if (p.task.tallies) {
+    out.tallies = counted?.tallies ?? talliesFrom(CANDIDATES, table, raw.nb, p.task.queries.length);
+    out.hits = counted?.hits ?? hitsFrom(table, raw.nb, p.task.queries);
+  }
+  return out;
+}
+
 function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: NeighbourKernel): TaskOutput[] | null {
   const n = table.n;
   const C = table.blocks.length;
+  const S = table.sizes.length;
   const matrixTasks = prepared.filter((p) => !p.scalar);
-  const bytes = 8 * n * n + matrixTasks.reduce((a, p) => a + 12 * p.task.queries.length * C * p.k, 0);
+  const wantsNeighbours = (p: Prepared) => p.task.neighbours !== false || (Boolean(p.task.tallies) && !KERNEL_TALLIES);
+  const bytes = 8 * n * n + matrixTasks.reduce((a, p) => a + (wantsNeighbours(p) ? 12 * p.task.queries.length * C * p.k : 0), 0);
   if (bytes > MAX_KERNEL_BYTES) return null;
-  const plan = kernel.plan(n, Math.max(...table.dims), C, table.sizeIndex, table.sizes.length, matrixTasks.map((p) => ({
+  const subset = Uint8Array.from(table.kinds, (kind) => (kind === 'sigmaDW' ? 1 : 0));
+  const plan = kernel.plan(n, Math.max(...table.dims), C, subset, table.sizeIndex, S, matrixTasks.map((p) => ({
     queries: p.task.queries,
     queryNames: Int32Array.from(p.task.queries, (q) => table.nameIndex[q]),
     refs: p.task.refs,
@@ -279,6 +327,8 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
     prefixes: p.prefixGroup.length,
     excludeSameName: p.task.excludeSameName,
     k: p.k,
+    neighbours: wantsNeighbours(p),
+    tallies: Boolean(p.task.tallies) && KERNEL_TALLIES,
   })));
   const scalarOut = prepared.map((p) => (p.scalar ? emptyOutput(table, p) : null));
   for (let c = 0; c < C; c++) {
@@ -288,15 +338,16 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
   scalarTasks(table, prepared, scalarOut);
   let m = 0;
   return prepared.map((p, t) => {
-    if (scalarOut[t]) return scalarOut[t]!;
+    if (scalarOut[t]) return finish(table, p, scalarOut[t]!);
     const r = plan.result(m++);
-    const out: TaskOutput = { nb: { k: p.k, classifiers: C, idx: r.idx, dist: r.dist } };
-    if (p.task.prefixEnds) out.prefix = { votes: r.votes, dist: r.voteDist };
-    return out;
+    const raw: Raw = { nb: { k: p.k, classifiers: C, idx: r.idx, dist: r.dist } };
+    if (p.task.prefixEnds) raw.prefix = { votes: r.votes, dist: r.voteDist };
+    const counted = r.hits.length > 0 ? { tallies: { variants: CANDIDATES, sizes: S, votes: r.tallyVotes, dist: r.tallyDist }, hits: r.hits } : undefined;
+    return finish(table, p, raw, counted);
   });
 }
 
-function scalarTasks(table: FeatureTable, prepared: Prepared[], outputs: (TaskOutput | null)[]): void {
+function scalarTasks(table: FeatureTable, prepared: Prepared[], outputs: (Raw | null)[]): void {
   const C = table.blocks.length;
   const scratch = scalarScratch(Math.max(0, ...prepared.map((p) => (p.scalar ? p.task.refs.length : 0))));
   if (!outputs.some((o) => o !== null)) return;
@@ -335,5 +386,5 @@ function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {
       if (prefix) prefixVotes(scratch, task.queries.length, p.ends.length, p.prefixGroup, table.sizeIndex, S, prefix.votes, prefix.dist);
     });
   }
-  return outputs;
+  return outputs.map((raw, t) => finish(table, prepared[t], raw));
 }

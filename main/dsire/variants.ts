@@ -25,6 +25,33 @@ export interface Neighbours {
   dist: Float64Array;
 }
 
+/** Per query, the votes and summed neighbour distances per size of each of `variants`, at
+ *  [(q·variants.length + v)·sizes + s]: everything evaluation and calibration read from neighbours. */
+export interface Tallies { variants: Variant[]; sizes: number; votes: Float64Array; dist: Float64Array }
+
+export function talliesFrom(variants: Variant[], table: FeatureTable, nb: Neighbours, queries: number): Tallies {
+  const S = table.sizes.length;
+  const V = variants.length;
+  const votes = new Float64Array(queries * V * S);
+  const dist = new Float64Array(queries * V * S);
+  for (let q = 0; q < queries; q++) {
+    variants.forEach((variant, v) => {
+      const t = tally(variant, table, nb, q);
+      votes.set(t.votes, (q * V + v) * S);
+      dist.set(t.dist, (q * V + v) * S);
+    });
+  }
+  return { variants, sizes: S, votes, dist };
+}
+
+/** Query q's tally for one variant (views into `t`). */
+export function tallyOf(t: Tallies, variant: Variant, q: number): { votes: Float64Array; dist: Float64Array } {
+  const v = t.variants.indexOf(variant);
+  if (v < 0) throw new Error(`no tally was kept for the variant "${variant.name}"`);
+  const o = (q * t.variants.length + v) * t.sizes;
+  return { votes: t.votes.subarray(o, o + t.sizes), dist: t.dist.subarray(o, o + t.sizes) };
+}
+
 /** Does classifier c take part in this variant? (norms variants run on a norms table, all classifiers.) */
 export function uses(variant: Variant, table: FeatureTable, c: number): boolean {
   return variant.features !== 'sigmaDW' || table.kinds[c] === 'sigmaDW';

@@ -73,6 +73,7 @@ export const op = {
   f64Add: [0xa0],
   f64Sub: [0xa1],
   f64Mul: [0xa2],
+  f64Div: [0xa3],
   f64Sqrt: [0x9f],
   i64ReinterpretF64: [0xbd],
   f64ReinterpretI64: [0xbf],

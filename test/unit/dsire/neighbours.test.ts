@@ -10,6 +10,7 @@ import { mulberry32, shuffled } from '../../../main/dsire/prng.ts';
 import { neighbourKernel } from '../../../native/neighbours.ts';
 
 function table(n: number, dims: number[], names: number, sizes: number, seed: number, levels = 4): FeatureTable {
+  const kinds = ['sigmaA', 'sigmaB', 'sigmaDW'] as const;
   const next = mulberry32(seed);
   const blocks = dims.map((d) => Float64Array.from({ length: n * d }, () => Math.floor(next() * levels) / levels));
   const nameIndex = Int32Array.from({ length: n }, () => Math.floor(next() * names));
@@ -17,7 +18,7 @@ function table(n: number, dims: number[], names: number, sizes: number, seed: nu
   const sizeList = Array.from({ length: sizes }, (_, s) => s + 1);
   return {
     kind: 'spectra', n, moduleIds: dims.map((_, c) => `m${c}`), moduleOf: Int32Array.from(dims, (_, c) => c),
-    kinds: dims.map(() => 'sigmaDW'), dims: Int32Array.from(dims), blocks, min: 0, range: 1,
+    kinds: dims.map((_, c) => kinds[c % 3]), dims: Int32Array.from(dims), blocks, min: 0, range: 1,
     sizes: sizeList, labels: Float64Array.from(sizeIndex, (s) => sizeList[s]), sizeIndex,
     names: Array.from({ length: names }, (_, p) => `name${p}`), nameIndex,
     adapterNames: Array.from(nameIndex, (p) => `name${p}`), sources: Array.from({ length: n }, () => 'test'),
@@ -28,9 +29,19 @@ function same(a: TaskOutput[], b: TaskOutput[]): void {
   expect(a.length).toBe(b.length);
   a.forEach((x, t) => {
     const y = b[t];
-    expect(Array.from(x.nb.idx)).toEqual(Array.from(y.nb.idx));
-    // Object.is: NaN equals NaN, and every bit of every distance counts
-    expect(Array.from(x.nb.dist).every((v, i) => Object.is(v, y.nb.dist[i]))).toBe(true);
+    expect(Boolean(x.nb)).toBe(Boolean(y.nb));
+    if (x.nb && y.nb) {
+      expect(Array.from(x.nb.idx)).toEqual(Array.from(y.nb.idx));
+      // Object.is: NaN equals NaN, and every bit of every distance counts
+      expect(Array.from(x.nb.dist).every((v, i) => Object.is(v, y.nb!.dist[i]))).toBe(true);
+    }
+    expect(Boolean(x.tallies)).toBe(Boolean(y.tallies));
+    if (x.tallies && y.tallies) {
+      expect(x.tallies.variants).toEqual(y.tallies.variants);
+      expect(Array.from(x.tallies.votes)).toEqual(Array.from(y.tallies.votes));
+      expect(Array.from(x.tallies.dist)).toEqual(Array.from(y.tallies.dist));
+      expect(Array.from(x.hits!)).toEqual(Array.from(y.hits!));
+    }
     expect(Boolean(x.prefix)).toBe(Boolean(y.prefix));
     if (x.prefix && y.prefix) {
       expect(Array.from(x.prefix.votes)).toEqual(Array.from(y.prefix.votes));
@@ -48,7 +59,7 @@ describe('WebAssembly nearest-neighbour kernels', () => {
     for (const [n, d] of [[1, 1], [2, 1], [3, 5], [4, 2], [5, 32], [9, 7], [13, 33], [64, 16]]) {
       const next = mulberry32(n * 100 + d);
       const block = Float64Array.from({ length: n * d }, () => next() * 3 - 1);
-      const plan = neighbourKernel()!.plan(n, d, 1, new Int32Array(n), 1, []);
+      const plan = neighbourKernel()!.plan(n, d, 1, new Uint8Array(1), new Int32Array(n), 1, []);
       plan.distances(block, d);
       const expected = new Float64Array(n * n);
       blockDistances(block, n, d, expected);
@@ -69,11 +80,12 @@ describe('WebAssembly nearest-neighbour kernels', () => {
       const all = Int32Array.from({ length: t.n }, (_, i) => i); // names interleaved, as in table order
       const tasks: Task[] = [
         { queries, refs, excludeSameName: false, k: 3, prefixEnds },
-        { queries, refs, excludeSameName: false, k: 1, prefixEnds },
-        { queries: refs, refs, excludeSameName: true, k: 3 },
-        { queries: all, refs: all, excludeSameName: true, k: 2 },
-        { queries: all, refs: all, excludeSameName: false, k: 3 },    // the query itself must be skipped
-        { queries: all.slice(0, 5), refs: Int32Array.of(), excludeSameName: false, k: 3 },
+        { queries, refs, excludeSameName: false, k: 3, prefixEnds, neighbours: false, tallies: true },
+        { queries, refs, excludeSameName: false, k: 1, prefixEnds, tallies: true },
+        { queries: refs, refs, excludeSameName: true, k: 3, tallies: true },
+        { queries: all, refs: all, excludeSameName: true, k: 2, tallies: true },
+        { queries: all, refs: all, excludeSameName: false, k: 3, tallies: true }, // the query itself must be skipped
+        { queries: all.slice(0, 5), refs: Int32Array.of(), excludeSameName: false, k: 3, tallies: true },
       ];
       same(search(t, tasks), search(t, tasks, { plainLoops: true }));
     }
@@ -84,9 +96,9 @@ describe('WebAssembly nearest-neighbour kernels', () => {
     t.blocks[0][5] = Number.NaN;
     t.blocks[0][4 * 11 + 2] = -Number.NaN;
     const all = Int32Array.from({ length: t.n }, (_, i) => i);
-    const tasks: Task[] = [{ queries: all, refs: all, excludeSameName: true, k: 3 }];
+    const tasks: Task[] = [{ queries: all, refs: all, excludeSameName: true, k: 3, tallies: true }];
     const kernel = search(t, tasks);
     same(kernel, search(t, tasks, { plainLoops: true }));
-    expect(Array.from(kernel[0].nb.idx).filter((r) => r === 1 || r === 11)).toEqual([]);
+    expect(Array.from(kernel[0].nb!.idx).filter((r) => r === 1 || r === 11)).toEqual([]);
   });
 });
