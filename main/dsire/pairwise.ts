@@ -26,7 +26,7 @@ export interface Task {
 
 export interface TaskOutput {
   nb?: Neighbours;
-  /** [prefix][query][size]: faithful votes and summed distances using only the first p+1 names, as a
+  /** [query][prefix][size]: faithful votes and summed distances using only the first p+1 names, as a
    *  difference array over the prefix: the value for prefix p is the sum of entries 0..p. */
   prefix?: { votes: Float64Array; dist: Float64Array };
   tallies?: Tallies;
@@ -141,11 +141,11 @@ function prefixVotes(res: ScanResult, Q: number, G: number, prefixGroup: Int32Ar
       if (held >= 0) {
         const s = sizeOf[held];
         const dd = Math.sqrt(heldD);
-        const from = (since * Q + qn) * S + s;
+        const from = (qn * P + since) * S + s;
         pVotes[from] += 1;
         pDist[from] += dd;
         if (p < P) {
-          const to = (p * Q + qn) * S + s;
+          const to = (qn * P + p) * S + s;
           pVotes[to] -= 1;
           pDist[to] -= dd;
         }

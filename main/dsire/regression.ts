@@ -3,7 +3,7 @@
 // standardised. Solved in dual form (p may exceed n) from one eigendecomposition of the n×n Gram matrix (n ≤ a few
 // hundred references), which also gives every ridge λ's leave-one-out error in closed form, so λ is
 // chosen by leave-one-out without refitting.
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { symmetricEigen } from '../../native/eigen.ts';
 import type { FeatureTable } from './table.ts';
 
 export const REGRESSION_METHOD = 'ridge regression of log size on log ‖ΔW_l‖_F and log σ₁(ΔW_l) per module (λ by leave-one-out)';
@@ -57,38 +57,42 @@ export function fitRidge(rows: Float64Array[], sizes: number[]): RidgeModel {
   for (const r of rows) for (let j = 0; j < p; j++) mean[j] += r[j] / n;
   for (const r of rows) for (let j = 0; j < p; j++) sd[j] += (r[j] - mean[j]) ** 2 / n;
   for (let j = 0; j < p; j++) sd[j] = Math.sqrt(sd[j]) || 1;
-  const z = rows.map((r) => Float64Array.from(r, (x, j) => (x - mean[j]) / sd[j]));
+  const z = new Float64Array(n * p); // standardised rows, flat
+  rows.forEach((r, i) => { for (let j = 0; j < p; j++) z[i * p + j] = (r[j] - mean[j]) / sd[j]; });
   const y = sizes.map(Math.log);
   const yMean = y.reduce((a, b) => a + b, 0) / n;
   const yc = y.map((v) => v - yMean);
-  const K = new Matrix(n, n);
+  const K = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
       let s = 0;
-      for (let t = 0; t < p; t++) s += z[i][t] * z[j][t];
-      K.set(i, j, s);
-      K.set(j, i, s);
+      for (let t = 0; t < p; t++) s += z[i * p + t] * z[j * p + t];
+      K[i * n + j] = s;
+      K[j * n + i] = s;
     }
   }
-  const evd = new EigenvalueDecomposition(K, { assumeSymmetric: true });
-  const d = evd.realEigenvalues.map((v) => Math.max(v, 0));
-  const U = evd.eigenvectorMatrix.to2DArray();
+  // The project's flat-array tred2/tql2 (native/eigen.ts): ml-matrix's Matrix-based one took ~9 ms
+  // per fit at n = 90, and evaluation fits once per split.
+  const evd = symmetricEigen(K, n, true);
+  const d = evd.values.map((v) => Math.max(v, 0));
+  const U = evd.vectors!; // U[i][k] = U[i·n + k]
   const uty = new Float64Array(n);
-  for (let k = 0; k < n; k++) { let s = 0; for (let i = 0; i < n; i++) s += U[i][k] * yc[i]; uty[k] = s; }
+  for (let k = 0; k < n; k++) { let s = 0; for (let i = 0; i < n; i++) s += U[i * n + k] * yc[i]; uty[k] = s; }
   const dmax = Math.max(...d, 1e-12);
   let best = { lambda: dmax, rmse: Infinity };
+  const shrink = new Float64Array(n);
   for (let g = -6; g <= 1; g += 0.5) {
     const lambda = dmax * 10 ** g;
+    for (let k = 0; k < n; k++) shrink[k] = d[k] / (d[k] + lambda);
     let sse = 0;
     for (let i = 0; i < n; i++) {
       // Fitted value and leverage; the unpenalised intercept adds 1/n (z is centred, so 1 ⟂ z).
       let fit = 0;
       let h = 1 / n;
       for (let k = 0; k < n; k++) {
-        const shrink = d[k] / (d[k] + lambda);
-        const u = U[i][k];
-        fit += u * shrink * uty[k];
-        h += u * u * shrink;
+        const u = U[i * n + k];
+        fit += u * shrink[k] * uty[k];
+        h += u * u * shrink[k];
       }
       const e = (yc[i] - fit) / Math.max(1 - h, 1e-9);
       sse += e * e;
@@ -99,10 +103,10 @@ export function fitRidge(rows: Float64Array[], sizes: number[]): RidgeModel {
   const dual = new Float64Array(n);
   for (let k = 0; k < n; k++) {
     const w = uty[k] / (d[k] + best.lambda);
-    for (let i = 0; i < n; i++) dual[i] += U[i][k] * w;
+    for (let i = 0; i < n; i++) dual[i] += U[i * n + k] * w;
   }
   const weights = new Float64Array(p);
-  for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) weights[j] += dual[i] * z[i][j];
+  for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) weights[j] += dual[i] * z[i * p + j];
   return { mean, sd, weights, yMean, lambda: best.lambda, looRmse: best.rmse, range: [Math.min(...sizes), Math.max(...sizes)] };
 }
 
