@@ -93,7 +93,7 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
   const T2 = performance.now();
   const outs = search(table, tasks);
   const T3 = performance.now();
-  const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1 })));
+  const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1, neighbours: false, tallies: true })));
   const per = best ? 2 : 1;
   const T4 = performance.now();
 
@@ -117,7 +117,7 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     const Q = sp.queries.length;
     let faithful: Float64Array = new Float64Array(0);
     ABLATIONS.forEach((v, vi) => {
-      const pred = v.features === 'norms' ? predictions(v, norms, normOuts[s].nb!, Q) : predictions(v, table, main.tallies!, Q);
+      const pred = v.features === 'norms' ? predictions(v, norms, normOuts[s].tallies!, Q) : predictions(v, table, main.tallies!, Q);
       if (v === FAITHFUL) faithful = pred;
       variantScores[vi].push(score(table, sp.queries, pred));
     });

@@ -6,7 +6,7 @@
 // 1.8–2.0 s for evaluate with every ablation (test/bench/dsire.bench.ts, docs/BENCHMARKS.md, size recovery section).
 import type { FeatureTable } from './table.ts';
 import { MAX_KERNEL_BYTES, neighbourKernel, type NeighbourKernel } from '../../native/neighbours.ts';
-import { ALL_K3, CANDIDATES, DW_K3, DW_ONLY, FAITHFUL, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
+import { ALL_K3, CANDIDATES, DW_K3, DW_ONLY, FAITHFUL, NORMS, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
 
 export interface Task {
   queries: Int32Array;          // table rows classified
@@ -20,7 +20,8 @@ export interface Task {
   /** Keep every classifier's neighbours (default true). Evaluation needs only the tallies, and at
    *  k = 3 the neighbours of a 10-split evaluation are ~30 MB that would be written once and read once. */
   neighbours?: boolean;
-  /** Tally the votes of every CANDIDATES variant per query, and the per-classifier hits. */
+  /** Tally the votes of every CANDIDATES variant per query, and the per-classifier hits. A task that
+   *  scalarScan answers (one value per classifier: the norms table) tallies NORMS instead. */
   tallies?: boolean;
 }
 
@@ -181,7 +182,10 @@ export function scalarScratch(R: number): ScalarScratch {
 export function scalarScan(block: Float64Array, queries: Int32Array, refs: Int32Array, c: number, C: number, idx: Int32Array, dist: Float64Array,
   order: Int32Array = valueOrder(block), posOf: Int32Array = positions(refs, block.length), scratch: ScalarScratch = scalarScratch(refs.length)): void {
   const R = refs.length;
-  if (R === 0) return;
+  if (R === 0) {
+    for (let qn = 0; qn < queries.length; qn++) { idx[qn * C + c] = -1; dist[qn * C + c] = Number.NaN; }
+    return;
+  }
   const { vals, pos, runMin } = scratch;
   let m = 0;
   for (let t = 0; t < order.length; t++) {
@@ -297,13 +301,13 @@ function hitsFrom(table: FeatureTable, nb: Neighbours, queries: Int32Array): Flo
 
 /** The task's outputs from what the loops found: tallies counted from the neighbours if asked for and
  *  not already there, neighbours dropped if not asked for. */
-function finish(table: FeatureTable, p: Prepared, raw: Raw, counted?: { tallies: Tallies; hits: Float64Array }): TaskOutput {
+function finish(table: FeatureTable, p: Prepared, raw: Raw | null, counted?: { tallies: Tallies; hits: Float64Array } | null): TaskOutput {
   const out: TaskOutput = {};
-  if (p.task.neighbours !== false) out.nb = raw.nb;
-  if (raw.prefix) out.prefix = raw.prefix;
+  if (raw && p.task.neighbours !== false) out.nb = raw.nb;
+  if (raw?.prefix) out.prefix = raw.prefix;
   if (p.task.tallies) {
-    out.tallies = counted?.tallies ?? talliesFrom(CANDIDATES, table, raw.nb, p.task.queries.length);
-    out.hits = counted?.hits ?? hitsFrom(table, raw.nb, p.task.queries);
+    out.tallies = counted?.tallies ?? talliesFrom(CANDIDATES, table, raw!.nb, p.task.queries.length);
+    out.hits = counted?.hits ?? hitsFrom(table, raw!.nb, p.task.queries);
   }
   return out;
 }
@@ -330,15 +334,15 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
     neighbours: wantsNeighbours(p),
     tallies: Boolean(p.task.tallies) && KERNEL_TALLIES,
   })));
-  const scalarOut = prepared.map((p) => (p.scalar ? emptyOutput(table, p) : null));
+  const scalarOut = prepared.map((p) => (p.scalar && p.task.neighbours !== false ? emptyOutput(table, p) : null));
   for (let c = 0; c < C; c++) {
     plan.distances(table.blocks[c], table.dims[c]);
     for (let m = 0; m < matrixTasks.length; m++) plan.nearest(m, c);
   }
-  scalarTasks(table, prepared, scalarOut);
+  const scalarCounted = scalarTasks(table, prepared, scalarOut);
   let m = 0;
   return prepared.map((p, t) => {
-    if (scalarOut[t]) return finish(table, p, scalarOut[t]!);
+    if (p.scalar) return finish(table, p, scalarOut[t], scalarCounted[t]);
     const r = plan.result(m++);
     const raw: Raw = { nb: { k: p.k, classifiers: C, idx: r.idx, dist: r.dist } };
     if (p.task.prefixEnds) raw.prefix = { votes: r.votes, dist: r.voteDist };
@@ -347,24 +351,50 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
   });
 }
 
-function scalarTasks(table: FeatureTable, prepared: Prepared[], outputs: (Raw | null)[]): void {
+/** The one-value tasks, classifier by classifier: neighbours into `raws` where given, and where the
+ *  task asks for tallies, NORMS' tally (the only variant that reads a one-value table) and the hits
+ *  are summed directly. */
+function scalarTasks(table: FeatureTable, prepared: Prepared[], raws: (Raw | null)[]): (ReturnType<typeof countedFor> | null)[] {
   const C = table.blocks.length;
-  const scratch = scalarScratch(Math.max(0, ...prepared.map((p) => (p.scalar ? p.task.refs.length : 0))));
-  if (!outputs.some((o) => o !== null)) return;
+  const S = table.sizes.length;
+  const counted = prepared.map((p) => (p.scalar && p.task.tallies ? countedFor(p.task.queries.length, C, S) : null));
+  const most = Math.max(0, ...prepared.map((p) => (p.scalar ? p.task.refs.length : 0)));
+  if (!prepared.some((p) => p.scalar)) return counted;
+  const scratch = scalarScratch(most);
+  const one = { idx: new Int32Array(Math.max(0, ...prepared.map((p) => p.task.queries.length))), dist: new Float64Array(Math.max(0, ...prepared.map((p) => p.task.queries.length))) };
   for (let c = 0; c < C; c++) {
     const order = valueOrder(table.blocks[c]);
     prepared.forEach((p, t) => {
-      const o = outputs[t];
-      if (o) scalarScan(table.blocks[c], p.task.queries, p.task.refs, c, C, o.nb.idx, o.nb.dist, order, p.posOf!, scratch);
+      if (!p.scalar) return;
+      const Q = p.task.queries.length;
+      scalarScan(table.blocks[c], p.task.queries, p.task.refs, 0, 1, one.idx, one.dist, order, p.posOf!, scratch);
+      const raw = raws[t];
+      if (raw) for (let q = 0; q < Q; q++) { raw.nb.idx[q * C + c] = one.idx[q]; raw.nb.dist[q * C + c] = one.dist[q]; }
+      const k = counted[t];
+      if (k) {
+        for (let q = 0; q < Q; q++) {
+          const r = one.idx[q];
+          if (r < 0) continue;
+          const s = table.sizeIndex[r];
+          k.tallies.votes[q * S + s] += 1;
+          k.tallies.dist[q * S + s] += one.dist[q];
+          if (s === table.sizeIndex[p.task.queries[q]]) k.hits[c]++;
+        }
+      }
     });
   }
+  return counted;
+}
+
+function countedFor(Q: number, C: number, S: number): { tallies: Tallies; hits: Float64Array } {
+  return { tallies: { variants: [NORMS], sizes: S, votes: new Float64Array(Q * S), dist: new Float64Array(Q * S) }, hits: new Float64Array(C) };
 }
 
 function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {
   const n = table.n;
   const C = table.blocks.length;
   const S = table.sizes.length;
-  const outputs = prepared.map((p) => emptyOutput(table, p));
+  const outputs = prepared.map((p) => (!p.scalar || p.task.neighbours !== false ? emptyOutput(table, p) : null));
   const matrixTasks = prepared.filter((p) => !p.scalar);
   const D = matrixTasks.length > 0 ? new Float64Array(n * n) : null;
   const most = (f: (p: Prepared) => number) => Math.max(1, ...matrixTasks.map(f));
@@ -374,17 +404,17 @@ function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {
     groupD: new Float64Array(most((p) => p.task.queries.length * p.ends.length)),
     groupR: new Int32Array(most((p) => p.task.queries.length * p.ends.length)),
   };
-  scalarTasks(table, prepared, outputs.map((o, t) => (prepared[t].scalar ? o : null)));
+  const scalarCounted = scalarTasks(table, prepared, outputs.map((o, t) => (prepared[t].scalar ? o : null)));
   for (let c = 0; c < C; c++) {
     if (D) blockDistances(table.blocks[c], n, table.dims[c], D);
     prepared.forEach((p, t) => {
-      const { task, k } = p;
-      const { nb, prefix } = outputs[t];
       if (p.scalar) return;
+      const { task, k } = p;
+      const { nb, prefix } = outputs[t]!;
       scan(D!, n, task.queries, task.refs, task.excludeSameName, table.nameIndex, k, p.ends, scratch);
       collect(scratch, k, task.queries.length, k, c, C, nb.idx, nb.dist);
       if (prefix) prefixVotes(scratch, task.queries.length, p.ends.length, p.prefixGroup, table.sizeIndex, S, prefix.votes, prefix.dist);
     });
   }
-  return outputs.map((raw, t) => finish(table, prepared[t], raw));
+  return outputs.map((raw, t) => finish(table, prepared[t], raw, scalarCounted[t]));
 }

@@ -102,3 +102,26 @@ describe('WebAssembly nearest-neighbour kernels', () => {
     expect(Array.from(kernel[0].nb!.idx).filter((r) => r === 1 || r === 11)).toEqual([]);
   });
 });
+
+describe('tallies summed during the search', () => {
+  it('equal the tallies counted from the neighbours afterwards, on the norms table too', async () => {
+    const { buildTable } = await import('../../../main/dsire/table.ts');
+    const { syntheticReference } = await import('./synthetic.ts');
+    const { NORMS, talliesFrom } = await import('../../../main/dsire/variants.ts');
+    const ref = syntheticReference({ names: 12, modules: 4, rank: 6, seed: 5 });
+    for (const kind of ['spectra', 'norms'] as const) {
+      const t = buildTable(ref, kind);
+      const rows = Int32Array.from({ length: t.n }, (_, i) => i);
+      const refs = rows.filter((i) => t.nameIndex[i] % 3 === 0);
+      const queries = rows.filter((i) => t.nameIndex[i] % 3 !== 0);
+      const k = kind === 'norms' ? 1 : 3;
+      const [out] = search(t, [{ queries, refs, excludeSameName: false, k, tallies: true }]);
+      const expected = kind === 'norms' ? talliesFrom([NORMS], t, out.nb!, queries.length) : talliesFrom(out.tallies!.variants, t, out.nb!, queries.length);
+      expect(out.tallies!.variants).toEqual(expected.variants);
+      expect(Array.from(out.tallies!.votes)).toEqual(Array.from(expected.votes));
+      expect(Array.from(out.tallies!.dist)).toEqual(Array.from(expected.dist));
+      const hits = Array.from({ length: t.blocks.length }, (_, c) => Array.from(queries).filter((q, i) => t.sizeIndex[out.nb!.idx[(i * t.blocks.length + c) * k]] === t.sizeIndex[q]).length);
+      expect(Array.from(out.hits!)).toEqual(hits);
+    }
+  });
+});
