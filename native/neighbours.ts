@@ -78,7 +78,7 @@ function distancesFunction(): WasmFunction {
 // (int32 rows at `refs`, in order, in groups ending at the int32 `ends`, each group of one name given
 // at `groupNames`): the k ≤ 3 nearest go to idx / nbDist[(q·classifiers + c)·k + j] as row and
 // distance (−1 and NaN where fewer references were eligible). At the end of group g with
-// groupPrefix[g] = p ≥ 0, the nearest so far is prefix p's 1-NN vote; votes / voteDist[(p·q + query)·
+// groupPrefix[g] = p ≥ 0, the nearest so far is prefix p's 1-NN vote; votes / voteDist[(query·prefixes + p)·
 // sizes + size] collect those votes as a difference array over p (see prefixVotes in
 // main/dsire/pairwise.ts, which this follows step for step).
 // The query itself is never its own neighbour, nor, when excludeSameName is 1, any reference with
@@ -86,8 +86,8 @@ function distancesFunction(): WasmFunction {
 function nearestFunction(): WasmFunction {
   const [DIST, N, QUERIES, QUERY_NAMES, Q, REFS, ENDS, GROUP_NAMES, GROUP_PREFIX, GROUPS, EXCL] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const [SIZE_OF, S, VOTES, VOTE_DIST, CLS, CLASSIFIERS, K, IDX, NB_DIST] = [11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const [NB, TALLY, TALLY_VOTES, TALLY_DIST, SUBSET, HITS] = [20, 21, 22, 23, 24, 25];
-  const PARAMS = 26;
+  const [NB, TALLY, TALLY_VOTES, TALLY_DIST, SUBSET, HITS, PREFIXES] = [20, 21, 22, 23, 24, 25, 26];
+  const PARAMS = 27;
   const [QN, I, NAME, ROW, G, END, POS, R, R0, R1, R2, C0, C1, AT, HELD, SINCE, P, J, S0, S1, S2, V1, V2] = Array.from({ length: 23 }, (_, i) => PARAMS + i);
   const [DD, D0, D1, D2] = Array.from({ length: 4 }, (_, i) => PARAMS + 23 + i);
   const [HELD_D, ROOT, DIST0, DIST1, DIST2, W0, W1, W2, TOTAL] = Array.from({ length: 9 }, (_, i) => PARAMS + 27 + i);
@@ -118,9 +118,9 @@ function nearestFunction(): WasmFunction {
     ...op.end,
   ];
 
-  /** votes[(p·q + query)·sizes + sizeOf[held]] += sign, voteDist[…] += sign·√heldD */
+  /** votes[(query·prefixes + p)·sizes + sizeOf[held]] += sign, voteDist[…] += sign·√heldD */
   const vote = (prefix: number[], sign: number) => [
-    ...prefix, ...get(Q), ...op.i32Mul, ...get(QN), ...op.i32Add, ...get(S), ...op.i32Mul,
+    ...get(QN), ...get(PREFIXES), ...op.i32Mul, ...prefix, ...op.i32Add, ...get(S), ...op.i32Mul,
     ...addr(SIZE_OF, HELD, 2), ...op.i32Load(), ...op.i32Add, ...op.i32(3), ...op.i32Shl, ...set(AT),
     ...get(VOTES), ...get(AT), ...op.i32Add,
     ...get(VOTES), ...get(AT), ...op.i32Add, ...op.f64Load(), ...op.f64(sign), ...op.f64Add, ...op.f64Store(),
@@ -252,7 +252,7 @@ export interface KernelResult {
   tallyVotes: Float64Array;
   tallyDist: Float64Array;
   hits: Float64Array;
-  /** [(prefix·queries + query)·sizes + size]: faithful votes and summed distances as a difference
+  /** [(query·prefixes + prefix)·sizes + size]: faithful votes and summed distances as a difference
    *  array over the prefix (empty when the task has no prefixes). */
   votes: Float64Array;
   voteDist: Float64Array;
@@ -342,7 +342,7 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
       const s = staged[k];
       nearest(distAt, n, s.queries, s.queryNames, t.queries.length, s.refs, s.ends, s.groupNames, s.groupPrefix, t.ends.length,
         t.excludeSameName ? 1 : 0, sizeOfAt, S, s.votes, s.voteDist, c, C, t.k, s.idx, s.dist,
-        t.neighbours ? 1 : 0, t.tallies ? 1 : 0, s.tallyVotes, s.tallyDist, subset[c], s.hits);
+        t.neighbours ? 1 : 0, t.tallies ? 1 : 0, s.tallyVotes, s.tallyDist, subset[c], s.hits, t.prefixes);
     },
     result(k) {
       const t = tasks[k];

@@ -74,9 +74,7 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
   const started = performance.now();
   if (!Number.isInteger(opts.splits) || opts.splits < 1) throw new AuditError('BAD_REQUEST', `--splits must be a positive whole number, got ${opts.splits}`);
   if (!Number.isInteger(opts.seed)) throw new AuditError('BAD_REQUEST', `--seed must be a whole number, got ${opts.seed}`);
-  const T0 = performance.now();
   const table = buildTable(ref);
-  const T1 = performance.now();
   const names = table.names.length;
   if (!Number.isInteger(opts.trainNames) || opts.trainNames < 1 || opts.trainNames >= names) {
     throw new AuditError('BAD_REQUEST', `--train-names must be between 1 and ${names - 1}: reference set "${ref.name}" has ${names} names and at least one must be held out as queries`);
@@ -90,12 +88,9 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     tasks.push({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds, neighbours: false, tallies: true });
     if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K, neighbours: false, tallies: true });
   }
-  const T2 = performance.now();
   const outs = search(table, tasks);
-  const T3 = performance.now();
   const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1, neighbours: false, tallies: true })));
   const per = best ? 2 : 1;
-  const T4 = performance.now();
 
   const S = table.sizes.length;
   const C = table.blocks.length;
@@ -176,8 +171,6 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     splitResults.push(result);
   });
 
-  const T5 = performance.now();
-  if (process.env.PHASES) console.log('table', (T1-T0).toFixed(0), 'norms+splits', (T2-T1).toFixed(0), 'search', (T3-T2).toFixed(0), 'normsearch', (T4-T3).toFixed(0), 'rest', (T5-T4).toFixed(0));
   const primary = summarise(splitResults);
   const faithfulScores = summarise(variantScores[0]);
   return {
