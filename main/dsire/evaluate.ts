@@ -15,7 +15,15 @@ import { buildTable, type FeatureTable } from './table.ts';
 import { ABLATIONS, decide, FAITHFUL, logCentre, MAX_K, tally, tallyOf, type Neighbours, type Tallies } from './variants.ts';
 import type { DsireMode, EvaluationResult, Scores, SplitResult, Variant } from './types.ts';
 
-export interface EvaluateOptions { splits: number; trainNames: number; seed: number; mode: DsireMode }
+export interface EvaluateOptions {
+  splits: number;
+  trainNames: number;
+  seed: number;
+  mode: DsireMode;
+  /** Search with the plain JavaScript loops instead of the WebAssembly kernels (same numbers; for
+   *  the benchmark's baseline and the test that checks they agree). */
+  plainLoops?: boolean;
+}
 
 interface Split { referenceNames: number[]; refs: Int32Array; queries: Int32Array; prefixEnds: Int32Array }
 
@@ -88,8 +96,8 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     tasks.push({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds, neighbours: false, tallies: true });
     if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K, neighbours: false, tallies: true });
   }
-  const outs = search(table, tasks);
-  const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1, neighbours: false, tallies: true })));
+  const outs = search(table, tasks, { plainLoops: opts.plainLoops });
+  const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1, neighbours: false, tallies: true })), { plainLoops: opts.plainLoops });
   const per = best ? 2 : 1;
 
   const S = table.sizes.length;

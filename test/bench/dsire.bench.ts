@@ -4,15 +4,22 @@
 //   naive     the same 10 splits' faithful classification read literally: per split, per query, every
 //             distance recomputed from the ModuleFeatures objects with the min–max applied on the fly
 //   per-split flat arrays without the shared pairwise matrices (what the pairwise search saves)
+//   plain     evaluate with the plain JavaScript loops instead of the WebAssembly kernels (the previous
+//             approach; same numbers)
+//   fresh     evaluate as the CLI runs it: the first call in a new process (dsire-first-call.ts), no
+//             code warmed up and all memory new, median of 3 processes
 //   analyze   one adapter: first call (builds the table, leave-one-name-out pass, regression), cached
 //             calls, and from a safetensors file including intake + feature extraction (cpu backend)
 // Wall and process-CPU milliseconds are both printed: on a shared machine the wall clock includes
-// other people's work. Ratios are against the naive baseline measured in the same run.
+// other people's work. Ratios are against the naive baseline and against the plain loops, both
+// measured in the same run.
 //
 //   ./node_modules/.bin/node test/bench/dsire.bench.ts [--repeats 3]
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { analyze } from '../../main/dsire/analyze.ts';
 import { describeAdapter } from '../../main/dsire/describe.ts';
@@ -135,10 +142,24 @@ const nv = await time(() => naive(ref, splits));
 rows.push({ step: 'naive: 10 splits, objects, min–max on the fly (baseline)', wall: nv.wall, cpu: nv.cpu, note: `accuracy ${(nv.value * 100).toFixed(1)} %` });
 const flat = await best(repeats, () => perSplitFlat(ref, splits));
 rows.push({ step: 'flat normalised arrays, distances per split', wall: flat.wall, cpu: flat.cpu, note: `accuracy ${(flat.value * 100).toFixed(1)} %` });
+const pf = await best(repeats, () => evaluate(ref, { splits: 10, trainNames: 15, seed: 42, mode: 'faithful', plainLoops: true }));
+rows.push({ step: 'evaluate faithful, plain JavaScript loops (previous approach)', wall: pf.wall, cpu: pf.cpu, note: `accuracy ${(pf.value.accuracy.mean * 100).toFixed(1)} ± ${(pf.value.accuracy.std * 100).toFixed(1)} %` });
+const plainCpu = pf.cpu;
 const ef = await best(repeats, () => evaluate(ref, { splits: 10, trainNames: 15, seed: 42, mode: 'faithful' }));
-rows.push({ step: '**evaluate faithful** (10 splits + all ablations)', wall: ef.wall, cpu: ef.cpu, note: `accuracy ${(ef.value.accuracy.mean * 100).toFixed(1)} ± ${(ef.value.accuracy.std * 100).toFixed(1)} %` });
+rows.push({ step: '**evaluate faithful** (10 splits + all ablations), warm', wall: ef.wall, cpu: ef.cpu, note: `accuracy ${(ef.value.accuracy.mean * 100).toFixed(1)} ± ${(ef.value.accuracy.std * 100).toFixed(1)} %` });
 const eb = await best(repeats, () => evaluate(ref, { splits: 10, trainNames: 15, seed: 42, mode: 'best' }));
-rows.push({ step: '**evaluate best** (+ nested variant choice, conformal, regression)', wall: eb.wall, cpu: eb.cpu, note: `accuracy ${(eb.value.accuracy.mean * 100).toFixed(1)} %, coverage ${(eb.value.interval!.coverage.mean * 100).toFixed(1)} %` });
+rows.push({ step: '**evaluate best** (+ nested variant choice, conformal, regression), warm', wall: eb.wall, cpu: eb.cpu, note: `accuracy ${(eb.value.accuracy.mean * 100).toFixed(1)} %, coverage ${(eb.value.interval!.coverage.mean * 100).toFixed(1)} %` });
+
+// The first call in a fresh process: what `lora-audit evaluate` pays.
+const firstCall = join(dirname(fileURLToPath(import.meta.url)), 'dsire-first-call.ts');
+function fresh(...args: string[]): { wall: number; cpu: number; accuracy: number } {
+  const runs = Array.from({ length: 3 }, () => JSON.parse(execFileSync(process.execPath, [firstCall, ...args], { encoding: 'utf8' }).trim().split('\n').pop()!) as { wall: number; cpu: number; accuracy: number });
+  return runs.sort((a, b) => a.wall - b.wall)[1];
+}
+for (const [mode, plain] of [['faithful', false], ['faithful', true], ['best', false]] as const) {
+  const f = fresh(mode, plain ? 'plain' : 'kernel');
+  rows.push({ step: `${plain ? '' : '**'}evaluate ${mode}, first call in a fresh process${plain ? ', plain loops' : '**'}`, wall: f.wall, cpu: f.cpu, note: `median of 3 processes; accuracy ${(f.accuracy * 100).toFixed(1)} %` });
+}
 
 // analyze: held-out query against the other 49 names
 const { ref: ref49, queries } = holdOut(ref, 1);
@@ -172,6 +193,6 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log('\n| step | wall ms | CPU ms | × naive (CPU) | note |\n|---|---:|---:|---:|---|');
-for (const r of rows) console.log(`| ${r.step} | ${r.wall.toFixed(0)} | ${r.cpu.toFixed(0)} | ${(r.cpu / nv.cpu).toFixed(3)} | ${r.note} |`);
+console.log('\n| step | wall ms | CPU ms | × naive (CPU) | × plain loops (CPU) | note |\n|---|---:|---:|---:|---:|---|');
+for (const r of rows) console.log(`| ${r.step} | ${r.wall.toFixed(0)} | ${r.cpu.toFixed(0)} | ${(r.cpu / nv.cpu).toFixed(3)} | ${r.step.startsWith('**evaluate') || r.step.includes('plain') ? (r.cpu / plainCpu).toFixed(2) : ''} | ${r.note} |`);
 console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

@@ -67,6 +67,14 @@ describe('evaluate', () => {
     expect(split.mae).toBeCloseTo(abs / held.length, 12);
   });
 
+  it('gives the same report, to the last bit, with the WebAssembly kernels and with the plain loops', () => {
+    for (const mode of ['faithful', 'best'] as const) {
+      const kernel = strip(evaluate(ref, { ...opts, mode }));
+      const plain = strip(evaluate(ref, { ...opts, mode, plainLoops: true }));
+      expect(JSON.stringify(kernel)).toBe(JSON.stringify(plain));
+    }
+  });
+
   it('refuses splits that leave nothing to query', () => {
     for (const trainNames of [0, 30, 31]) {
       let caught: unknown;
@@ -80,20 +88,35 @@ describe('evaluate', () => {
 describe('one-value classifiers', () => {
   it('the sorted search names the same neighbour as the full scan, ties to the earlier reference', async () => {
     const { scalarScan, scan, blockDistances } = await import('../../../main/dsire/pairwise.ts');
-    const next = mulberry32(3);
-    const n = 60;
-    // Few distinct values, so equal distances and equal values both occur.
-    const block = Float64Array.from({ length: n }, () => Math.round(next() * 12) / 4);
-    const refs = Int32Array.from({ length: 25 }, (_, i) => (i * 7) % n);
-    const inRefs = new Set(refs);
-    const queries = Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => !inRefs.has(i)));
-    const a = { idx: new Int32Array(queries.length).fill(-1), dist: new Float64Array(queries.length) };
+    for (const seed of [3, 4, 5]) {
+      const next = mulberry32(seed);
+      const n = 60;
+      // Few distinct values (and both zeros), so equal distances and equal values both occur.
+      const block = Float64Array.from({ length: n }, () => (next() < 0.05 ? -0 : Math.round(next() * 12) / 4));
+      const refs = Int32Array.from({ length: 25 }, (_, i) => (i * 7 + seed) % n);
+      const inRefs = new Set(refs);
+      const rest = Array.from({ length: n }, (_, i) => i).filter((i) => !inRefs.has(i));
+      // once with every query distinct (one pass in value order), once with repeats (a search per query)
+      for (const queries of [Int32Array.from(rest), Int32Array.from([...rest, ...rest.slice(0, 5)])]) {
+        const a = { idx: new Int32Array(queries.length).fill(-1), dist: new Float64Array(queries.length) };
         scalarScan(block, queries, refs, 0, 1, a.idx, a.dist);
-    const D = new Float64Array(n * n);
-    blockDistances(block, n, 1, D);
-    const res = { topD: new Float64Array(n), topR: new Int32Array(n), groupD: new Float64Array(n), groupR: new Int32Array(n) };
-    scan(D, n, queries, refs, false, new Int32Array(n), 1, Int32Array.of(refs.length), res);
-    expect(Array.from(a.idx)).toEqual(Array.from(res.topR.subarray(0, queries.length)));
-    expect(Array.from(a.dist)).toEqual(Array.from(res.topD.subarray(0, queries.length), Math.sqrt));
+        const D = new Float64Array(n * n);
+        blockDistances(block, n, 1, D);
+        const res = { topD: new Float64Array(queries.length), topR: new Int32Array(queries.length), groupD: new Float64Array(queries.length), groupR: new Int32Array(queries.length) };
+        scan(D, n, queries, refs, false, new Int32Array(n), 1, Int32Array.of(refs.length), res);
+        expect(Array.from(a.idx)).toEqual(Array.from(res.topR));
+        expect(Array.from(a.dist)).toEqual(Array.from(res.topD, Math.sqrt));
+      }
+    }
+  });
+
+  it('orders rows by value as a comparator sort does, equal values by row', async () => {
+    const { valueOrder } = await import('../../../main/dsire/pairwise.ts');
+    const next = mulberry32(9);
+    for (let t = 0; t < 500; t++) {
+      const block = Float64Array.from({ length: 1 + Math.floor(next() * 40) }, () => (next() < 0.1 ? (next() < 0.5 ? -0 : 0) : Math.round(next() * 8) / 4 - 1));
+      const expected = Int32Array.from(block, (_, i) => i).sort((x, y) => block[x] - block[y] || x - y);
+      expect(Array.from(valueOrder(block))).toEqual(Array.from(expected));
+    }
   });
 });
