@@ -5,12 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { assetCandidates, findAssets } from '../paths/assets.ts';
 import type { ReportModel, ReportResult, ReportEvidence } from './model.ts';
 
 /** The page sets `window.__reportReady = true` once every chart has been drawn. */
 export const READY_FLAG = '__reportReady';
 
-const ASSETS = new URL('../../assets/', import.meta.url);
+// Found, not computed from this file's URL: in the Electron bundle and the packaged app the assets
+// are elsewhere (main/paths/assets.ts).
+const ASSETS = pathToFileURL(join(findAssets(join('report', 'report.css')) ?? assetCandidates().at(-1) ?? 'assets', '/'));
 
 /** file: URL of the bundled fonts, for renderers that load the page from a file (see RenderOptions.fontBase). */
 export const FONTS_URL = new URL('fonts/', ASSETS).href;
@@ -35,8 +39,9 @@ function assets(): { embeddedFonts: string; chartJs: string; css: string } {
     const b64 = readFileSync(new URL(`fonts/${file}`, ASSETS)).toString('base64');
     return fontFace(family, weight, `data:font/ttf;base64,${b64}`);
   }).join('');
-  const require = createRequire(import.meta.url);
-  const chartPath = join(dirname(require.resolve('chart.js')), 'chart.umd.min.js');
+  // not named `require`: in the CommonJS bundle import.meta.url is defined through require()
+  const resolveHere = createRequire(import.meta.url);
+  const chartPath = join(dirname(resolveHere.resolve('chart.js')), 'chart.umd.min.js');
   // The source-map comment would name a file the offline page cannot (and must not try to) fetch.
   const chartJs = readFileSync(chartPath, 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, '');
   const css = readFileSync(new URL('report/report.css', ASSETS), 'utf8');

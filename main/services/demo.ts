@@ -3,13 +3,13 @@
 // is created with the demo evidence (adapters of known size, one deliberately not applicable), and
 // every evidence item is analysed, and a signed report is issued. Opening it again returns the same case.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { runAnalysis } from '../cases/analyses.ts';
 import { createCase, listCases } from '../cases/cases.ts';
 import { addEvidence, listEvidence } from '../cases/evidence.ts';
 import { addNote } from '../cases/notes.ts';
 import { AuditError } from '../errors.ts';
+import { findAssets } from '../paths/assets.ts';
 import { importReference } from '../reference/import-parquet.ts';
 import { findSetRow } from '../reference/store.ts';
 import { writeExaminerKey } from '../reports/keys.ts';
@@ -29,25 +29,11 @@ interface DemoManifest {
 export const DEMO_REFERENCE_SET = 'mini LoRA-WiSE (demo)';
 export const DEMO_KEY_PASSPHRASE = 'demo examiner';
 
-/** assets/ beside the source tree, or Electron's resources folder when packaged. */
+/** assets/demo: beside the source tree, or in Electron's resources folder when packaged (main/paths/assets.ts). */
 export function demoDir(): string {
-  const resources = (process as { resourcesPath?: string }).resourcesPath;
-  const candidates = [
-    process.env.LORA_AUDIT_ASSETS ? join(process.env.LORA_AUDIT_ASSETS, 'demo') : '',
-    resources ? join(resources, 'assets', 'demo') : '',
-    sourceTreeAssets(),
-  ].filter(Boolean);
-  const found = candidates.find((d) => existsSync(join(d, 'manifest.json')));
+  const found = findAssets(join('demo', 'manifest.json'));
   if (!found) throw new AuditError('NOT_FOUND', 'the demo investigation is not installed (assets/demo/manifest.json is missing); run `npm run generate:demo`');
-  return found;
-}
-
-function sourceTreeAssets(): string {
-  try {
-    return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'demo');
-  } catch {
-    return ''; // bundled without a module URL: the packaged app finds assets under resourcesPath
-  }
+  return join(found, 'demo');
 }
 
 export async function openDemo(s: Services, job: JobContext): Promise<string> {
