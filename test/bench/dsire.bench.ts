@@ -4,10 +4,9 @@
 //   naive     the same 10 splits' faithful classification read literally: per split, per query, every
 //             distance recomputed from the ModuleFeatures objects with the min–max applied on the fly
 //   per-split flat arrays without the shared pairwise matrices (what the pairwise search saves)
-//   plain     evaluate with the plain JavaScript loops instead of the WebAssembly kernels (the previous
-//             approach; same numbers)
-//   fresh     evaluate as the CLI runs it: the first call in a new process (dsire-first-call.ts), no
-//             code warmed up and all memory new, median of 3 processes
+//   evaluate  in fresh processes (dsire-evaluate.ts), median of 3: the first call (as the CLI runs it:
+//             nothing warmed up, all memory new) and the best later call; with the WebAssembly kernels
+//             and with the plain JavaScript loops (the previous approach; the same numbers)
 //   analyze   one adapter: first call (builds the table, leave-one-name-out pass, regression), cached
 //             calls, and from a safetensors file including intake + feature extraction (cpu backend)
 // Wall and process-CPU milliseconds are both printed: on a shared machine the wall clock includes
@@ -142,23 +141,24 @@ const nv = await time(() => naive(ref, splits));
 rows.push({ step: 'naive: 10 splits, objects, min–max on the fly (baseline)', wall: nv.wall, cpu: nv.cpu, note: `accuracy ${(nv.value * 100).toFixed(1)} %` });
 const flat = await best(repeats, () => perSplitFlat(ref, splits));
 rows.push({ step: 'flat normalised arrays, distances per split', wall: flat.wall, cpu: flat.cpu, note: `accuracy ${(flat.value * 100).toFixed(1)} %` });
-const pf = await best(repeats, () => evaluate(ref, { splits: 10, trainNames: 15, seed: 42, mode: 'faithful', plainLoops: true }));
-rows.push({ step: 'evaluate faithful, plain JavaScript loops (previous approach)', wall: pf.wall, cpu: pf.cpu, note: `accuracy ${(pf.value.accuracy.mean * 100).toFixed(1)} ± ${(pf.value.accuracy.std * 100).toFixed(1)} %` });
-const plainCpu = pf.cpu;
-const ef = await best(repeats, () => evaluate(ref, { splits: 10, trainNames: 15, seed: 42, mode: 'faithful' }));
-rows.push({ step: '**evaluate faithful** (10 splits + all ablations), warm', wall: ef.wall, cpu: ef.cpu, note: `accuracy ${(ef.value.accuracy.mean * 100).toFixed(1)} ± ${(ef.value.accuracy.std * 100).toFixed(1)} %` });
-const eb = await best(repeats, () => evaluate(ref, { splits: 10, trainNames: 15, seed: 42, mode: 'best' }));
-rows.push({ step: '**evaluate best** (+ nested variant choice, conformal, regression), warm', wall: eb.wall, cpu: eb.cpu, note: `accuracy ${(eb.value.accuracy.mean * 100).toFixed(1)} %, coverage ${(eb.value.interval!.coverage.mean * 100).toFixed(1)} %` });
-
-// The first call in a fresh process: what `lora-audit evaluate` pays.
-const firstCall = join(dirname(fileURLToPath(import.meta.url)), 'dsire-first-call.ts');
-function fresh(...args: string[]): { wall: number; cpu: number; accuracy: number } {
-  const runs = Array.from({ length: 3 }, () => JSON.parse(execFileSync(process.execPath, [firstCall, ...args], { encoding: 'utf8' }).trim().split('\n').pop()!) as { wall: number; cpu: number; accuracy: number });
-  return runs.sort((a, b) => a.wall - b.wall)[1];
+// Evaluate runs in fresh processes (dsire-evaluate.ts): the first call is what `lora-audit evaluate`
+// pays, and the later calls there are not slowed by this process's heap (the naive baseline leaves
+// hundreds of MB of garbage that every later collection has to walk).
+const evaluateScript = join(dirname(fileURLToPath(import.meta.url)), 'dsire-evaluate.ts');
+type Timing = { wall: number; cpu: number };
+function inProcess(mode: string, engine: string): { first: Timing; warm: Timing; accuracy: number } {
+  const runs = Array.from({ length: 3 }, () => JSON.parse(execFileSync(process.execPath, [evaluateScript, mode, engine, String(repeats + 1)], { encoding: 'utf8' }).trim().split('\n').pop()!) as { first: Timing; warm: Timing; accuracy: number });
+  const median = (pick: (r: (typeof runs)[number]) => Timing) => runs.map(pick).sort((x, y) => x.wall - y.wall)[1];
+  return { first: median((r) => r.first), warm: median((r) => r.warm), accuracy: runs[0].accuracy };
 }
-for (const [mode, plain] of [['faithful', false], ['faithful', true], ['best', false]] as const) {
-  const f = fresh(mode, plain ? 'plain' : 'kernel');
-  rows.push({ step: `${plain ? '' : '**'}evaluate ${mode}, first call in a fresh process${plain ? ', plain loops' : '**'}`, wall: f.wall, cpu: f.cpu, note: `median of 3 processes; accuracy ${(f.accuracy * 100).toFixed(1)} %` });
+const plain = inProcess('faithful', 'plain');
+const plainCpu = plain.warm.cpu;
+rows.push({ step: 'evaluate faithful, plain JavaScript loops (previous approach), warm', wall: plain.warm.wall, cpu: plain.warm.cpu, note: `accuracy ${(plain.accuracy * 100).toFixed(1)} %` });
+rows.push({ step: 'evaluate faithful, plain loops, first call in a fresh process', wall: plain.first.wall, cpu: plain.first.cpu, note: '' });
+for (const mode of ['faithful', 'best'] as const) {
+  const k = inProcess(mode, 'kernel');
+  rows.push({ step: `**evaluate ${mode}** (10 splits + all ablations${mode === 'best' ? ' + nested variant choice, conformal' : ''}), warm`, wall: k.warm.wall, cpu: k.warm.cpu, note: `accuracy ${(k.accuracy * 100).toFixed(1)} %` });
+  rows.push({ step: `**evaluate ${mode}, first call in a fresh process**`, wall: k.first.wall, cpu: k.first.cpu, note: 'what `lora-audit evaluate` pays' });
 }
 
 // analyze: held-out query against the other 49 names
