@@ -7,9 +7,11 @@
 //            coordinates in lane 0, odd ones in lane 1, an odd last coordinate added to lane 0, then
 //            lane 0 + lane 1), so the distances are bit-identical to blockDistances().
 // nearest    for each query, its k ≤ 3 nearest references (equal distances: the earlier reference),
-//            and the 1-NN votes of the references-per-size ablation (see nearestFunction).
+//            the 1-NN votes of the references-per-size ablation, and, in place of the neighbours
+//            when the caller needs only those, the vote tallies of the four candidate variants
+//            (see nearestFunction).
 //
-// Both are checked against the plain loops in test/unit/dsire/neighbours.test.ts; the speed-up is
+// All are checked against the plain loops in test/unit/dsire/neighbours.test.ts; the speed-up is
 // measured by test/bench/dsire.bench.ts.
 import { assemble, compile, F64, forLoop, I32, I64, op, V128, type WasmFunction, type WasmMemory, type WasmModule } from './wasm/assemble.ts';
 

@@ -1,9 +1,10 @@
 // Nearest-neighbour search for many queries against many reference subsets at once, all drawn from
 // one table (evaluation splits, leave-one-name-out calibration). The work is organised per
 // classifier: its n×n distance matrix is computed once (n²/2 distances of length r) and then every
-// task of every split only compares numbers already computed. Recomputing distances per split, as a
-// direct reading of the protocol would, took 7.3–9.3 s of CPU for the faithful splits alone against
-// 1.8–2.0 s for evaluate with every ablation (test/bench/dsire.bench.ts, docs/BENCHMARKS.md, size recovery section).
+// task of every split only compares numbers already computed; recomputing distances per split, as a
+// direct reading of the protocol would, was 3–5× slower (test/bench/dsire.bench.ts). Where the runtime has WebAssembly SIMD the
+// distances and the scan run in native/neighbours.ts; the plain loops below are the fallback and the
+// reference the kernels are tested against, bit for bit (figures: docs/BENCHMARKS.md, size recovery).
 import type { FeatureTable } from './table.ts';
 import { MAX_KERNEL_BYTES, neighbourKernel, type NeighbourKernel } from '../../native/neighbours.ts';
 import { ALL_K3, CANDIDATES, DW_K3, DW_ONLY, FAITHFUL, NORMS, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
