@@ -1,14 +1,14 @@
 // A WebAssembly SIMD kernel for the float32 Gram products: one 2×2 block of A·Aᵀ per call, four
 // floats per step, each f32×f32 product taken exactly in f64 lanes (f64x2.promote_low_f32x4) and
 // accumulated in f64, so it is as accurate as the plain loop and measured ~2× faster on this
-// machine. The module is 300-odd bytes assembled here rather than a compiled artefact: no
-// toolchain, nothing to fetch, and the opcodes below are the whole program.
+// machine. The module is 300-odd bytes assembled here (with native/wasm/assemble.ts) rather than a
+// compiled artefact: no toolchain, nothing to fetch, and the opcodes below are the whole program.
 //
 // dot2x2(p0, p1, q0, q1, n, out): for byte offsets p0, p1, q0, q1 of float32 rows and n a multiple
 // of 4, writes Σ x0·y0, Σ x0·y1, Σ x1·y0, Σ x1·y1 as four f64 at byte offset `out`.
 
-const I32 = 0x7f;
-const V128 = 0x7b;
+import { assemble, compile, I32, V128, type WasmMemory } from './wasm/assemble.ts';
+
 const SIMD = 0xfd;
 
 // local indices: params, then locals
@@ -40,8 +40,6 @@ function storeSum(acc: number, offset: number): number[] {
 
 function body(): number[] {
   return [
-    // locals: 2 × i32 (k, end), 13 × v128
-    2, 2, I32, 13, V128,
     ...get(N), 0x41, 2, 0x74, ...set(END),          // end = n << 2
     0x02, 0x40,                                     // block
     ...get(K), ...get(END), 0x4f, 0x0d, 0,          //   br_if k >= end
@@ -51,36 +49,12 @@ function body(): number[] {
     ...get(K), 0x41, 16, 0x6a, ...tee(K), ...get(END), 0x49, 0x0d, 0, // k += 16; br_if k < end
     0x0b, 0x0b,                                     //   end loop, end block
     ...storeSum(S00, 0), ...storeSum(S01, 8), ...storeSum(S10, 16), ...storeSum(S11, 24),
-    0x0b,
   ];
 }
 
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
 function moduleBytes(): Uint8Array {
-  const code = body();
-  const name = (s: string) => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]),      // type: (i32×6) → ()
-    ...section(3, [1, 0]),                                              // one function of type 0
-    ...section(5, [1, 0x00, 1]),                                        // memory, min 1 page
-    ...section(7, [2, ...name('mem'), 0x02, 0, ...name('dot2x2'), 0x00, 0]),
-    ...section(10, [1, ...uleb(code.length), ...code]),
-  ]);
+  // locals: 2 × i32 (k, end), 13 × v128
+  return assemble([{ name: 'dot2x2', params: [I32, I32, I32, I32, I32, I32], locals: [I32, I32, ...Array<typeof V128>(13).fill(V128)], body: body() }]);
 }
 
 export interface SimdGram {
@@ -90,25 +64,16 @@ export interface SimdGram {
   gramCols(b: Float32Array, h: number, r: number, out: Float64Array): Float64Array;
 }
 
-// The slice of the WebAssembly API used here (the project's TypeScript lib has no DOM types).
-interface WasmMemory { buffer: ArrayBuffer; grow(pages: number): number }
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-
 let instance: SimdGram | null | undefined;
 
 /** The SIMD kernel, or null where this runtime lacks WebAssembly SIMD (then the plain loops run). */
 export function simdGram(): SimdGram | null {
   if (instance !== undefined) return instance;
-  const bytes = moduleBytes();
-  const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-  if (!wasmApi || !wasmApi.validate(bytes)) return (instance = null);
-  const wasm = new wasmApi.Instance(new wasmApi.Module(bytes));
-  const memory = wasm.exports.mem as WasmMemory;
-  const dot2x2 = wasm.exports.dot2x2 as (p0: number, p1: number, q0: number, q1: number, n: number, out: number) => void;
+  const module = compile(moduleBytes());
+  if (!module) return (instance = null);
+  const exports = module.instantiate();
+  const memory = exports.mem as WasmMemory;
+  const dot2x2 = exports.dot2x2 as (p0: number, p1: number, q0: number, q1: number, n: number, out: number) => void;
   const OUT_BYTES = 32;
 
   /** Makes room for `floats` float32 values after the 32-byte result slot; returns a view on them. */
