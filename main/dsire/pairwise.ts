@@ -2,9 +2,10 @@
 // one table (evaluation splits, leave-one-name-out calibration). The work is organised per
 // classifier: its n×n distance matrix is computed once (n²/2 distances of length r) and then every
 // task of every split only compares numbers already computed; recomputing distances per split, as a
-// direct reading of the protocol would, was 3–5× slower (test/bench/dsire.bench.ts). Where the runtime has WebAssembly SIMD the
-// distances and the scan run in native/neighbours.ts; the plain loops below are the fallback and the
-// reference the kernels are tested against, bit for bit (figures: docs/BENCHMARKS.md, size recovery).
+// direct reading of the protocol would, was 3–5× slower (test/bench/dsire.bench.ts). Where the
+// runtime has WebAssembly SIMD the distances and the scan run in native/neighbours.ts; the plain
+// loops below are the fallback and the reference the kernels are tested against, bit for bit
+// (figures: docs/BENCHMARKS.md, size recovery).
 import type { FeatureTable } from './table.ts';
 import { MAX_KERNEL_BYTES, neighbourKernel, type NeighbourKernel } from '../../native/neighbours.ts';
 import { ALL_K3, CANDIDATES, DW_K3, DW_ONLY, FAITHFUL, NORMS, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
@@ -113,14 +114,14 @@ export function scan(
 }
 
 /** Copies a scan's top k into the neighbour arrays of classifier c (distances, not squares). */
-function collect(res: ScanResult, stride: number, Q: number, k: number, c: number, C: number, idx: Int32Array, dist: Float64Array): void {
+function collect(res: ScanResult, Q: number, k: number, c: number, C: number, idx: Int32Array, dist: Float64Array): void {
   for (let qn = 0; qn < Q; qn++) {
     const o = (qn * C + c) * k;
     for (let j = 0; j < k; j++) {
-      const r = res.topR[qn * stride + j];
+      const r = res.topR[qn * k + j];
       if (r < 0) break;
       idx[o + j] = r;
-      dist[o + j] = Math.sqrt(res.topD[qn * stride + j]);
+      dist[o + j] = Math.sqrt(res.topD[qn * k + j]);
     }
   }
 }
@@ -204,10 +205,10 @@ export function queryIndex(queries: Int32Array, n: number): Int32Array | null {
 }
 
 /** 1-NN for one-value classifiers (the Frobenius-norm ablation): the references in value order,
- *  taken from the block's one sort (`order`, from valueOrder), then the queries in the same order
- *  with one pointer moving forward through the references: O(n) per task instead of Q·R (measured
- *  ~0.6 s → ~0.2 s of CPU for a 10-split evaluation with a binary search per query, which this pass
- *  halves again). Same answer as the scan: nearest value, equal distances → earlier reference. */
+ *  taken from the block's one sort (`order`, from valueOrder, shared by every task), then the queries
+ *  in the same order with one pointer moving forward through the references: O(n) per task instead
+ *  of Q·R (a sorted search measured ~0.6 s → ~0.2 s of CPU for a 10-split evaluation). Same answer
+ *  as the scan: nearest value, equal distances → earlier reference. */
 export function scalarScan(block: Float64Array, queries: Int32Array, refs: Int32Array, c: number, C: number, idx: Int32Array, dist: Float64Array,
   order: Int32Array = valueOrder(block), posOf: Int32Array = positions(refs, block.length), scratch: ScalarScratch = scalarScratch(refs.length),
   qnOf: Int32Array | null = queryIndex(queries, block.length)): void {
@@ -302,7 +303,7 @@ function prepare(table: FeatureTable, t: Task): Prepared {
 }
 
 function emptyOutput(table: FeatureTable, p: Prepared): Raw {
-  const C = table.blocks.length;
+  const C = table.dims.length;
   const size = p.task.queries.length * C * p.k;
   const out: Raw = { nb: { k: p.k, classifiers: C, idx: new Int32Array(size).fill(-1), dist: new Float64Array(size).fill(Number.NaN) } };
   if (p.task.prefixEnds) {
@@ -361,7 +362,7 @@ function finish(table: FeatureTable, p: Prepared, raw: Raw | null, counted?: { t
 
 function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: NeighbourKernel): TaskOutput[] | null {
   const n = table.n;
-  const C = table.blocks.length;
+  const C = table.dims.length;
   const S = table.sizes.length;
   const matrixTasks = prepared.filter((p) => !p.scalar);
   const wantsNeighbours = (p: Prepared) => p.task.neighbours !== false || (Boolean(p.task.tallies) && !KERNEL_TALLIES);
@@ -402,7 +403,7 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
  *  task asks for tallies, NORMS' tally (the only variant that reads a one-value table) and the hits
  *  are summed directly. */
 function scalarTasks(table: FeatureTable, prepared: Prepared[], raws: (Raw | null)[]): (ReturnType<typeof countedFor> | null)[] {
-  const C = table.blocks.length;
+  const C = table.dims.length;
   const S = table.sizes.length;
   const counted = prepared.map((p) => (p.scalar && p.task.tallies ? countedFor(p.task.queries.length, C, S) : null));
   const most = Math.max(0, ...prepared.map((p) => (p.scalar ? p.task.refs.length : 0)));
@@ -439,7 +440,7 @@ function countedFor(Q: number, C: number, S: number): { tallies: Tallies; hits: 
 
 function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {
   const n = table.n;
-  const C = table.blocks.length;
+  const C = table.dims.length;
   const S = table.sizes.length;
   const outputs = prepared.map((p) => (!p.scalar || p.task.neighbours !== false ? emptyOutput(table, p) : null));
   const matrixTasks = prepared.filter((p) => !p.scalar);
@@ -459,7 +460,7 @@ function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {
       const { task, k } = p;
       const { nb, prefix } = outputs[t]!;
       scan(D!, n, task.queries, task.refs, task.excludeSameName, table.nameIndex, k, p.ends, scratch);
-      collect(scratch, k, task.queries.length, k, c, C, nb.idx, nb.dist);
+      collect(scratch, task.queries.length, k, c, C, nb.idx, nb.dist);
       if (prefix) prefixVotes(scratch, task.queries.length, p.ends.length, p.prefixGroup, table.sizeIndex, S, prefix.votes, prefix.dist);
     });
   }
