@@ -280,7 +280,7 @@ export interface NeighbourKernel {
 
 const PAGE = 65536;
 /** The kernels index memory with signed 32-bit offsets; beyond this the plain loops run instead. */
-export const MAX_KERNEL_BYTES = 1 << 30;
+const MAX_KERNEL_BYTES = 1 << 30;
 
 let module: WasmModule | null | undefined;
 

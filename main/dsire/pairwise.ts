@@ -7,7 +7,7 @@
 // loops below are the fallback and the reference the kernels are tested against, bit for bit
 // (figures: docs/BENCHMARKS.md, size recovery).
 import type { FeatureTable } from './table.ts';
-import { MAX_KERNEL_BYTES, neighbourKernel, type NeighbourKernel } from '../../native/neighbours.ts';
+import { neighbourKernel, type NeighbourKernel, type NeighbourPlan } from '../../native/neighbours.ts';
 import { ALL_K3, CANDIDATES, DW_K3, DW_ONLY, FAITHFUL, NORMS, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
 
 export interface Task {
@@ -366,10 +366,8 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
   const S = table.sizes.length;
   const matrixTasks = prepared.filter((p) => !p.scalar);
   const wantsNeighbours = (p: Prepared) => p.task.neighbours !== false || (Boolean(p.task.tallies) && !KERNEL_TALLIES);
-  const bytes = 8 * n * n + matrixTasks.reduce((a, p) => a + (wantsNeighbours(p) ? 12 * p.task.queries.length * C * p.k : 0), 0);
-  if (bytes > MAX_KERNEL_BYTES) return null;
   const subset = Uint8Array.from(table.kinds, (kind) => (kind === 'sigmaDW' ? 1 : 0));
-  const plan = kernel.plan(n, Math.max(...table.dims), C, subset, table.sizeIndex, S, matrixTasks.map((p) => ({
+  const kernelTasks = matrixTasks.map((p) => ({
     queries: p.task.queries,
     queryNames: Int32Array.from(p.task.queries, (q) => table.nameIndex[q]),
     refs: p.task.refs,
@@ -381,7 +379,14 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
     k: p.k,
     neighbours: wantsNeighbours(p),
     tallies: Boolean(p.task.tallies) && KERNEL_TALLIES,
-  })));
+  }));
+  let plan: NeighbourPlan;
+  try {
+    plan = kernel.plan(n, Math.max(...table.dims), C, subset, table.sizeIndex, S, kernelTasks);
+  } catch (e) {
+    if (e instanceof RangeError) return null; // more than the kernel's memory can hold: the plain loops run
+    throw e;
+  }
   const scalarOut = prepared.map((p) => (p.scalar && p.task.neighbours !== false ? emptyOutput(table, p) : null));
   for (let c = 0; c < C; c++) {
     plan.distances(table.blocks[c], table.dims[c]);
