@@ -12,7 +12,7 @@ import { mulberry32, shuffled } from './prng.ts';
 import { fitRidge, predictRidge, tableRow } from './regression.ts';
 import { meanStd } from './stats.ts';
 import { buildTable, type FeatureTable } from './table.ts';
-import { ABLATIONS, decide, FAITHFUL, logCentre, MAX_K, tally, tallyOf, type Neighbours, type Tallies } from './variants.ts';
+import { ABLATIONS, decide, FAITHFUL, logCentre, MAX_K, tallyOf, type Tallies } from './variants.ts';
 import type { DsireMode, EvaluationResult, Scores, SplitResult, Variant } from './types.ts';
 
 export interface EvaluateOptions {
@@ -51,10 +51,10 @@ function summarise(xs: Score1[]): Scores {
   };
 }
 
-function predictions(variant: Variant, table: FeatureTable, from: Neighbours | Tallies, Q: number): Float64Array {
+function predictions(variant: Variant, table: FeatureTable, tallies: Tallies, Q: number): Float64Array {
   const out = new Float64Array(Q);
   for (let q = 0; q < Q; q++) {
-    const { votes, dist } = 'idx' in from ? tally(variant, table, from, q) : tallyOf(from, variant, q);
+    const { votes, dist } = tallyOf(tallies, variant, q);
     out[q] = table.sizes[decide(votes, dist)];
   }
   return out;

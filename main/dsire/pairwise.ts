@@ -181,7 +181,7 @@ export function valueOrder(block: Float64Array): Int32Array {
 }
 
 /** posOf[row]: the row's first position in refs, or −1 (rows 0 … n−1). */
-export function positions(refs: Int32Array, n: number): Int32Array {
+function positions(refs: Int32Array, n: number): Int32Array {
   const posOf = new Int32Array(n).fill(-1);
   for (let p = 0; p < refs.length; p++) if (posOf[refs[p]] < 0) posOf[refs[p]] = p;
   return posOf;
@@ -189,13 +189,13 @@ export function positions(refs: Int32Array, n: number): Int32Array {
 
 export interface ScalarScratch { vals: Float64Array; pos: Int32Array; runMin: Int32Array }
 
-export function scalarScratch(R: number): ScalarScratch {
+function scalarScratch(R: number): ScalarScratch {
   return { vals: new Float64Array(R), pos: new Int32Array(R), runMin: new Int32Array(R) };
 }
 
 /** qnOf[row]: the row's index in queries, or −1; null when a row is queried twice (then scalarScan
  *  searches each query on its own). */
-export function queryIndex(queries: Int32Array, n: number): Int32Array | null {
+function queryIndex(queries: Int32Array, n: number): Int32Array | null {
   const qnOf = new Int32Array(n).fill(-1);
   for (let qn = 0; qn < queries.length; qn++) {
     if (qnOf[queries[qn]] >= 0) return null;
