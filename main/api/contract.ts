@@ -1,10 +1,12 @@
 // The one typed contract between the renderer and the main process. Both the Electron preload and
 // the headless host expose exactly this (see CHANNELS); the renderer imports only this file's types.
 // Every shape is plain data (numbers, strings, arrays, typed arrays): it survives Electron's
-// structured clone and the headless host's JSON alike. No imports: this file must type-check in the
-// renderer (DOM, no Node) and in main (Node, no DOM).
+// structured clone and the headless host's JSON alike. No run-time imports: this file must load and
+// type-check in the renderer (DOM, no Node) and in main (Node, no DOM).
 
 export type ErrorCodeLike = string;
+/** Every code main raises. Type only (erased when built): the renderer types tables that must cover them all. */
+export type { ErrorCode } from '../errors.ts';
 
 /** The one error shape: a code to branch on, a sentence to show, the file it concerns. */
 export interface ApiErrorShape {
