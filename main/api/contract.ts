@@ -225,7 +225,8 @@ export interface Channels {
   'references.exportPack': { req: { name: string; out: string }; res: { path: string; sha256: string } };
   'references.importPack': { req: { path: string; name?: string }; res: ReferenceSetView };
   'analysis.check': { req: { caseId: string; evidenceId: string; referenceSet: string }; res: ApplicabilityView };
-  'analysis.run': { req: { caseId: string; evidenceIds: string[]; referenceSet: string; mode: 'faithful' | 'best' }; res: AnalysisView[] };
+  /** mode absent: the one default every host uses (main/analysis/mode.ts). */
+  'analysis.run': { req: { caseId: string; evidenceIds: string[]; referenceSet: string; mode?: 'faithful' | 'best' }; res: AnalysisView[] };
   'reports.create': { req: { caseId: string; out?: string; keyPath: string; passphrase: string }; res: ReportCreated };
   'reports.verify': { req: { pdfPath: string; manifestPath?: string; trust?: string[] }; res: ReportVerification };
   'reports.preview': { req: { caseId: string }; res: { html: string } };

@@ -4,10 +4,11 @@
 // → DSiRe) and the result, with the reference set's provenance as it was at that moment, the method
 // and app versions and the compute backend, is written with its audit entry in one transaction: a
 // crash at any point leaves either both or neither.
+import { DEFAULT_MODE } from '../analysis/mode.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { AnalysisResult, DsireMode } from '../dsire/types.ts';
 import { toApiError } from '../errors.ts';
-import type { CanonicalAdapter, Finding } from '../intake/model.ts';
+import type { Finding } from '../intake/model.ts';
 import type { ReferenceProvenance } from '../reference/types.ts';
 import type { FeatureEngine } from '../../native/types.ts';
 import { resolveActor } from './actor.ts';
@@ -40,7 +41,8 @@ export type AnalysisOutcome =
   | { status: 'refused'; evidenceId: string; finding: Finding };
 
 export interface AnalysisOptions {
-  mode: DsireMode;
+  /** Absent: the pipeline's DEFAULT_MODE, the same for every host. */
+  mode?: DsireMode;
   actor?: string;
 }
 
@@ -62,10 +64,8 @@ function rowToAnalysis(r: AnalysisRow): AnalysisRecord {
 /** The analysis pipeline, loaded on first use: listing a case's analyses (case show, reports, the
  *  UI) must not load the parsers and compute backends. */
 async function pipeline() {
-  const [{ analyze }, { describeAdapter }, { checkApplicability }, { extractFeatures }, { openAdapter }, { loadReferenceSet }] = await Promise.all([
-    import('../dsire/analyze.ts'), import('../dsire/describe.ts'), import('../dsire/applicability.ts'), import('../features/extract.ts'),
-    import('../intake/open.ts'), import('../reference/store.ts')]);
-  return { analyze, describeAdapter, checkApplicability, extractFeatures, openAdapter, loadReferenceSet };
+  const [{ analyzeFile }, { loadReferenceSet }] = await Promise.all([import('../analysis/analyze-file.ts'), import('../reference/store.ts')]);
+  return { analyzeFile, loadReferenceSet };
 }
 
 export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidenceIdOrPrefix: string, referenceSetName: string,
@@ -73,10 +73,11 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
   const kase = await getCase(db, caseIdOrPrefix);
   const item = await getEvidence(db, kase.id, evidenceIdOrPrefix);
   const actor = resolveActor(kase.examiner, options.actor);
+  const mode = options.mode ?? DEFAULT_MODE;
   const startedAt = new Date().toISOString();
   const refuse = async (finding: Finding, details: Record<string, unknown>): Promise<AnalysisOutcome> => {
     await db.transaction((tx) => appendAudit(tx, kase.id, actor, 'analysis-refused',
-      { evidenceId: item.id, referenceSet: referenceSetName, mode: options.mode, code: finding.code, reason: finding.message, ...details }));
+      { evidenceId: item.id, referenceSet: referenceSetName, mode, code: finding.code, reason: finding.message, ...details }));
     return { status: 'refused', evidenceId: item.id, finding };
   };
 
@@ -92,43 +93,27 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
     }
   }
 
-  // 2. intake, features and the estimate, all from the stored copy
-  const { analyze, describeAdapter, checkApplicability, extractFeatures, openAdapter, loadReferenceSet } = await pipeline();
+  // 2. intake, features and the estimate, all from the stored copy, by the one pipeline every host uses
+  const { analyzeFile, loadReferenceSet } = await pipeline();
   const ref = await loadReferenceSet(db, referenceSetName);
-  let adapter: CanonicalAdapter;
-  try {
-    adapter = await openAdapter(item.storedPath);
-  } catch (err) {
-    const e = toApiError(err);
-    return refuse({ severity: 'error', code: e.code, message: `intake refused the stored copy: ${e.message}` }, {});
-  }
   let result: AnalysisResult;
   try {
-    if (adapter.identity.sha256 !== item.sha256) {
-      return refuse({ severity: 'error', code: 'EVIDENCE_HASH_MISMATCH', message: `the stored copy changed while it was being read (now ${adapter.identity.sha256})` },
-        { recorded: item.sha256, now: adapter.identity.sha256 });
+    result = await analyzeFile(item.storedPath, ref, { mode, engine, expectedSha256: item.sha256, displayName: item.fileName });
+  } catch (err) {
+    const e = toApiError(err);
+    // a failure of this machine, not of the evidence, is not recorded as a finding about the evidence
+    if (['CANCELLED', 'EMPTY_REFERENCE', 'BACKEND_FAILED', 'DB_ERROR', 'INTERNAL'].includes(e.code)) throw err;
+    if (e.code === 'HASH_MISMATCH') {
+      return refuse({ severity: 'error', code: 'EVIDENCE_HASH_MISMATCH', message: `the stored copy changed while it was being read (now ${String(e.details?.now)})` },
+        { recorded: item.sha256, now: e.details?.now ?? null });
     }
-    // Applicability first: an adapter the reference set cannot judge (LoKr, another rank, another
-    // base model) gets its reasons, and no features are computed for it.
-    const descriptor = describeAdapter(adapter);
-    const features = checkApplicability(descriptor, ref.config).applicable
-      ? await extractFeatures(adapter, engine)
-      : { modules: [], backend: engine.info.name };
-    const claim = adapter.metadata.claimedTrainingImages;
-    const claimSource = adapter.metadata.kohya?.realImageCount !== undefined
-      ? 'kohya ss_dataset_dirs (sum of img_count, repeats not counted)' : 'adapter metadata';
-    result = analyze({
-      file: item.fileName, sha256: item.sha256, descriptor, features: features.modules, backend: features.backend,
-      ...(claim !== undefined ? { claimedTrainingImages: claim, claimSource } : {}),
-    }, ref, { mode: options.mode });
-  } finally {
-    await adapter.source.close();
+    return refuse({ severity: 'error', code: e.code, message: `intake refused the stored copy: ${e.message}` }, {});
   }
 
   // 3. the result and its audit entry, together
   const record: AnalysisRecord = {
     id: newId(), caseId: kase.id, evidenceId: item.id, referenceSet: ref.name, referenceSetId: ref.id,
-    referenceProvenance: ref.provenance, mode: options.mode, parameters: { mode: options.mode, ...result.method.parameters },
+    referenceProvenance: ref.provenance, mode, parameters: { mode, ...result.method.parameters },
     result, methodVersion: result.method.version, appVersion: appVersion(), backend: result.backend,
     startedAt, finishedAt: new Date().toISOString(),
   };

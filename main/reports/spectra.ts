@@ -12,19 +12,13 @@ export { spectraFromFeatures, type Spectra };
  *  spectra were not recorded) when the copy no longer has the recorded SHA-256 or cannot be read:
  *  a chart must never be drawn from bytes other than the evidence. */
 export async function evidenceSpectra(storedPath: string, sha256: string, ref: ReferenceSet, engine: FeatureEngine): Promise<Spectra | null> {
-  const [{ openAdapter }, { extractFeatures }] = await Promise.all([import('../intake/open.ts'), import('../features/extract.ts')]);
-  let adapter;
+  const { featuresOfFile } = await import('../analysis/analyze-file.ts');
+  let features;
   try {
-    adapter = await openAdapter(storedPath);
+    features = await featuresOfFile(storedPath, engine, { expectedSha256: sha256 });
   } catch {
     return null;
   }
-  try {
-    if (adapter.identity.sha256 !== sha256) return null;
-    const features = await extractFeatures(adapter, engine);
-    const spectra = spectraFromFeatures(ref, features.modules);
-    return spectra.modules.length > 0 ? spectra : null;
-  } finally {
-    await adapter.source.close();
-  }
+  const spectra = spectraFromFeatures(ref, features.modules);
+  return spectra.modules.length > 0 ? spectra : null;
 }

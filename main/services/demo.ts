@@ -70,7 +70,7 @@ export async function openDemo(s: Services, job: JobContext): Promise<string> {
   for (const [i, e] of evidence.entries()) {
     throwIfCancelled(job.signal);
     job.progress({ phase: 'analysing', done: i, total: evidence.length, unit: 'files', message: e.fileName });
-    await runAnalysis(s.db, kase.id, e.id, DEMO_REFERENCE_SET, { mode: 'best' }, engine);
+    await runAnalysis(s.db, kase.id, e.id, DEMO_REFERENCE_SET, {}, engine);
   }
   await addNote(s.db, kase.id, 'Demo case created automatically. The notes on each evidence item state the true training-set size, so the estimates can be checked.');
 

@@ -2,6 +2,7 @@
 // Transports (Electron IPC, the headless host, tests) reach these only through dispatch().
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { checkFile } from '../analysis/analyze-file.ts';
 import type { ApiErrorShape, CaseDetail, Channel, Req } from '../api/contract.ts';
 import { listAnalyses, runAnalysis } from '../cases/analyses.ts';
 import { exportCase, importCase } from '../cases/archive.ts';
@@ -12,12 +13,9 @@ import { addNote, listNotes } from '../cases/notes.ts';
 import { listReports } from '../cases/reports.ts';
 import { verifyCase } from '../cases/verify.ts';
 import { appVersion } from '../cases/version.ts';
-import { checkApplicability } from '../dsire/applicability.ts';
 import { DSIRE_VERSION } from '../dsire/analyze.ts';
-import { describeAdapter } from '../dsire/describe.ts';
 import { AuditError, toApiError } from '../errors.ts';
 import { inspectFile } from '../intake/inspect.ts';
-import { openAdapter } from '../intake/open.ts';
 import { importReference } from '../reference/import-parquet.ts';
 import { exportPack, importPack } from '../reference/pack.ts';
 import { getReferenceSetSummary, listReferenceSets } from '../reference/store.ts';
@@ -147,16 +145,10 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
       const kase = await getCase(db, caseId);
       const item = await getEvidence(db, kase.id, evidenceId);
       const set = await getReferenceSetSummary(db, referenceSet);
-      let adapter;
       try {
-        adapter = await openAdapter(item.storedPath);
+        return await checkFile(item.storedPath, set.config, item.sha256);
       } catch (err) {
         return { applicable: false, reasons: [`the evidence cannot be read: ${toApiError(err).message}`] };
-      }
-      try {
-        return checkApplicability(describeAdapter(adapter), set.config);
-      } finally {
-        await adapter.source.close();
       }
     },
     'analysis.run': async ({ caseId, evidenceIds, referenceSet, mode }, job) => {

@@ -2,38 +2,16 @@
 // set size against a stored reference set. Applicability is checked before any feature is computed:
 // a refused file gets its reasons and no number (and the command exits 1).
 import { toApiError, type ApiError } from '../../errors.ts';
+import { analyzeFile } from '../../analysis/analyze-file.ts';
 import { defaultDbPath, openDatabase } from '../../db/open.ts';
-import { analyze } from '../../dsire/analyze.ts';
-import { checkApplicability } from '../../dsire/applicability.ts';
-import { describeAdapter } from '../../dsire/describe.ts';
-import type { AnalysisResult, DsireMode } from '../../dsire/types.ts';
-import { extractFeatures } from '../../features/extract.ts';
-import { openAdapter } from '../../intake/open.ts';
-import type { CanonicalAdapter } from '../../intake/model.ts';
+import type { AnalysisResult } from '../../dsire/types.ts';
 import { loadReferenceSet } from '../../reference/store.ts';
 import { BACKEND_NAMES, createFeatureEngine } from '../../../native/engine.ts';
-import type { BackendName, FeatureEngine, ModuleFeatures } from '../../../native/types.ts';
-import { requireString, usageError, type Command, type Values } from '../framework.ts';
+import type { BackendName, FeatureEngine } from '../../../native/types.ts';
+import { requireString, usageError, type Command } from '../framework.ts';
+import { parseMode } from '../mode.ts';
 
 type Entry = AnalysisResult | { file: string; error: ApiError };
-
-export function parseMode(values: Values): DsireMode {
-  const mode = values.mode === undefined ? 'best' : String(values.mode);
-  if (mode !== 'faithful' && mode !== 'best') throw usageError(`--mode must be faithful or best, not "${mode}"`);
-  return mode;
-}
-
-function claimOf(adapter: CanonicalAdapter): { claimedTrainingImages?: number; claimSource?: string } {
-  const kohya = adapter.metadata.kohya?.realImageCount;
-  if (adapter.metadata.claimedTrainingImages !== undefined) {
-    return {
-      claimedTrainingImages: adapter.metadata.claimedTrainingImages,
-      claimSource: kohya === adapter.metadata.claimedTrainingImages ? 'kohya ss_dataset_dirs (sum of img_count)' : 'adapter metadata',
-    };
-  }
-  if (kohya !== undefined) return { claimedTrainingImages: kohya, claimSource: 'kohya ss_dataset_dirs (sum of img_count)' };
-  return {};
-}
 
 export const command: Command<Entry[]> = {
   name: 'analyze',
@@ -53,25 +31,14 @@ export const command: Command<Entry[]> = {
     const db = await openDatabase(typeof values.db === 'string' ? values.db : defaultDbPath());
     const ref = await loadReferenceSet(db, setName).finally(() => db.close());
     ctx.log(`reference set "${ref.name}": ${ref.adapters.length} adapters, sizes ${ref.config.sizes.join(', ')}`);
-    let engine: FeatureEngine | null = null;
+    // made on the first applicable file only: calibrating backends is the slow part of a short command
+    let engine: Promise<FeatureEngine> | undefined;
+    const makeEngine = () => (engine ??= createFeatureEngine({ backend: backend as 'auto' | BackendName, log: ctx.log }));
     const out: Entry[] = [];
     try {
       for (const path of positionals) {
         try {
-          const adapter = await openAdapter(path);
-          try {
-            const descriptor = describeAdapter(adapter);
-            const query = { file: adapter.identity.file, sha256: adapter.identity.sha256, descriptor, features: [] as ModuleFeatures[], backend: 'none', ...claimOf(adapter) };
-            if (checkApplicability(descriptor, ref.config).applicable) {
-              engine ??= await createFeatureEngine({ backend: backend as 'auto' | BackendName, log: ctx.log });
-              const features = await extractFeatures(adapter, engine, { signal: ctx.signal });
-              query.features = features.modules;
-              query.backend = features.backend;
-            }
-            out.push(analyze(query, ref, { mode }));
-          } finally {
-            await adapter.source.close();
-          }
+          out.push(await analyzeFile(path, ref, { mode, engine: makeEngine, signal: ctx.signal }));
         } catch (e) {
           const error = toApiError(e);
           if (error.code === 'CANCELLED') throw e;
@@ -79,7 +46,7 @@ export const command: Command<Entry[]> = {
         }
       }
     } finally {
-      engine?.dispose();
+      await engine?.then((e) => e.dispose(), () => undefined);
     }
     const failed = out.some((e) => 'error' in e || !e.applicable);
     return { data: out, exitCode: failed ? 1 : 0 };

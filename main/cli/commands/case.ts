@@ -13,6 +13,7 @@ import { verifyCase, type CaseVerification } from '../../cases/verify.ts';
 import { toApiError, type ApiError } from '../../errors.ts';
 import { requireString, usageError, type Command, type Options, type Values } from '../framework.ts';
 import { listAnalyses, type AnalysisRecord, type AnalysisOutcome } from '../../cases/analyses.ts';
+import { parseMode } from '../mode.ts';
 
 const common: Options = {
   db: { type: 'string' },
@@ -184,8 +185,7 @@ const analyze: Command<AnalyzeOutput> = {
     const [caseArg, ...evidenceIds] = positionals;
     if (!caseArg) throw usageError('which case?');
     const reference = requireString(values, 'reference');
-    const mode = (values.mode ?? 'faithful') as string;
-    if (mode !== 'faithful' && mode !== 'best') throw usageError(`--mode is faithful or best, not "${mode}"`);
+    const mode = parseMode(values);
     // the compute backends load only for this command
     const { runAnalysis } = await import('../../cases/analyses.ts');
     const { createFeatureEngine } = await import('../../../native/engine.ts');

@@ -5,7 +5,7 @@ import { evaluate } from '../../dsire/evaluate.ts';
 import type { EvaluationResult, MeanStd } from '../../dsire/types.ts';
 import { loadReferenceSet } from '../../reference/store.ts';
 import { requireString, usageError, type Command, type Values } from '../framework.ts';
-import { parseMode } from './analyze.ts';
+import { parseMode } from '../mode.ts';
 
 function integer(values: Values, name: string, fallback: number): number {
   const v = values[name];

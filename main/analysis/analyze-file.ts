@@ -1,0 +1,95 @@
+// The one analysis pipeline: file → intake → describe → applicability → features → DSiRe.
+// Every host (the CLI's `analyze`, a case analysis, the app's applicability check, the report's
+// spectra) calls these functions, so a file analysed against a set gives the same result whichever
+// way it was asked for. Hosts add only what is theirs: the case records the result and its audit
+// entry, the CLI prints it.
+import { AuditError } from '../errors.ts';
+import { analyze } from '../dsire/analyze.ts';
+import { checkApplicability, type Applicability } from '../dsire/applicability.ts';
+import { describeAdapter } from '../dsire/describe.ts';
+import type { AnalysisResult, DsireMode } from '../dsire/types.ts';
+import { extractFeatures } from '../features/extract.ts';
+import type { CanonicalAdapter } from '../intake/model.ts';
+import { openAdapter } from '../intake/open.ts';
+import type { ReferenceConfig, ReferenceSet } from '../reference/types.ts';
+import type { AdapterFeatures, FeatureEngine, ModuleFeatures } from '../../native/types.ts';
+import { DEFAULT_MODE } from './mode.ts';
+
+export { DEFAULT_MODE, MODES } from './mode.ts';
+
+/** An engine, or a way to make one only when a file turns out to be applicable (the CLI's choice:
+ *  calibrating backends is the slowest part of a short command). */
+export type EngineSource = FeatureEngine | (() => Promise<FeatureEngine>);
+
+export interface AnalyzeFileOptions {
+  mode?: DsireMode;
+  engine: EngineSource;
+  signal?: AbortSignal;
+  /** The SHA-256 the caller recorded for this file (a case's evidence): a file that no longer has it is refused. */
+  expectedSha256?: string;
+  /** The name the result carries (a case shows the evidence's original file name, not its stored path). */
+  displayName?: string;
+}
+
+/** Where a metadata claim of the training-set size comes from, in the words every report uses. */
+export function metadataClaim(adapter: CanonicalAdapter): { claimedTrainingImages?: number; claimSource?: string } {
+  const kohya = adapter.metadata.kohya?.realImageCount;
+  const claimed = adapter.metadata.claimedTrainingImages ?? kohya;
+  if (claimed === undefined) return {};
+  const fromKohya = kohya !== undefined && kohya === claimed;
+  return {
+    claimedTrainingImages: claimed,
+    claimSource: fromKohya ? 'kohya ss_dataset_dirs (sum of img_count, repeats not counted)' : 'adapter metadata',
+  };
+}
+
+/** Opens a file, checks it still has the expected SHA-256, runs `use`, and always closes it. */
+export async function withAdapter<T>(path: string, expectedSha256: string | undefined, use: (adapter: CanonicalAdapter) => Promise<T>): Promise<T> {
+  const adapter = await openAdapter(path);
+  try {
+    if (expectedSha256 !== undefined && adapter.identity.sha256 !== expectedSha256) {
+      throw new AuditError('HASH_MISMATCH',
+        `the file no longer has the SHA-256 recorded for it (recorded ${expectedSha256}, now ${adapter.identity.sha256})`, path,
+        { recorded: expectedSha256, now: adapter.identity.sha256 });
+    }
+    return await use(adapter);
+  } finally {
+    await adapter.source.close();
+  }
+}
+
+/** The whole pipeline for one file against one reference set. Applicability is judged on the file's
+ *  structure before any feature is computed: a refused file gets its reasons and no number. */
+export async function analyzeFile(path: string, ref: ReferenceSet, options: AnalyzeFileOptions): Promise<AnalysisResult> {
+  return withAdapter(path, options.expectedSha256, (adapter) => analyzeAdapter(adapter, ref, options));
+}
+
+export async function analyzeAdapter(adapter: CanonicalAdapter, ref: ReferenceSet, options: AnalyzeFileOptions): Promise<AnalysisResult> {
+  const descriptor = describeAdapter(adapter);
+  let features: ModuleFeatures[] = [];
+  let backend = 'none';
+  if (checkApplicability(descriptor, ref.config).applicable) {
+    const computed = await featuresOf(adapter, options.engine, options.signal);
+    features = computed.modules;
+    backend = computed.backend;
+  }
+  return analyze({
+    file: options.displayName ?? adapter.identity.file, sha256: adapter.identity.sha256, descriptor, features, backend,
+    ...metadataClaim(adapter),
+  }, ref, { mode: options.mode ?? DEFAULT_MODE });
+}
+
+/** Applicability alone (the app asks before it offers to run an analysis). */
+export async function checkFile(path: string, config: ReferenceConfig, expectedSha256?: string): Promise<Applicability> {
+  return withAdapter(path, expectedSha256, async (adapter) => checkApplicability(describeAdapter(adapter), config));
+}
+
+/** The features of one file (the report recomputes the spectra of an older analysis from them). */
+export async function featuresOfFile(path: string, engine: EngineSource, options: { expectedSha256?: string; signal?: AbortSignal } = {}): Promise<AdapterFeatures> {
+  return withAdapter(path, options.expectedSha256, (adapter) => featuresOf(adapter, engine, options.signal));
+}
+
+async function featuresOf(adapter: CanonicalAdapter, engine: EngineSource, signal: AbortSignal | undefined): Promise<AdapterFeatures> {
+  const resolved = typeof engine === 'function' ? await engine() : engine;
+  return extractFeatures(adapter, resolved, { signal });
+}
