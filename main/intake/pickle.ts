@@ -29,6 +29,18 @@ export function isAllowedGlobal(module: string, name: string): boolean {
 
 const MARK = Symbol('mark');
 
+/** LONG1/LONG4 integers longer than an int64 are refused (LIMIT_EXCEEDED). */
+export const MAX_LONG_BYTES = 8;
+
+/** Dict entries stateDictTensors visits at most: the memo lets a few hundred bytes of pickle share one
+ *  dict under two keys at every level, which would make the walk exponential. A full SD checkpoint has
+ *  ~2,000 tensors; an LLM's, ~100,000. */
+export const MAX_STATE_DICT_ENTRIES = 1_000_000;
+
+/** A tensor key (dict keys joined with '.') longer than this is refused: real ones are under 200
+ *  characters, and a shared dict under a long key would otherwise copy that key into every tensor's. */
+export const MAX_KEY_CHARS = 4096;
+
 /** Walks a pickle and returns its top value; persistent ids are resolved as torch zip storages. */
 export function walkPickle(bytes: Uint8Array, file: string): Value {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -100,7 +112,9 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
       case 0x65: case 0x90: {                                                 // APPENDS, ADDITEMS
         const items = popMark(); const l = top();
         if (!Array.isArray(l)) throw malformed('APPENDS to a non-list');
-        l.push(...items);
+        // One push per item: push(...items) passes every item as an argument, and a few hundred
+        // thousand of them overflow the call stack.
+        for (const item of items) l.push(item);
         break;
       }
       case 0x73: { const v = pop(); const k = pop(); const d = top(); if (!(d instanceof Map)) throw malformed('SETITEM on a non-dict'); d.set(k, v); break; }
@@ -133,6 +147,14 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
       case 0x8a: case 0x8b: {                                                 // LONG1, LONG4
         let n: number;
         if (op === 0x8a) { need(1); n = buf[pos]; pos += 1; } else { need(4); n = buf.readUInt32LE(pos); pos += 4; }
+        // Sizes, strides, offsets and storage lengths are int64: 8 bytes at most. A longer integer is no
+        // tensor's, and decoding one byte by byte into a BigInt costs time quadratic in its length.
+        if (n > MAX_LONG_BYTES) {
+          const opcode = op === 0x8a ? 'LONG1' : 'LONG4';
+          throw new AuditError('LIMIT_EXCEEDED',
+            `the pickle holds a ${n}-byte integer (${opcode}) at byte ${pos}; a tensor pickle needs at most ${MAX_LONG_BYTES} bytes (int64)`, file,
+            { limit: 'maxLongBytes', value: MAX_LONG_BYTES, opcode, length: n });
+        }
         need(n);
         let v = 0n;
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[pos + i]);
@@ -233,16 +255,37 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
   }
 }
 
+/** A dict key as text. Only strings and numbers are spelled out: String() of a key that is a deeply
+ *  nested list recurses until the stack overflows, and of a 60 MB byte string builds a 240 MB one. */
+function keyText(k: Value): string {
+  if (typeof k === 'string') return k;
+  if (typeof k === 'number' || typeof k === 'boolean' || k === null) return String(k);
+  return Array.isArray(k) ? '<tuple>' : k instanceof Uint8Array ? '<bytes>' : k instanceof Map ? '<dict>' : `<${k.kind}>`;
+}
+
 /** The tensors of a walked torch state dict: key → tensor, in pickle order. Nested dicts join keys with '.'. */
 export function stateDictTensors(root: Value, file: string): [string, PickleTensor][] {
   const out: [string, PickleTensor][] = [];
   // The memo lets a pickle put a dict inside itself: refuse cycles and absurd nesting instead of recursing forever.
   const open = new Set<Map<Value, Value>>();
+  let entries = 0;
   const visit = (v: Value, prefix: string): void => {
     if (v instanceof Map) {
       if (open.has(v) || open.size > 64) throw new AuditError('BAD_ARCHIVE', `the checkpoint's dicts nest in a cycle or too deep (at "${prefix}")`, file);
       open.add(v);
-      for (const [k, x] of v) visit(x, prefix ? `${prefix}.${String(k)}` : String(k));
+      for (const [k, x] of v) {
+        if (++entries > MAX_STATE_DICT_ENTRIES) {
+          throw new AuditError('LIMIT_EXCEEDED',
+            `the checkpoint's dicts hold more than ${MAX_STATE_DICT_ENTRIES} entries (counting a dict shared under several keys once per key; at "${prefix}")`, file,
+            { limit: 'maxStateDictEntries', value: MAX_STATE_DICT_ENTRIES });
+        }
+        const key = prefix ? `${prefix}.${keyText(k)}` : keyText(k);
+        if (key.length > MAX_KEY_CHARS) {
+          throw new AuditError('LIMIT_EXCEEDED', `a tensor key is longer than ${MAX_KEY_CHARS} characters (starting "${key.slice(0, 80)}…")`, file,
+            { limit: 'maxKeyChars', value: MAX_KEY_CHARS });
+        }
+        visit(x, key);
+      }
       open.delete(v);
     } else if (v && typeof v === 'object' && 'kind' in v && v.kind === 'tensor') {
       out.push([prefix, v]);
