@@ -10,7 +10,8 @@ import { resolveActor } from './actor.ts';
 import { appendAudit } from './audit.ts';
 import { getCase } from './cases.ts';
 import { newId, resolveId } from './ids.ts';
-import { inspectEvidence, type EvidenceInspection } from './inspect.ts';
+import type { InspectReport } from '../intake/inspect.ts';
+import { inspectEvidence, readInspection, type EvidenceInspection } from './inspect.ts';
 import { commitStaging, discardStaging, newStaging, stageCopy, storeRoot, storedFile } from './store.ts';
 
 export type Inspector = (path: string) => Promise<EvidenceInspection>;
@@ -36,7 +37,8 @@ export interface EvidenceItem {
   family: string;
   method: string;
   baseModel: string;
-  inspect: Record<string, unknown>;
+  /** Intake's inspection report of the file, as stored at import (cases/inspect.ts). */
+  inspect: InspectReport;
   companions: Companion[];
   importedAt: string;
   examiner: string;
@@ -70,7 +72,8 @@ export function rowToEvidence(root: string, r: EvidenceRow): EvidenceItem {
   return {
     id: r.id, caseId: r.case_id, fileName: r.file_name, originalPath: r.original_path,
     storedPath: storedFile(root, r.stored_path), size: r.size, sha256: r.sha256, family: r.family, method: r.method,
-    baseModel: r.base_model, inspect: JSON.parse(r.inspect) as Record<string, unknown>, companions,
+    baseModel: r.base_model, inspect: readInspection(parseOrNull(r.inspect), { fileName: r.file_name, size: r.size, sha256: r.sha256, family: r.family, method: r.method, baseModel: r.base_model }),
+    companions,
     importedAt: r.imported_at, examiner: r.examiner, notes: r.notes, tags: JSON.parse(r.tags) as string[],
   };
 }
@@ -107,7 +110,7 @@ export async function addEvidence(db: Database, caseIdOrPrefix: string, file: st
       await tx.run(`INSERT INTO evidence (id, case_id, file_name, original_path, stored_path, size, sha256, family, method,
         base_model, inspect, companions, imported_at, examiner, notes, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [id, kase.id, fileName, originalPath, `${finalRel}/${fileName}`, main.size, main.sha256, inspection.family,
-          inspection.method, inspection.baseModel, JSON.stringify(inspection.summary), JSON.stringify(companionRows),
+          inspection.method, inspection.baseModel, JSON.stringify(inspection.inspection), JSON.stringify(companionRows),
           importedAt, actor.name, options.notes ?? '', JSON.stringify(tags)]);
       await appendAudit(tx, kase.id, actor, 'evidence-added', {
         evidenceId: id, fileName, originalPath, size: main.size, sha256: main.sha256, family: inspection.family,
@@ -148,4 +151,8 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function parseOrNull(text: string): unknown {
+  try { return JSON.parse(text); } catch { return null; }
 }

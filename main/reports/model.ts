@@ -199,16 +199,13 @@ async function fillSpectra(db: Database, results: ReportResult[], items: Evidenc
 }
 
 function evidenceFromItem(item: EvidenceItem): ReportEvidence {
-  const inspect = item.inspect;
-  const metadata = (inspect.metadata ?? {}) as { claimedTrainingImages?: unknown };
-  const claimed = typeof metadata.claimedTrainingImages === 'number' ? metadata.claimedTrainingImages : null;
-  const error = inspect.error as { code?: string; message?: string } | string | undefined;
-  const refused = error === undefined || error === null ? null : typeof error === 'string' ? error : `${error.message ?? 'refused'}${error.code ? ` (${error.code})` : ''}`;
+  const claimed = item.inspect.metadata.claimedTrainingImages;
+  const error = item.inspect.error;
   return {
     id: item.id, fileName: item.fileName, size: item.size, sha256: item.sha256, family: item.family, method: item.method, baseModel: item.baseModel,
     importedAt: item.importedAt,
     metadataClaim: claimed === null ? null : { claimed, source: 'file metadata' },
-    refused,
+    refused: error ? `${error.message} (${error.code})` : null,
   };
 }
 

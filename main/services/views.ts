@@ -47,26 +47,10 @@ export function inspectView(r: InspectReport): InspectView {
   };
 }
 
-/** Evidence rows keep intake's summary (see cases/inspect.ts summarise); shown without re-reading the file. */
+/** Evidence rows keep intake's inspection report (cases/inspect.ts): the card shows what the inspect
+ *  view shows, through the same function, without re-reading the file. */
 export function evidenceView(e: EvidenceItem): EvidenceView {
-  const s = e.inspect as {
-    error?: { code: string; message: string };
-    ranks?: number[]; dtypes?: string[]; modules?: number; findings?: InspectView['findings'];
-    metadata?: { claimedTrainingImages?: number | null; keys?: number; kohya?: { numTrainImagesWithRepeats?: number } | null };
-  };
-  const inspect: InspectView = {
-    file: e.storedPath, fileName: e.fileName, size: e.size, sha256: e.sha256,
-    family: s.error ? null : e.family, method: s.error ? null : e.method, baseModel: s.error ? null : e.baseModel,
-    ranks: s.ranks ?? [], modules: s.modules ?? 0, dtype: s.dtypes ?? [], scale: null,
-    metadata: {
-      keys: s.metadata?.keys ?? 0,
-      claimedTrainingImages: s.metadata?.claimedTrainingImages ?? null,
-      numTrainImagesWithRepeats: s.metadata?.kohya?.numTrainImagesWithRepeats ?? null,
-      summary: {},
-    },
-    findings: s.findings ?? [],
-    error: s.error ?? null,
-  };
+  const inspect = { ...inspectView(e.inspect), file: e.storedPath, fileName: e.fileName };
   return {
     id: e.id, caseId: e.caseId, fileName: e.fileName, originalPath: e.originalPath, storedPath: e.storedPath,
     size: e.size, sha256: e.sha256, family: inspect.family, method: inspect.method, baseModel: inspect.baseModel,

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import sqlite3 from 'sqlite3';
 import type { Database } from '../../../main/db/database.ts';
 import { openDatabase } from '../../../main/db/open.ts';
-import type { EvidenceInspection } from '../../../main/cases/inspect.ts';
+import { INSPECTION_VERSION, readInspection, type EvidenceInspection } from '../../../main/cases/inspect.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '../../..');
@@ -45,8 +45,10 @@ export async function tempDb(): Promise<{ db: Database; dir: string; dbPath: str
 }
 
 /** Stands in for intake where a test is about the store, not about parsing. */
-export const plainInspector = async (_path: string): Promise<EvidenceInspection> =>
-  ({ family: 'diffusers-attnproc', method: 'lora', baseModel: 'sd1', summary: { by: 'test' } });
+export const plainInspector = async (path: string): Promise<EvidenceInspection> => ({
+  family: 'diffusers-attnproc', method: 'lora', baseModel: 'sd1',
+  inspection: { version: INSPECTION_VERSION, report: readInspection({}, { fileName: path, size: 0, sha256: '', family: 'diffusers-attnproc', method: 'lora', baseModel: 'sd1' }) },
+});
 
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
