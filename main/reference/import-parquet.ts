@@ -15,7 +15,7 @@ import type { BaseModelHint, ModuleWeights } from '../intake/model.ts';
 import type { ModuleFeatures } from '../../native/types.ts';
 import { importLabelledFolder, LABELS_FILE } from './import-folder.ts';
 import { IMPORTER_VERSION, ImportRun, type AdapterToStore, type ImportOptions, type ImportReport } from './import-run.ts';
-import { checkMagic, ParquetShard, readAhead, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
+import { checkMagic, localShardPath, ParquetShard, readAhead, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
 import type { ModuleShape, ReferenceConfig } from './types.ts';
 
 export type { ImportOptions, ImportReport, ImportProgress, ImportFinding, ImportFileError } from './import-run.ts';
@@ -309,6 +309,12 @@ async function expand(paths: string[]): Promise<{ units: Unit[]; missing: { path
   const units: Unit[] = [];
   const missing: { path: string; err: unknown }[] = [];
   for (const p of paths) {
+    try {
+      localShardPath(p);
+    } catch (err) {
+      missing.push({ path: p, err });
+      continue;
+    }
     const st = await stat(p).catch((err: unknown) => { missing.push({ path: p, err }); return null; });
     if (!st) continue;
     if (!st.isDirectory()) { units.push({ kind: 'shard', path: p, bytes: st.size }); continue; }

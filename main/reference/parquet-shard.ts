@@ -7,7 +7,7 @@
 // list vector hands out one JS value per element.
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { AuditError } from '../errors.ts';
@@ -59,6 +59,57 @@ export const SHARD_LIMITS = { maxRows: 10_000_000, maxColumns: 20_000 };
 function quoteIdent(name: string): string { return `"${name.replaceAll('"', '""')}"`; }
 function quoteString(s: string): string { return `'${s.replaceAll("'", "''")}'`; }
 
+/** `scheme://…`: DuckDB would hand such a name to httpfs (http, https, s3, gcs, hf, …). */
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** The absolute local path of a shard named on the command line or in a request; a URL is refused,
+ *  so no name can ever make the importer fetch anything. Absolute, so DuckDB never expands a leading `~`. */
+export function localShardPath(file: string): string {
+  if (URL_LIKE.test(file)) {
+    throw new AuditError('BAD_REQUEST', 'is a URL; reference shards are read from local files only and nothing is fetched from the network', file);
+  }
+  return resolve(file);
+}
+
+/**
+ * A path as a DuckDB file pattern that matches only that file. DuckDB's readers expand `*`, `?` and
+ * `[…]` (and `**` across folders) in every path, so a shard named `a*.parquet` would also pull in the
+ * rows of `a1.parquet`, a file never hashed. A one-character class matches its character literally;
+ * `{` is escaped too, against versions that expand `{a,b}`.
+ */
+export function literalPattern(path: string): string {
+  return path.replace(/[*?[{]/g, '[$&]');
+}
+
+/**
+ * A DuckDB that reads exactly one file and nothing else: extensions are never installed or loaded on
+ * their own (no download, no httpfs), external access is off except for that file (its name and its
+ * literal pattern), and the configuration is locked so no later statement can turn any of it back on.
+ */
+export async function lockedInstance(path: string, threads = 1): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(threads),
+    // preserve_insertion_order keeps rows in file order, so every pass over the file sees row k at the same place.
+    preserve_insertion_order: 'true',
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const conn = await instance.connect();
+  try {
+    // In this order: allowed_paths cannot change once external access is off. (At create time DuckDB
+    // refuses this combination, hence the SET statements.)
+    const allowed = [...new Set([path, literalPattern(path)])].map(quoteString).join(', ');
+    await conn.run(`SET allowed_paths = [${allowed}]`);
+    await conn.run('SET enable_external_access = false');
+    await conn.run('SET lock_configuration = true');
+  } catch (err) {
+    conn.closeSync();
+    instance.closeSync();
+    throw err;
+  }
+  return { instance, conn };
+}
+
 /** PAR1 at both ends, checked before DuckDB sees the file, so the error says what is wrong. */
 export async function checkMagic(file: string, size: number): Promise<void> {
   if (size === 0) throw new AuditError('EMPTY_FILE', 'the file is empty, not a parquet shard', file);
@@ -82,11 +133,18 @@ export async function checkMagic(file: string, size: number): Promise<void> {
 
 export class ParquetShard {
   readonly file: string;
+  /** Absolute path of the file: what DuckDB is allowed to open. */
+  private readonly path: string;
+  /** The path as a quoted SQL string literal that DuckDB's glob matches to this file only: the one way
+   *  every query below names the file. */
+  private readonly sqlPath: string;
   private readonly instance: DuckDBInstance;
   private readonly conn: DuckDBConnection;
 
-  private constructor(file: string, instance: DuckDBInstance, conn: DuckDBConnection) {
+  private constructor(file: string, path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
     this.file = file;
+    this.path = path;
+    this.sqlPath = quoteString(literalPattern(path));
     this.instance = instance;
     this.conn = conn;
   }
@@ -94,10 +152,9 @@ export class ParquetShard {
   /** Decoding threads: one core is left for the features, which run on this thread meanwhile; at most 4,
    *  as each thread may hold a row group's projected columns. */
   static async open(file: string, threads = Math.max(1, Math.min(4, availableParallelism() - 1))): Promise<ParquetShard> {
-    // preserve_insertion_order keeps rows in file order, so every pass over the file sees row k at the same place.
-    const instance = await DuckDBInstance.create(':memory:', { threads: String(threads), preserve_insertion_order: 'true' });
-    const conn = await instance.connect();
-    return new ParquetShard(file, instance, conn);
+    const path = localShardPath(file);
+    const { instance, conn } = await lockedInstance(path, threads);
+    return new ParquetShard(file, path, instance, conn);
   }
 
   close(): void {
@@ -106,7 +163,7 @@ export class ParquetShard {
   }
 
   private source(): string {
-    return `read_parquet(${quoteString(this.file)}, file_row_number = true)`;
+    return `read_parquet(${this.sqlPath}, file_row_number = true)`;
   }
 
   /** DuckDB's own message, kept, under a code that says which kind of problem it is. */
@@ -120,15 +177,21 @@ export class ParquetShard {
 
   async layout(): Promise<ShardLayout> {
     try {
-      const meta = (await this.conn.runAndReadAll(
-        `SELECT num_rows, num_row_groups FROM parquet_file_metadata(${quoteString(this.file)})`)).getRowObjectsJS()[0];
+      const files = (await this.conn.runAndReadAll(
+        `SELECT file_name, num_rows, num_row_groups FROM parquet_file_metadata(${this.sqlPath})`)).getRowObjectsJS();
+      // The pattern is literal and access is limited to this file; checked anyway, as the rows of any
+      // other file would be imported under this file's hash.
+      if (files.length !== 1 || files[0].file_name !== this.path) {
+        throw new AuditError('BAD_SHARD', `DuckDB resolved the name to ${files.length} file(s) (${files.map((f) => String(f.file_name)).join(', ')}), not to this one file`, this.file);
+      }
+      const meta = files[0];
       const rows = Number(meta.num_rows);
       const rowGroups = Number(meta.num_row_groups);
       if (!(rows <= SHARD_LIMITS.maxRows)) {
         throw new AuditError('LIMIT_EXCEEDED', `the footer declares ${rows} rows, more than the ${SHARD_LIMITS.maxRows}-row shard limit (maxRows)`, this.file,
           { limit: 'maxRows', value: SHARD_LIMITS.maxRows });
       }
-      const described = (await this.conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteString(this.file)})`))
+      const described = (await this.conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${this.sqlPath})`))
         .getRowObjectsJS() as { column_name: string; column_type: string }[];
       if (described.length > SHARD_LIMITS.maxColumns) {
         throw new AuditError('LIMIT_EXCEEDED', `the shard has ${described.length} columns, more than the ${SHARD_LIMITS.maxColumns}-column limit (maxColumns)`, this.file,
@@ -136,9 +199,9 @@ export class ParquetShard {
       }
       const chunks = (await this.conn.runAndReadAll(
         `SELECT row_group_id, row_group_num_rows, path_in_schema, num_values, total_compressed_size
-         FROM parquet_metadata(${quoteString(this.file)})`)).getRowObjectsJS();
+         FROM parquet_metadata(${this.sqlPath})`)).getRowObjectsJS();
       const kvRows = (await this.conn.runAndReadAll(
-        `SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${quoteString(this.file)})`)).getRowObjectsJS();
+        `SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${this.sqlPath})`)).getRowObjectsJS();
       const kv: Record<string, string> = {};
       for (const r of kvRows) kv[String(r.key)] = String(r.value);
 
