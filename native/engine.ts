@@ -200,8 +200,3 @@ async function calibrate(candidates: BackendCandidate[], log: (line: string) => 
     + ` (${best.ms!.toFixed(1)} ms${next ? `; next ${next.name} ${next.ms!.toFixed(1)} ms` : ''})`;
   return { name: best.name, info: { name: best.name, reason, candidates: results } };
 }
-
-/** Forget the per-process calibration (tests; a long-running app after a GPU driver change). */
-export function resetCalibration(): void {
-  cached = null;
-}

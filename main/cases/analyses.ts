@@ -135,8 +135,3 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
 export async function listAnalyses(q: Queryable, caseId: string): Promise<AnalysisRecord[]> {
   return (await q.all<AnalysisRow>('SELECT * FROM analyses WHERE case_id = ? ORDER BY started_at, id', [caseId])).map(rowToAnalysis);
 }
-
-export async function getAnalysis(q: Queryable, id: string): Promise<AnalysisRecord | undefined> {
-  const row = await q.get<AnalysisRow>('SELECT * FROM analyses WHERE id = ?', [id]);
-  return row ? rowToAnalysis(row) : undefined;
-}

@@ -2,7 +2,7 @@
 // transaction as the change.
 import type { Database, Queryable } from '../db/database.ts';
 import { AuditError } from '../errors.ts';
-import { resolveActor, type Actor } from './actor.ts';
+import { resolveActor } from './actor.ts';
 import { appendAudit } from './audit.ts';
 import { newId, resolveId } from './ids.ts';
 
@@ -83,9 +83,4 @@ export async function setCaseStatus(db: Database, idOrPrefix: string, status: Ca
     });
   }
   return getCase(db, current.id);
-}
-
-/** The actor for an action on a case: its examiner unless someone else is named. */
-export async function caseActor(q: Queryable, caseId: string, actorName?: string): Promise<Actor> {
-  return resolveActor((await getCase(q, caseId)).examiner, actorName);
 }
