@@ -1,6 +1,6 @@
 // The one test command (`npm test`, run by .ci/run): type-check, unit tests, the renderer build, the
 // Chromium end-to-end tests against the headless host, the Electron end-to-end tests (skipped with
-// their reason where no Electron binary exists) and a short fuzz pass. Every stage runs; the exit
+// their reason where no Electron binary exists), the slow unit suites (vitest.config.mts) and a short fuzz pass. Every stage runs; the exit
 // code is non-zero when any failed. The last line counts tests: "N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -14,10 +14,12 @@ const only = process.argv.slice(2);
 
 const stages = [
   { name: 'typecheck', cmd: ['npm', 'run', '--silent', 'typecheck'] },
-  { name: 'unit', cmd: ['npx', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${join(results, 'vitest.json')}`], count: () => vitestCounts(join(results, 'vitest.json')) },
+  { name: 'unit', cmd: ['npx', 'vitest', 'run', '--project', 'unit', '--reporter=default', '--reporter=json', `--outputFile=${join(results, 'vitest.json')}`], count: () => vitestCounts(join(results, 'vitest.json')) },
   { name: 'renderer build', cmd: ['npm', 'run', '--silent', 'build:renderer'] },
   { name: 'e2e (Chromium + headless host)', cmd: ['npx', 'playwright', 'test', '-c', 'test/e2e/playwright.config.ts', '--reporter=list,json'], env: { PLAYWRIGHT_JSON_OUTPUT_NAME: join(results, 'e2e.json') }, count: () => playwrightCounts(join(results, 'e2e.json')) },
   { name: 'e2e (Electron)', cmd: ['npx', 'playwright', 'test', '-c', 'test/electron/playwright.config.ts', '--reporter=list,json'], env: { PLAYWRIGHT_JSON_OUTPUT_NAME: join(results, 'electron.json') }, count: () => playwrightCounts(join(results, 'electron.json')) },
+  // the slow suites (process kills, training, the fuzz harness's self-test) after everything else
+  { name: 'unit (slow suites)', cmd: ['npx', 'vitest', 'run', '--project', 'slow', '--reporter=default', '--reporter=json', `--outputFile=${join(results, 'vitest-slow.json')}`], count: () => vitestCounts(join(results, 'vitest-slow.json')) },
   { name: 'fuzz (short)', cmd: ['npm', 'run', '--silent', 'fuzz', '--', '--seconds', '60'], optionalScript: 'test/fuzz/run.mjs' },
 ];
 
