@@ -7,6 +7,7 @@ import { checkApplicability } from './applicability.ts';
 import { prepareReference } from './calibration.ts';
 import { classify, nearestAdapters, perModule, searchQuery } from './classifier.ts';
 import { intervalFor } from './conformal.ts';
+import { derivedValueReasons, queryValueReasons, referenceValueReasons } from './finite.ts';
 import { outOfDistribution } from './ood.ts';
 import { predictRidge, queryRow, REGRESSION_METHOD } from './regression.ts';
 import { spectraFromFeatures } from './spectra.ts';
@@ -48,6 +49,10 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
   if (ref.adapters.length === 0) throw new AuditError('EMPTY_REFERENCE', `reference set "${ref.name}" holds no adapters`);
   const applicability = checkApplicability(query.descriptor, ref.config);
   if (!applicability.applicable) return empty(query, ref, mode, applicability.reasons);
+  // Every host (CLI analyze, case analyze, the app's services) passes through here: a number that is
+  // not a number is refused here, once, for all of them.
+  const valueReasons = [...queryValueReasons(query.features), ...referenceValueReasons(ref)];
+  if (valueReasons.length > 0) return empty(query, ref, mode, valueReasons);
 
   const model = prepareReference(ref, mode);
   const { table } = model;
@@ -59,6 +64,13 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
     throw e;
   }
   const found = searchQuery(table, blocks, MAX_K);
+  const ood = table.names.length >= 2 ? outOfDistribution(table, model.spread, found.nb) : null;
+  const regressionValue = model.regression ? predictRidge(model.regression, queryRow(table, blocks)) : null;
+  const derived = derivedValueReasons(table, found, [
+    { label: 'the distribution score', value: ood?.score }, { label: 'the regression estimate', value: regressionValue },
+  ]);
+  if (derived.length > 0) return empty(query, ref, mode, derived);
+
   const result = classify(table, found, model.variant);
   const estimate = result.estimate;
   const warnings: string[] = [];
@@ -66,11 +78,10 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
 
   const totalVotes = result.votes.reduce((a, v) => a + v.count, 0);
   const winner = result.votes.find((v) => v.size === estimate)!;
-  if (totalVotes > 0 && winner.count / totalVotes < 0.5) {
+  if (totalVotes > 0 && !(winner.count / totalVotes >= 0.5)) {
     warnings.push(`Weak majority: only ${(100 * winner.count / totalVotes).toFixed(0)} % of the classifiers' votes name ${estimate}; the evidence is spread over several sizes.`);
   }
 
-  const ood = table.names.length >= 2 ? outOfDistribution(table, model.spread, found.nb) : null;
   if (ood?.flagged) warnings.push(`Out of distribution: ${ood.explanation}`);
 
   if (model.variant.features !== 'sigmaDW') {
@@ -89,11 +100,11 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
   }
 
   let regression: AnalysisResult['regression'] = null;
-  if (model.regression) {
-    const value = predictRidge(model.regression, queryRow(table, blocks));
+  if (model.regression && regressionValue !== null) {
+    const value = regressionValue;
     regression = { estimate: value, method: REGRESSION_METHOD };
     const [lo, hi] = model.regression.range;
-    if (value < lo * 0.8 || value > hi * 1.25) {
+    if (!(value >= lo * 0.8 && value <= hi * 1.25)) {
       warnings.push(`The regression estimate (${value.toPrecision(3)}) lies outside the reference sizes ${lo}–${hi}: a classifier can only name sizes it has references for, so the true size may be beyond them.`);
     }
   }

@@ -43,8 +43,9 @@ const TEXT_WIDTH: Record<number, string> = { 768: 'the SD 1.x text-encoder width
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const list = (xs: (string | number)[]) => xs.join(', ');
 
+/** Written so that NaN and ±Inf fail: an infinite scale would otherwise be within 1e-6·∞ of anything. */
 function sameScale(a: number, b: number): boolean {
-  return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
+  return Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
 }
 
 function widthName(w: number): string {
