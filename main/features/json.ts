@@ -46,12 +46,20 @@ export function featuresToJson(identity: { file: string; sha256: string }, featu
   };
 }
 
+/** JSON writes NaN and ±Inf as null. Read back, null must stay "not a number": Float64Array.from
+ *  would make it 0 and a bare null compares as 0, a value the classifier would take as measured. */
+const number = (v: number | null): number => (typeof v === 'number' ? v : Number.NaN);
+
 /** Back from JSON (a stored or transmitted result) to the typed form. */
 export function moduleFeaturesFromJson(j: ModuleFeaturesJson): ModuleFeatures {
   return {
     ...j,
-    sigmaA: Float64Array.from(j.sigmaA),
-    sigmaB: Float64Array.from(j.sigmaB),
-    sigmaDW: Float64Array.from(j.sigmaDW),
+    sigmaA: Float64Array.from(j.sigmaA, number),
+    sigmaB: Float64Array.from(j.sigmaB, number),
+    sigmaDW: Float64Array.from(j.sigmaDW, number),
+    normA: number(j.normA),
+    normB: number(j.normB),
+    normDW: number(j.normDW),
+    effectiveRank: number(j.effectiveRank),
   };
 }
