@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { AuditError } from '../errors.ts';
 import type { CanonicalAdapter } from '../intake/model.ts';
 import { IMPORTER_VERSION, ImportRun } from './import-run.ts';
+import { isTrainingSetSize } from './store.ts';
 import type { ReferenceConfig } from './types.ts';
 
 export const LABELS_FILE = 'labels.csv';
@@ -45,9 +46,12 @@ export function parseLabels(text: string, file: string): LabelRow[] {
   for (let i = 1; i < lines.length; i++) {
     if (!lines[i].trim()) continue;
     const f = splitCsvLine(lines[i]);
-    const size = Number(f[col('size')]);
-    if (!f[col('file')] || !f[col('name')] || !Number.isSafeInteger(size) || size < 0) {
-      throw new AuditError('BAD_CONFIG', `line ${i + 1}: expected file,name,size with a whole number size, got "${lines[i]}"`, file);
+    // Digits only: Number() reads '' as 0 and '0x10' or '1e3' as sizes.
+    const sizeText = f[col('size')] ?? '';
+    const size = /^[0-9]+$/.test(sizeText) ? Number(sizeText) : NaN;
+    if (!f[col('file')] || !f[col('name')] || !isTrainingSetSize(size)) {
+      throw new AuditError('BAD_CONFIG',
+        `line ${i + 1}: expected file,name,size with size a training-set size (a whole number ≥ 1), got "${lines[i].slice(0, 200)}"`, file);
     }
     if (f[col('file')].includes('/') || f[col('file')].includes('\\') || f[col('file')].startsWith('..')) {
       throw new AuditError('BAD_CONFIG', `line ${i + 1}: "${f[col('file')]}" must be a file name inside the folder`, file);

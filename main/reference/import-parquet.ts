@@ -16,6 +16,7 @@ import type { ModuleFeatures } from '../../native/types.ts';
 import { importLabelledFolder, LABELS_FILE } from './import-folder.ts';
 import { IMPORTER_VERSION, ImportRun, type AdapterToStore, type ImportOptions, type ImportReport } from './import-run.ts';
 import { checkMagic, localShardPath, ParquetShard, readAhead, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
+import { isTrainingSetSize } from './store.ts';
 import type { ModuleShape, ReferenceConfig } from './types.ts';
 
 export type { ImportOptions, ImportReport, ImportProgress, ImportFinding, ImportFileError } from './import-run.ts';
@@ -271,7 +272,7 @@ async function importShard(run: ImportRun, file: string): Promise<void> {
       const s = stateOf(r.row);
       if (s.bad) continue;
       if (r.name === null || r.label === null) { bad(r.row, 'MISSING_NAME_OR_LABEL', 'name or label is NULL'); continue; }
-      if (!Number.isSafeInteger(r.label) || r.label < 0) { bad(r.row, 'MISSING_NAME_OR_LABEL', `label ${r.label} is not a dataset size`); continue; }
+      if (!isTrainingSetSize(r.label)) { bad(r.row, 'BAD_LABEL', `label ${r.label} is not a training-set size (a whole number ≥ 1)`); continue; }
       const key = ImportRun.key(r.name, r.label);
       if (seen.has(key) || run.keys.has(key)) {
         bad(r.row, 'DUPLICATE_ROW', `(name ${r.name}, label ${r.label}) is already ${seen.has(key) ? 'in this shard' : `in set "${run.opts.name}"`}`);

@@ -28,7 +28,7 @@ export interface ImportFinding {
   file: string;
   row?: number;               // 0-based row of a parquet shard
   severity: 'info' | 'warning' | 'error';
-  code: string;               // 'NAN_VALUES' | 'NULL_VALUES' | 'NOT_DIVISIBLE_BY_RANK' | 'SHAPE_MISMATCH' | 'DUPLICATE_ROW' | 'MISSING_NAME_OR_LABEL' | 'IGNORED_COLUMNS'
+  code: string;               // 'NAN_VALUES' | 'NULL_VALUES' | 'NOT_DIVISIBLE_BY_RANK' | 'SHAPE_MISMATCH' | 'DUPLICATE_ROW' | 'MISSING_NAME_OR_LABEL' | 'BAD_LABEL' | 'IGNORED_COLUMNS'
   message: string;
 }
 

@@ -17,7 +17,7 @@ import { AuditError } from '../errors.ts';
 import { packFeatures, unpackFeatures, valuesPerModule } from './features-blob.ts';
 import { IMPORTER_VERSION } from './import-run.ts';
 import { sha256File } from '../intake/hash.ts';
-import { findSetRow, getReferenceSetSummary, loadReferenceSet } from './store.ts';
+import { findSetRow, getReferenceSetSummary, isTrainingSetSize, loadReferenceSet } from './store.ts';
 import type { ReferenceConfig, ReferenceProvenance, ReferenceSetSummary } from './types.ts';
 
 export const PACK_FORMAT = 'lora-auditor-reference-pack';
@@ -140,6 +140,15 @@ export async function importPack(db: Database, file: string, opts: { name?: stri
   if (!Array.isArray(adapters) || adapters.length !== packSet.adapterCount || features.length !== per * adapters.length) {
     throw new AuditError('BAD_ARCHIVE', `features.bin holds ${features.length} bytes for ${adapters.length} adapters; ${per} each expected`, file);
   }
+  adapters.forEach((a, i) => {
+    if (!a || typeof a !== 'object' || typeof a.name !== 'string' || typeof a.source !== 'string') {
+      throw new AuditError('BAD_ARCHIVE', `adapters.json entry ${i} is not { name, label, source } with text name and source`, file);
+    }
+    if (!isTrainingSetSize(a.label)) {
+      throw new AuditError('BAD_ARCHIVE',
+        `adapters.json entry ${i} (${a.name.slice(0, 100)}, from ${a.source.slice(0, 100)}) has label ${JSON.stringify(a.label)}, not a training-set size (a whole number ≥ 1)`, file);
+    }
+  });
   const name = opts.name ?? packSet.name;
   if (await findSetRow(db, name)) {
     throw new AuditError('BAD_REQUEST', `a reference set named "${name}" already exists; import the pack under another name (--name)`, file);
@@ -166,7 +175,7 @@ export async function importPack(db: Database, file: string, opts: { name?: stri
     for (let i = 0; i < adapters.length; i++) {
       const a = adapters[i];
       await tx.run('INSERT INTO reference_adapters (set_id, shard_id, name, label, source, features) VALUES (?, NULL, ?, ?, ?, ?)',
-        [s.lastID, String(a.name), Number(a.label), String(a.source), features.subarray(i * per, (i + 1) * per)]);
+        [s.lastID, a.name, a.label, a.source, features.subarray(i * per, (i + 1) * per)]);
     }
   });
   return getReferenceSetSummary(db, name);

@@ -6,6 +6,12 @@ import { AuditError } from '../errors.ts';
 import { unpackFeatures } from './features-blob.ts';
 import type { ReferenceAdapter, ReferenceConfig, ReferenceProvenance, ReferenceSet, ReferenceSetSummary, ShardProvenance } from './types.ts';
 
+/** A reference label is a training-set size: a whole number of at least 1. A label of 0 would make the
+ *  estimate "0 samples"; every importer (parquet rows, labels.csv, packs) and the loader apply this one rule. */
+export function isTrainingSetSize(label: unknown): label is number {
+  return typeof label === 'number' && Number.isSafeInteger(label) && label >= 1;
+}
+
 interface SetRow { id: number; name: string; config: string; provenance: string; complete: number; created_at: string }
 interface ShardRow { file_name: string; size: number; sha256: string; rows: number; imported_at: string }
 
@@ -80,6 +86,13 @@ export async function loadReferenceSet(db: Queryable, name: string, opts: { allo
   const ids = summary.config.modules.map((m) => m.id);
   const rows = await db.all<{ id: number; name: string; label: number; source: string; features: Buffer }>(
     'SELECT id, name, label, source, features FROM reference_adapters WHERE set_id = ? ORDER BY id', [row.id]);
+  // Sets imported before labels were checked may hold a 0: refused here, so no estimate is built on it.
+  const unlabelled = rows.find((r) => !isTrainingSetSize(r.label));
+  if (unlabelled) {
+    throw new AuditError('BAD_SHARD',
+      `reference set "${name}": adapter ${unlabelled.name} has label ${String(unlabelled.label)}, not a training-set size (a whole number ≥ 1); ` +
+      'delete the set and import it again', unlabelled.source);
+  }
   const adapters: ReferenceAdapter[] = rows.map((r) => ({
     id: r.id, name: r.name, label: r.label, source: r.source,
     features: unpackFeatures(r.features, ids, summary.config.rank),
