@@ -8,7 +8,7 @@ import forge from 'node-forge';
 import * as pkijs from 'pkijs';
 import type { CertificateInfo, LoadedKey } from './keys.ts';
 import {
-  MAX_CERTIFICATES, certificateInfoOf, checkTrust, crypto, keyProblem, parseCertificate, readTrustAnchors, usageProblem,
+  MAX_CERTIFICATES, assertKeyBounded, certificateInfoOf, checkTrust, crypto, keyProblem, parseCertificate, readTrustAnchors, usageProblem,
   type ParsedCertificate,
 } from './verify/certificates.ts';
 
@@ -44,6 +44,7 @@ export interface CmsCheck extends DetachedCmsVerification {
 export async function signDetachedCms(data: Uint8Array, key: LoadedKey, signingTime = new Date()): Promise<Uint8Array> {
   const chain = key.chain.map((c) => parseCertificate(forgeCertDer(c)));
   const signer = chain[0];
+  assertKeyBounded(signer.cert, 'the examiner certificate cannot sign');
   const pkcs8 = forge.asn1.toDer(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(key.key))).getBytes();
   const privateKey = await webcrypto.subtle.importKey('pkcs8', Buffer.from(pkcs8, 'binary'),
     { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import forge from 'node-forge';
 import { AuditError } from '../errors.ts';
+import { certificateInfoOf, parseCertificate } from './verify/certificates.ts';
 
 export interface ExaminerIdentity {
   name: string;             // the certificate's subject CN
@@ -66,8 +67,8 @@ export async function createExaminerKey(identity: ExaminerIdentity, passphrase: 
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
   // 10,000 PBKDF2 iterations (5× OpenSSL's default of 2,048): forge derives PKCS#12 keys in pure JS,
-  // measured ~0.35 s per open at 10,000 and ~2.7 s at 100,000 on the 2-core test machine, and the
-  // file is opened twice per report (our check, then @signpdf's signer).
+  // measured ~0.35 s per open at 10,000 and ~2.7 s at 100,000 on the 2-core test machine (the file
+  // is opened once per report).
   const p12 = forge.pkcs12.toPkcs12Asn1(keys.privateKey, [cert], passphrase,
     { algorithm: 'aes256', count: 10_000, saltSize: 16, friendlyName: identity.name.trim() });
   return binaryToBytes(forge.asn1.toDer(p12).getBytes());
@@ -116,31 +117,9 @@ export function loadKey(p12: Uint8Array, passphrase: string, file?: string): Loa
   };
 }
 
+/** Who a certificate names (one path for every certificate the app reads: see certificateInfoOf). */
 export function certificateInfo(cert: forge.pki.Certificate): CertificateInfo {
-  const field = (attrs: forge.pki.Certificate['subject'], short: string) =>
-    (attrs.getField(short)?.value as string | undefined) ?? null;
-  const der = forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes();
-  const fp = forge.md.sha256.create().update(der).digest().toHex();
-  const issuerCn = field(cert.issuer, 'CN');
-  return {
-    subject: field(cert.subject, 'CN') ?? dn(cert.subject),
-    organisation: field(cert.subject, 'O'),
-    email: field(cert.subject, 'E') ?? (cert.subject.getField({ name: 'emailAddress' })?.value as string | undefined) ?? null,
-    issuer: issuerCn ?? dn(cert.issuer),
-    serial: cert.serialNumber,
-    notBefore: cert.validity.notBefore.toISOString(),
-    notAfter: cert.validity.notAfter.toISOString(),
-    selfSigned: dn(cert.subject) === dn(cert.issuer) && safeVerify(cert, cert),
-    sha256Fingerprint: fp.match(/../g)!.join(':').toUpperCase(),
-  };
-}
-
-function dn(attrs: forge.pki.Certificate['subject']): string {
-  return attrs.attributes.map((a) => `${a.shortName ?? a.name}=${a.value}`).join(', ');
-}
-
-function safeVerify(issuer: forge.pki.Certificate, child: forge.pki.Certificate): boolean {
-  try { return issuer.verify(child); } catch { return false; }
+  return certificateInfoOf(parseCertificate(binaryToBytes(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes())));
 }
 
 export function binaryToBytes(s: string): Uint8Array {

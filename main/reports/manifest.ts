@@ -1,11 +1,14 @@
 // The machine-readable twin of a report: which evidence (by SHA-256), which results, which reference
 // data, and the SHA-256 of the signed PDF itself, signed by the same examiner key (RSA-SHA256 over the
 // manifest file's exact bytes; signature and certificate in `<manifest>.sig`). A program can check a
-// report against a case without reading the PDF.
-import { readFileSync } from 'node:fs';
+// report against a case without reading the PDF. The check uses node:crypto (native) and measures the
+// certificate's key first: a signature file is as hostile as the PDF it travels with.
+import { createPrivateKey, sign, verify, X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import forge from 'node-forge';
 import { AuditError } from '../errors.ts';
-import { bytesToBinary, certificateInfo, type CertificateInfo, type LoadedKey } from './keys.ts';
+import type { CertificateInfo, LoadedKey } from './keys.ts';
+import { certificateInfoOf, keyProblem, parseCertificate, type ParsedCertificate } from './verify/certificates.ts';
 import type { ReportModel } from './model.ts';
 
 export const MANIFEST_FORMAT = 'lora-auditor/report-manifest';
@@ -68,11 +71,10 @@ export function buildManifest(model: ReportModel, pdf: ReportManifest['pdf'], si
 /** The manifest file's bytes (what is signed) and its signature file's bytes. */
 export function signManifest(manifest: ReportManifest, key: LoadedKey): { manifestBytes: Uint8Array; signatureBytes: Uint8Array } {
   const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n');
-  const md = forge.md.sha256.create();
-  md.update(bytesToBinary(manifestBytes));
+  const privateKey = createPrivateKey(forge.pki.privateKeyToPem(key.key));
   const sig: ManifestSignature = {
     algorithm: 'RSA-SHA256',
-    signature: forge.util.encode64(key.key.sign(md)),
+    signature: sign('sha256', manifestBytes, privateKey).toString('base64'),
     certificate: key.certificatePem,
   };
   return { manifestBytes, signatureBytes: new TextEncoder().encode(JSON.stringify(sig, null, 2) + '\n') };
@@ -81,51 +83,81 @@ export function signManifest(manifest: ReportManifest, key: LoadedKey): { manife
 export interface ManifestSignatureCheck {
   signatureValid: boolean;
   signer: CertificateInfo | null;
-  certificate: forge.pki.Certificate | null;
+  /** The certificate the signature file carries, as its DER bytes and parsed. */
+  certificate: ParsedCertificate | null;
   manifest: ReportManifest | null;
   problems: string[];
 }
+
+/** Manifests list evidence and results, never bulk data: 64 MiB is far beyond any real one. */
+export const MAX_MANIFEST_BYTES = 64 << 20;
+const MAX_SIGNATURE_FILE_BYTES = 1 << 20;
 
 /** Checks a manifest file against its signature file. Never throws for a bad signature: it says so. */
 export function checkManifestSignature(manifestPath: string, signaturePath = `${manifestPath}.sig`): ManifestSignatureCheck {
   const problems: string[] = [];
   const out: ManifestSignatureCheck = { signatureValid: false, signer: null, certificate: null, manifest: null, problems };
-  let manifestBytes: Buffer;
-  try {
-    manifestBytes = readFileSync(manifestPath);
-  } catch {
-    throw new AuditError('FILE_NOT_FOUND', 'the report manifest cannot be read', manifestPath);
-  }
+  const manifestBytes = readBounded(manifestPath, MAX_MANIFEST_BYTES);
+  if (!manifestBytes) throw new AuditError('FILE_NOT_FOUND', 'the report manifest cannot be read', manifestPath);
+  if (manifestBytes === 'too large') throw new AuditError('LIMIT_EXCEEDED', `the report manifest is larger than ${MAX_MANIFEST_BYTES} bytes`, manifestPath);
   try {
     const parsed = JSON.parse(manifestBytes.toString('utf8')) as ReportManifest;
+    if (parsed === null || typeof parsed !== 'object') throw new Error('not an object');
     if (parsed.format !== MANIFEST_FORMAT) problems.push(`the manifest's format is "${String(parsed.format)}", not ${MANIFEST_FORMAT}`);
     out.manifest = parsed;
   } catch {
     problems.push('the manifest is not valid JSON');
   }
-  let sig: ManifestSignature;
+  const sigBytes = readBounded(signaturePath, MAX_SIGNATURE_FILE_BYTES);
+  let sig: Partial<ManifestSignature> | null = null;
   try {
-    sig = JSON.parse(readFileSync(signaturePath, 'utf8')) as ManifestSignature;
+    if (sigBytes && sigBytes !== 'too large') sig = JSON.parse(sigBytes.toString('utf8')) as Partial<ManifestSignature>;
   } catch {
-    problems.push(`the manifest's signature file ${signaturePath} is missing or unreadable`);
+    sig = null;
+  }
+  if (!sig || typeof sig !== 'object') {
+    problems.push(sigBytes === 'too large'
+      ? `the manifest's signature file ${signaturePath} is larger than ${MAX_SIGNATURE_FILE_BYTES} bytes`
+      : `the manifest's signature file ${signaturePath} is missing or unreadable`);
+    return out;
+  }
+  const pem = typeof sig.certificate === 'string' ? /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(sig.certificate) : null;
+  try {
+    if (!pem) throw new Error('it carries no PEM certificate');
+    out.certificate = parseCertificate(Buffer.from(pem[1].replace(/\s+/g, ''), 'base64'));
+    out.signer = certificateInfoOf(out.certificate);
+  } catch (err) {
+    problems.push(`the manifest's signature cannot be read: ${(err as Error).message}`);
+    return out;
+  }
+  if (sig.algorithm !== 'RSA-SHA256') {
+    problems.push(`unsupported manifest signature algorithm ${String(sig.algorithm)}`);
+    return out;
+  }
+  const tooBig = keyProblem(out.certificate.cert);
+  if (tooBig) {
+    problems.push(`the manifest's signature is not checked: its certificate cannot be used: ${tooBig}`);
     return out;
   }
   try {
-    const cert = forge.pki.certificateFromPem(sig.certificate);
-    out.certificate = cert;
-    out.signer = certificateInfo(cert);
-    if (sig.algorithm !== 'RSA-SHA256') {
-      problems.push(`unsupported manifest signature algorithm ${String(sig.algorithm)}`);
-      return out;
-    }
-    const md = forge.md.sha256.create();
-    md.update(manifestBytes.toString('binary'));
-    out.signatureValid = (cert.publicKey as forge.pki.rsa.PublicKey).verify(md.digest().bytes(), forge.util.decode64(sig.signature));
+    if (typeof sig.signature !== 'string') throw new Error('it has no signature');
+    const publicKey = new X509Certificate(out.certificate.der).publicKey;
+    if (publicKey.asymmetricKeyType !== 'rsa') throw new Error('its certificate does not hold an RSA key');
+    out.signatureValid = verify('sha256', manifestBytes, publicKey, Buffer.from(sig.signature, 'base64'));
   } catch (err) {
     problems.push(`the manifest's signature cannot be read: ${(err as Error).message}`);
-    out.signatureValid = false;
     return out;
   }
   if (!out.signatureValid) problems.push('the manifest signature does not match its contents: the manifest was changed after signing');
   return out;
+}
+
+/** A file's bytes, null when it cannot be read, or 'too large' past `limit` (checked before reading). */
+function readBounded(path: string, limit: number): Buffer | null | 'too large' {
+  try {
+    if (statSync(path).size > limit) return 'too large';
+    return readFileSync(path);
+  } catch {
+    return null;
+  }
 }

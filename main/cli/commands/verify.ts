@@ -1,6 +1,8 @@
 // lora-audit verify <report.pdf>: checks a signed report as a third party would. Exits 1 when any
-// check fails (signature, integrity, trust, manifest, evidence vs case).
+// check fails (signature, integrity, trust, manifest, evidence vs case). Human output names the
+// signer's certificate by its SHA-256 fingerprint and lists every signature when there are several.
 import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import type { CertificateInfo } from '../../reports/keys.ts';
 import { verifyReport, type ReportVerification } from '../../reports/verify.ts';
 import { usageError, type Command } from '../framework.ts';
 
@@ -41,10 +43,23 @@ export const command: Command<ReportVerification> = {
       `  SHA-256              ${r.sha256}`,
       `  signature valid      ${yes(r.signed ? r.signatureValid : false)}${r.subFilter ? ` (${r.subFilter})` : ''}`,
       `  unmodified           ${yes(r.documentUnmodified)}`,
-      `  signed by            ${r.signer ? `${r.signer.subject}${r.signer.organisation ? `, ${r.signer.organisation}` : ''} (issuer ${r.signer.issuer}, serial ${r.signer.serial})` : '—'}`,
+      `  signed by            ${signerLine(r.signer)}`,
+      // Subject, issuer and serial can be copied into a certificate anyone makes; the fingerprint cannot.
+      `  certificate SHA-256  ${r.signer?.sha256Fingerprint ?? '—'}`,
       `  signing time         ${r.signingTime ?? '—'}`,
       `  trusted              ${yes(r.trusted)}`,
+      `  signatures           ${r.signatures.length}${r.signatures.length === 1 && r.signatures[0].coversWholeDocument ? ' (covers the whole document)' : ''}`,
     ];
+    if (r.signatures.length > 1) {
+      r.signatures.forEach((s, i) => {
+        const [, , c, d] = s.byteRange ?? [];
+        lines.push(`    ${i + 1}. ${signerLine(s.signer)}`,
+          `       certificate SHA-256  ${s.sha256Fingerprint ?? '—'}`,
+          `       signing time         ${s.signingTime ?? '—'}`,
+          `       covers               ${s.coversWholeDocument ? 'the whole document' : c !== undefined && d !== undefined ? `the first ${c + d} bytes only: NOT the whole document` : 'unknown bytes'}`,
+          `       signature valid      ${yes(s.signatureValid)}`);
+      });
+    }
     if (r.manifest) {
       lines.push(`  manifest             ${r.manifest.path}`,
         `    signature valid    ${yes(r.manifest.signatureValid)}`,
@@ -58,3 +73,7 @@ export const command: Command<ReportVerification> = {
     return lines.join('\n');
   },
 };
+
+function signerLine(s: CertificateInfo | null): string {
+  return s ? `${s.subject}${s.organisation ? `, ${s.organisation}` : ''} (issuer ${s.issuer}, serial ${s.serial})` : '—';
+}

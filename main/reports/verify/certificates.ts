@@ -103,6 +103,11 @@ function dn(name: pkijs.RelativeDistinguishedNames): string {
   }).join(', ');
 }
 
+/** A hostile certificate's dates may not be dates at all. */
+function iso(d: Date): string {
+  return d instanceof Date && Number.isFinite(d.getTime()) ? d.toISOString() : 'not a valid date';
+}
+
 export function sha256Fingerprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex').match(/../g)!.join(':').toUpperCase();
 }
@@ -126,8 +131,8 @@ export function certificateInfoOf({ der, cert }: ParsedCertificate): Certificate
     email: attribute(cert.subject, '1.2.840.113549.1.9.1'),
     issuer: issuerCn ?? dn(cert.issuer),
     serial: Buffer.from(cert.serialNumber.valueBlock.valueHexView).toString('hex'),
-    notBefore: cert.notBefore.value.toISOString(),
-    notAfter: cert.notAfter.value.toISOString(),
+    notBefore: iso(cert.notBefore.value),
+    notAfter: iso(cert.notAfter.value),
     selfSigned,
     sha256Fingerprint: sha256Fingerprint(der),
   };

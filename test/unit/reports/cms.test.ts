@@ -4,9 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import forge from 'node-forge';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signDetachedCms, verifyDetachedCms } from '../../../main/reports/cms.ts';
 import { loadKey, type LoadedKey } from '../../../main/reports/keys.ts';
+import { crypto } from '../../../main/reports/verify/certificates.ts';
 import { HUGE_BITS, cpuSeconds, forgeDetachedCms, hugeKeyCertificate, smallForgeKey } from './hostile.ts';
 import { makePki, type TestPki } from './pki.ts';
 
@@ -49,6 +50,19 @@ describe('verifyDetachedCms', () => {
     const v = await verifyDetachedCms(changed, await signDetachedCms(data, key), { trust: [pki.caPem] });
     expect(v.signatureValid).toBe(false);
     expect(v.problems).toEqual(['the document digest does not match the signature: the signed bytes were changed after signing']);
+  });
+
+  it('does the signature maths only when the digest matches', async () => {
+    const cms = await signDetachedCms(data, key);
+    const maths = vi.spyOn(crypto, 'verifyWithPublicKey');
+    try {
+      await verifyDetachedCms(Uint8Array.from(data).fill(0x20, 0, 1), cms);
+      expect(maths).not.toHaveBeenCalled();
+      await verifyDetachedCms(data, cms);
+      expect(maths).toHaveBeenCalledTimes(1);
+    } finally {
+      maths.mockRestore();
+    }
   });
 
   it('untrusted without an anchor or with an unrelated CA, though the signature itself is valid', async () => {
