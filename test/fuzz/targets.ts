@@ -7,4 +7,4 @@ import { SELFTEST_TARGETS } from './selftest-targets.ts';
 const READERS: Target[] = [safetensorsHeader, safetensorsFile, peftConfig, kohyaMetadata, pickleStream, torchZip, parquetShard, caseArchive, reportManifest];
 
 /** The readers; planted faults instead when the harness's own test asks for them. */
-export const TARGETS: Target[] = process.env.LORA_AUDIT_FUZZ_SELFTEST === '1' ? SELFTEST_TARGETS : READERS;
+export const TARGETS: Target[] = process.env.LORA_AUDIT_FUZZ_SELFTEST ? SELFTEST_TARGETS : READERS;

@@ -1,5 +1,5 @@
-// One fuzz target in its own process (forked by run.mjs, which kills it if it stops reporting: a
-// synchronous infinite loop cannot be caught from inside). Feeds fast-check's inputs to the reader
+// One fuzz target in its own process (forked by run.mjs, which kills it if its CPU time grows without
+// a progress report: a synchronous infinite loop cannot be caught from inside). Feeds fast-check's inputs to the reader
 // until the deadline and reports counts, the slowest input and the peak RSS. A finding is any
 // exception that is not a typed AuditError, an unhandled rejection, CPU time above 1 s per MB
 // (1 s minimum) for one input, or RSS above the cap.
@@ -20,6 +20,8 @@ const send = (m: unknown) => process.send!(m);
 const deadline = Number(deadlineArg);
 const seed = Number(seedArg);
 const rssCap = Number(rssCapArg) * 1024 * 1024;
+/** How long an input still running at the time limit may take to finish (it may be waiting on I/O). */
+const STUCK_MS = 60_000;
 
 const stats = {
   inputs: 0, accepted: 0, refused: 0, codes: {} as Record<string, number>, findings: [] as string[],
@@ -89,7 +91,9 @@ try {
   };
   const budget = Math.max(1000, deadline - Date.now());
   const details = await fc.check(property, { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: budget, markInterruptAsFailure: false });
-  for (let waited = 0; running > 0 && waited < 60_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  for (let waited = 0; running > 0 && waited < STUCK_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  // waiting without computing: the CPU watchdog in run.mjs cannot see it, so it is said here
+  if (running > 0) finding(`an input never finished: still waiting ${STUCK_MS / 1000} s after the time limit (input ${stats.inputs}; replay: --only "${name}" --seed ${seed})`);
   if (details.failed) {
     const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     const example = JSON.stringify(details.counterexample, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? `<${v.length} bytes>` : v))?.slice(0, 1500);
