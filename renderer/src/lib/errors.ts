@@ -1,6 +1,6 @@
 // Turns whatever a call threw into the contract's one error shape, and says what a person can do
 // about each kind of error: the message says what happened, this says what to try next.
-import type { ApiErrorShape } from '../../../main/api/contract.ts';
+import type { ApiErrorShape, ErrorCode } from '../../../main/api/contract.ts';
 // From the contract, not from api.ts: this module must load without a connection (unit tests).
 import { ApiFailure } from '../../../main/api/contract.ts';
 
@@ -11,7 +11,9 @@ export function toErrorShape(e: unknown): ApiErrorShape {
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
 }
 
-export const ADVICE: Record<string, string> = {
+// Typed by every code main raises: a code added to main/errors.ts without advice here fails the
+// type-check (and test/unit/renderer/errors.test.ts), rather than falling back silently.
+export const ADVICE: Record<ErrorCode, string> = {
   FILE_NOT_FOUND: 'Check that the file still exists where it was, then add it again.',
   IS_DIRECTORY: 'Pick the adapter file inside the folder rather than the folder itself.',
   EMPTY_FILE: 'The file has no content. Get a fresh copy from its source.',
@@ -54,6 +56,8 @@ export const ADVICE: Record<string, string> = {
   INTERNAL: 'Something unexpected went wrong. Try again; if it persists, note the message and report it.',
 };
 
+/** The advice for a code; a code this build does not know (a newer main's) gets INTERNAL's. Own keys
+ *  only: a code such as 'constructor' must not find Object.prototype's. */
 export function adviceFor(code: string): string {
-  return ADVICE[code] ?? ADVICE.INTERNAL;
+  return Object.hasOwn(ADVICE, code) ? ADVICE[code as ErrorCode] : ADVICE.INTERNAL;
 }

@@ -16,10 +16,11 @@ function errorCodes(): string[] {
 }
 
 describe('error advice', () => {
-  it('covers every error code the tool defines', () => {
+  it('covers every error code the tool defines, and no code it does not', () => {
     const codes = errorCodes();
     expect(codes.length).toBeGreaterThan(30);
-    expect(codes.filter((c) => !(c in ADVICE))).toEqual([]);
+    expect(codes.filter((c) => !Object.hasOwn(ADVICE, c))).toEqual([]);
+    expect(Object.keys(ADVICE).filter((c) => !codes.includes(c))).toEqual([]);
   });
 
   it('tells the user what to do, in a sentence, for the input errors an auditor meets', () => {
@@ -32,6 +33,12 @@ describe('error advice', () => {
 
   it('falls back to general advice for a code it does not know', () => {
     expect(adviceFor('SOMETHING_NEW')).toBe(adviceFor('INTERNAL'));
+  });
+
+  it('gives the general advice, not an object property, for codes named like Object.prototype’s', () => {
+    for (const code of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(adviceFor(code)).toBe(ADVICE.INTERNAL);
+    }
   });
 });
 
