@@ -35,6 +35,14 @@ test('a running reference import is cancelled from the UI', async ({ appPage: pa
     await expect(progress.getByRole('progressbar')).toBeVisible();
     // The header lists the running job too, so it can be found from any screen.
     await expect(page.getByTestId('jobs-running')).toContainText('Importing references');
+    // Leaving the screen and coming back finds the same import still running, not a fresh form.
+    await page.getByRole('button', { name: 'Cases' }).click();
+    await expect(page.getByTestId('jobs-running')).toContainText('Importing references');
+    await page.getByRole('button', { name: 'Reference sets' }).click();
+    await expect(progress.getByRole('progressbar')).toBeVisible();
+    // With a name typed, only the running import keeps a second one from starting.
+    await page.getByLabel('Reference set name').fill('big');
+    await expect(page.getByRole('button', { name: 'Import LoRA-WiSE shards…' })).toBeDisabled();
     await shot(page, 'cancel-01-importing');
     await progress.getByRole('button', { name: 'Cancel' }).click();
     const cancelled = page.getByTestId('error').filter({ hasText: 'Import cancelled' });
