@@ -3,10 +3,14 @@
 // entry's hash (the first one a fixed genesis value), so editing, deleting or reordering a row breaks a
 // link that verifyChain() finds. The case row keeps the newest (seq, hash), updated in the same
 // transaction as each append, so deleting the last entries (which no later link points at) shows too.
-import type { Queryable } from '../db/database.ts';
+// Both live in the database, so a rewrite of both is consistent; each new head is therefore also written,
+// once its transaction commits, to the journal beside the database (journal.ts), which verification
+// compares with the trail.
+import type { Queryable, Transaction } from '../db/database.ts';
 import { AuditError } from '../errors.ts';
 import type { Actor } from './actor.ts';
 import { canonicalJson, sha256Hex } from './hashing.ts';
+import { appendJournal } from './journal.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -59,8 +63,9 @@ export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
   }));
 }
 
-/** Appends one entry. Call it inside the transaction that makes the change it records. */
-export async function appendAudit(tx: Queryable, caseId: string, actor: Actor, action: AuditAction,
+/** Appends one entry. Call it inside the transaction that makes the change it records; the new head is
+ *  journaled after that transaction commits (never when it rolls back). */
+export async function appendAudit(tx: Transaction, caseId: string, actor: Actor, action: AuditAction,
   details: Record<string, unknown>, at: string = new Date().toISOString()): Promise<AuditEntry> {
   const last = await tx.get<{ seq: number; hash: string }>(
     'SELECT seq, hash FROM audit_log WHERE case_id = ? ORDER BY seq DESC LIMIT 1', [caseId]);
@@ -83,6 +88,7 @@ export async function appendAudit(tx: Queryable, caseId: string, actor: Actor, a
     canonicalJson(entry.details), entry.prevHash, entry.hash]);
   await tx.run('UPDATE cases SET audit_head_seq = ?, audit_head_hash = ?, updated_at = ? WHERE id = ?',
     [entry.seq, entry.hash, at, caseId]);
+  tx.afterCommit(() => appendJournal(tx.dbPath, { caseId, seq: entry.seq, hash: entry.hash }));
   return entry;
 }
 

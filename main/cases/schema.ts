@@ -103,4 +103,12 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  {
+    // The signed manifest and its signature, stored with the report's PDF copy (reports.ts): the
+    // signed statement verification compares the case with. Same shape as evidence.companions, plus
+    // a role ('manifest' | 'signature').
+    version: 101,
+    name: 'reports.companions',
+    sql: "ALTER TABLE reports ADD COLUMN companions TEXT NOT NULL DEFAULT '[]';",
+  },
 ];

@@ -1,18 +1,23 @@
 // Verifying a case: is everything it recorded still exactly what was recorded? The audit chain is
-// walked (first broken link), every stored evidence copy and companion is re-hashed against its row,
-// and every issued report's copy likewise. The verification itself is audited, unless the chain is
-// broken: an entry appended after a cut tail would hide the cut.
-import { access } from 'node:fs/promises';
+// walked (first broken link) and compared with the journal kept beside the database (journal.ts),
+// every stored evidence copy and companion is re-hashed against its row, every issued report's copy
+// likewise, and every report's signed manifest is compared with the database now (anchors.ts). The
+// verification itself is audited, unless the chain is broken: an entry appended after a cut tail
+// would hide the cut.
 import type { Database } from '../db/database.ts';
 import { resolveActor } from './actor.ts';
-import { appendAudit, verifyAudit, type ChainVerification } from './audit.ts';
+import { appendAudit, auditRows, verifyAudit, type ChainVerification } from './audit.ts';
+import { checkStoredCopy, compareSignedReports, type CheckSignedStatement } from './anchors.ts';
 import { getCase } from './cases.ts';
 import { listEvidence } from './evidence.ts';
-import { sha256File } from './hashing.ts';
+import { compareWithJournal, readJournal } from './journal.ts';
 import { listReports } from './reports.ts';
 import { recoverStore } from './store.ts';
 
-export type ProblemKind = 'audit-chain' | 'evidence-hash' | 'evidence-missing' | 'report-hash' | 'report-missing';
+export type ProblemKind = 'audit-chain' | 'audit-journal' | 'evidence-hash' | 'evidence-missing' | 'report-hash' | 'report-missing'
+  | 'report-unsigned' | 'report-signature' | 'report-divergence'
+  // warnings: they do not make a case fail, and say what could not be checked
+  | 'journal-missing' | 'journal-unreadable' | 'reports-not-compared';
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -27,28 +32,44 @@ export interface CaseVerification {
   caseId: string;
   ok: boolean;
   problems: VerifyProblem[];
+  /** What could not be checked (no journal, unreadable journal lines, no signature checker given). */
+  warnings: VerifyProblem[];
   audit: ChainVerification;
-  checked: { evidence: number; companions: number; reports: number; auditEntries: number };
+  checked: { evidence: number; companions: number; reports: number; auditEntries: number; journalLines: number };
   /** Leftovers of interrupted imports that were removed first (never part of the record). */
   recovered: string[];
   verifiedAt: string;
 }
 
-export async function verifyCase(db: Database, caseIdOrPrefix: string, options: { actor?: string } = {}): Promise<CaseVerification> {
+export interface VerifyCaseOptions {
+  actor?: string;
+  /** Checks a report's stored signed manifest (main/reports/signed-statement.ts: checkSignedStatement).
+   *  Without it the reports' signed manifests are not compared, and a warning says so. */
+  checkSignedStatement?: CheckSignedStatement;
+}
+
+export async function verifyCase(db: Database, caseIdOrPrefix: string, options: VerifyCaseOptions = {}): Promise<CaseVerification> {
   const kase = await getCase(db, caseIdOrPrefix);
   const { removed } = await recoverStore(db, kase.id);
   const problems: VerifyProblem[] = [];
+  const warnings: VerifyProblem[] = [];
+  // the journal before the trail: a line is written after its commit, so every line read here is in
+  // the trail read next unless the trail was changed
+  const journal = await readJournal(db.path, kase.id);
   const audit = await verifyAudit(db, kase.id);
   if (!audit.ok && audit.problem) {
     problems.push({ kind: 'audit-chain', seq: audit.problem.seq, message: `audit_log: ${audit.problem.message}` });
   }
+  const anchored = compareWithJournal(journal, await auditRows(db, kase.id));
+  problems.push(...anchored.problems);
+  warnings.push(...anchored.warnings);
   const evidence = await listEvidence(db, kase.id);
   let companions = 0;
   for (const item of evidence) {
     const files = [{ path: item.storedPath, sha256: item.sha256, name: item.fileName }, ...item.companions.map((c) => ({ path: c.storedPath, sha256: c.sha256, name: c.fileName }))];
     companions += item.companions.length;
     for (const f of files) {
-      const problem = await checkFile(f.path, f.sha256);
+      const problem = await checkStoredCopy(f.path, f.sha256);
       if (problem === 'missing') {
         problems.push({ kind: 'evidence-missing', evidenceId: item.id, file: f.path, message: `evidence ${item.id} (${f.name}): the stored copy is gone` });
       } else if (problem) {
@@ -59,34 +80,28 @@ export async function verifyCase(db: Database, caseIdOrPrefix: string, options: 
   }
   const reports = await listReports(db, kase.id);
   for (const r of reports) {
-    const problem = await checkFile(r.storedPath, r.sha256);
+    const problem = await checkStoredCopy(r.storedPath, r.sha256);
     if (problem === 'missing') {
       problems.push({ kind: 'report-missing', reportId: r.id, file: r.storedPath, message: `report ${r.id}: its stored copy is gone` });
     } else if (problem) {
       problems.push({ kind: 'report-hash', reportId: r.id, file: r.storedPath, message: `report ${r.id}: its stored copy no longer matches its recorded SHA-256 (recorded ${r.sha256}, now ${problem})` });
     }
   }
+  if (options.checkSignedStatement) {
+    problems.push(...(await compareSignedReports(db, kase.id, options.checkSignedStatement)));
+  } else if (reports.length > 0) {
+    warnings.push({ kind: 'reports-not-compared', message: `the signed manifests of ${reports.length} report(s) were not compared with the case: this verification was given no signature checker` });
+  }
   const result: CaseVerification = {
-    caseId: kase.id, ok: problems.length === 0, problems, audit,
-    checked: { evidence: evidence.length, companions, reports: reports.length, auditEntries: audit.entries },
+    caseId: kase.id, ok: problems.length === 0, problems, warnings, audit,
+    checked: { evidence: evidence.length, companions, reports: reports.length, auditEntries: audit.entries, journalLines: journal.lines.length },
     recovered: removed, verifiedAt: new Date().toISOString(),
   };
   if (audit.ok) {
     await db.transaction((tx) => appendAudit(tx, kase.id, resolveActor(kase.examiner, options.actor), 'verify', {
-      ok: result.ok, problems: problems.map((p) => ({ kind: p.kind, message: p.message })), checked: result.checked,
-      recovered: removed,
+      ok: result.ok, problems: problems.map((p) => ({ kind: p.kind, message: p.message })),
+      warnings: warnings.map((w) => ({ kind: w.kind, message: w.message })), checked: result.checked, recovered: removed,
     }, result.verifiedAt));
   }
   return result;
-}
-
-/** null when the file matches; 'missing'; or the hash it has now. */
-async function checkFile(path: string, sha256: string): Promise<string | null> {
-  try {
-    await access(path);
-  } catch {
-    return 'missing';
-  }
-  const now = await sha256File(path);
-  return now.sha256 === sha256 ? null : now.sha256;
 }

@@ -15,6 +15,17 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** The connection inside transaction(): its statements, plus follow-up work that must happen only once
+ *  the transaction has committed (the audit journal beside the database: a rolled-back append must not
+ *  be recorded there). */
+export interface Transaction extends Queryable {
+  /** The database file, for files kept beside it. */
+  readonly dbPath: string;
+  /** Runs fn after COMMIT, still holding the connection (so one process's follow-ups keep commit order);
+   *  never after a rollback. An error from fn reaches the caller although the transaction did commit. */
+  afterCommit(fn: () => Promise<void>): void;
+}
+
 export interface Migration {
   /** Global order across modules: cases 100–199, reference sets 200–299, analyses/reports 300–399. */
   version: number;
@@ -89,18 +100,21 @@ export class Database implements Queryable {
   }
 
   /** Runs fn inside BEGIN IMMEDIATE … COMMIT, holding the connection; rolls back on any throw. */
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.locked(async () => {
-      const tx = this.direct();
+      const committed: (() => Promise<void>)[] = [];
+      const tx: Transaction = { ...this.direct(), dbPath: this.path, afterCommit: (f) => { committed.push(f); } };
       await tx.exec('BEGIN IMMEDIATE');
+      let result: T;
       try {
-        const result = await fn(tx);
+        result = await fn(tx);
         await tx.exec('COMMIT');
-        return result;
       } catch (err) {
         await tx.exec('ROLLBACK').catch(() => undefined);
         throw err;
       }
+      for (const f of committed) await f();
+      return result;
     });
   }
 

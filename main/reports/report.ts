@@ -94,6 +94,8 @@ export async function recordIssuedReport(db: Database, issued: IssuedReport, act
     file: issued.pdf,
     signer: `${issued.signer.subject}${issued.signer.organisation ? `, ${issued.signer.organisation}` : ''} (serial ${issued.signer.serial})`,
     manifest: issued.manifestData as unknown as Record<string, unknown>,
+    // the signed statement itself, kept with the PDF copy: verification compares the case with it
+    signedManifest: { manifest: issued.manifest, signature: issued.manifestSignature },
     ...(actor ? { actor } : {}),
   });
   return { reportId: rec.id, storedPath: rec.storedPath };

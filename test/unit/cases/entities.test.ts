@@ -20,14 +20,14 @@ beforeEach(async () => { t = await tempDb(); db = t.db; });
 afterEach(async () => { await t.cleanup(); });
 
 describe('migrations', () => {
-  it('creates every case table and records version 100 once, also when reopened', async () => {
+  it('creates every case table and records each case migration once, also when reopened', async () => {
     const tables = (await db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")).map((r) => r.name);
     for (const name of ['cases', 'evidence', 'analyses', 'reports', 'notes', 'audit_log']) expect(tables).toContain(name);
     await db.close();
     db = await openDatabase(t.dbPath);
     t.db = db;
     const versions = await db.all<{ version: number }>('SELECT version FROM schema_migrations WHERE version BETWEEN 100 AND 199');
-    expect(versions.map((v) => v.version)).toEqual([100]);
+    expect(versions.map((v) => v.version)).toEqual([100, 101]);
     expect((await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode).toBe('wal');
     expect((await db.get<{ foreign_keys: number }>('PRAGMA foreign_keys'))?.foreign_keys).toBe(1);
   });
