@@ -19,7 +19,7 @@ import type { FeatureEngine } from '../../../native/types.ts';
 import { makePki, type TestPki } from '../reports/pki.ts';
 import { buildReportedCase, copyCase, type ReportedCase } from './anchor-fixture.ts';
 import { rewriteTrail } from './anchor-rewrite.ts';
-import { rawSql } from './helpers.ts';
+import { cliJson, rawSql } from './helpers.ts';
 
 let engine: FeatureEngine;
 let built: ReportedCase;
@@ -108,6 +108,15 @@ describe('signed reports anchor the case', () => {
     ]);
     expect(v.warnings.map((w) => w.kind)).toEqual(['journal-missing']);
   });
+
+  it('lora-audit case verify exits 1 naming the divergence (the CLI hands it the signature checker)', async () => {
+    await rewriteEstimate(100);
+    await db.close();
+    const r = await cliJson<{ ok: boolean; problems: { kind: string; reportId?: string }[] }>(['case', 'verify', built.caseId, '--db', c.dbPath]);
+    expect(r.code).toBe(1);
+    expect(r.data.ok).toBe(false);
+    expect(r.data.problems.map((p) => [p.kind, p.reportId])).toEqual([['report-divergence', report.id], ['report-divergence', report.id]]);
+  }, 60_000);
 
   it('refuses a stored manifest re-signed with another key (not the PDF signer), after the same rewrite', async () => {
     await rewriteEstimate(100);
