@@ -112,15 +112,9 @@ export async function recoverStore(db: Database, caseId?: string): Promise<Recov
   return db.transaction(async (tx) => {
     const removed: string[] = [];
     const caseIds = caseId ? [caseId] : await listDirs(root);
+    if (!caseId) removed.push(...(await removeStalePartials(root)));
     for (const id of caseIds) {
-      if (id.startsWith(PARTIAL)) {
-        // an archive import's unpacking folder (archive.ts)
-        if (!processAlive(Number(id.slice(PARTIAL.length).split('-')[0]))) {
-          await rm(join(root, id), { recursive: true, force: true });
-          removed.push(id);
-        }
-        continue;
-      }
+      if (id.startsWith(PARTIAL)) continue;
       const known = await tx.get('SELECT 1 AS x FROM cases WHERE id = ?', [id]);
       const recorded = new Set<string>();
       for (const row of await tx.all<{ stored_path: string; companions: string }>(
@@ -133,15 +127,10 @@ export async function recoverStore(db: Database, caseId?: string): Promise<Recov
       }
       for (const kind of ['evidence', 'reports']) {
         const kindDir = join(root, id, kind);
+        removed.push(...(await removeStalePartials(kindDir)).map((name) => `${id}/${kind}/${name}`));
         for (const name of await listDirs(kindDir)) {
           const rel = `${id}/${kind}/${name}`;
-          if (name.startsWith(PARTIAL)) {
-            if (!processAlive(Number(name.slice(PARTIAL.length).split('-')[0]))) {
-              await rm(join(kindDir, name), { recursive: true, force: true });
-              removed.push(rel);
-            }
-            continue;
-          }
+          if (name.startsWith(PARTIAL)) continue;
           const files = await readdir(join(kindDir, name));
           const orphans = files.filter((f) => !recorded.has(`${rel}/${f}`));
           // a folder is one import: if its main file has no row, nothing in it does
@@ -153,6 +142,27 @@ export async function recoverStore(db: Database, caseId?: string): Promise<Recov
     }
     return { removed };
   });
+}
+
+/** The store root of a database, opened for an archive import: the unpacking folders of imports whose
+ *  process is gone (killed mid-import) are removed first, so they do not stay forever. Needs no lock:
+ *  a folder named after a dead process has no writer. */
+export async function openStore(db: Database): Promise<string> {
+  const root = storeRoot(db.path);
+  await mkdir(root, { recursive: true });
+  await removeStalePartials(root);
+  return root;
+}
+
+/** Removes the ".partial-<pid>-…" folders in dir whose process is no longer alive; returns their names. */
+async function removeStalePartials(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await listDirs(dir)) {
+    if (!name.startsWith(PARTIAL) || processAlive(Number(name.slice(PARTIAL.length).split('-')[0]))) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 async function listDirs(dir: string): Promise<string[]> {

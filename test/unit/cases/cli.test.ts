@@ -159,7 +159,9 @@ describe('lora-audit case', () => {
     bytes[100] ^= 0x01;
     writeFileSync(stored, bytes);
     const bad = join(t.dir, 'tamper-archive', 'bad.tar.gz');
-    await tarCreate({ gzip: true, file: bad, cwd: unpacked }, readdirSync(unpacked));
+    // rebuilt in the archive's own order: an import requires the manifest first and case.json before the store
+    const ARCHIVE_ORDER = ['manifest.json', 'case.json', 'store'];
+    await tarCreate({ gzip: true, file: bad, cwd: unpacked }, ARCHIVE_ORDER);
     const otherDb = join(t.dir, 'tamper-target', 'cases.sqlite');
     const target = await openDatabase(otherDb);
     try {
@@ -171,7 +173,7 @@ describe('lora-audit case', () => {
       bytes[100] ^= 0x01;
       writeFileSync(stored, bytes);
       copyFileSync(CATUNDCHAT.path, join(unpacked, 'store', 'smuggled.safetensors'));
-      await tarCreate({ gzip: true, file: bad, cwd: unpacked }, readdirSync(unpacked));
+      await tarCreate({ gzip: true, file: bad, cwd: unpacked }, ARCHIVE_ORDER);
       await expect(importCase(target, bad)).rejects.toMatchObject({ code: 'BAD_ARCHIVE', message: expect.stringContaining('does not list') });
 
       // and so is an audit trail edited inside the archive with the manifest updated to match
@@ -186,7 +188,7 @@ describe('lora-audit case', () => {
       const entry = manifest.files.find((f: { path: string }) => f.path === 'case.json');
       Object.assign(entry, await sha256File(join(unpacked, 'case.json')));
       writeFileSync(join(unpacked, 'manifest.json'), JSON.stringify(manifest));
-      await tarCreate({ gzip: true, file: bad, cwd: unpacked }, readdirSync(unpacked));
+      await tarCreate({ gzip: true, file: bad, cwd: unpacked }, ARCHIVE_ORDER);
       await expect(importCase(target, bad)).rejects.toMatchObject({ code: 'BAD_ARCHIVE', message: expect.stringContaining('audit trail does not verify') });
 
       // a case id that would name a folder outside the store is refused before anything is touched
