@@ -3,9 +3,10 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { checkFile } from '../analysis/analyze-file.ts';
+import { DEFAULT_MODE } from '../analysis/mode.ts';
 import type { ApiErrorShape, CaseDetail, Channel, Req } from '../api/contract.ts';
 import { listAnalyses, runAnalysis } from '../cases/analyses.ts';
-import { exportCase, importCase } from '../cases/archive.ts';
+import { exportCase, importCase, type ArchiveSigning } from '../cases/archive.ts';
 import { listAudit } from '../cases/audit.ts';
 import { createCase, getCase, listCases } from '../cases/cases.ts';
 import { addEvidence, getEvidence, listEvidence } from '../cases/evidence.ts';
@@ -19,9 +20,11 @@ import { inspectFile } from '../intake/inspect.ts';
 import { importReference } from '../reference/import-parquet.ts';
 import { exportPack, importPack } from '../reference/pack.ts';
 import { getReferenceSetSummary, listReferenceSets } from '../reference/store.ts';
+import { signDetachedCms, verifyDetachedCms } from '../reports/cms.ts';
 import { loadKey, writeExaminerKey } from '../reports/keys.ts';
 import { buildReportModel } from '../reports/model.ts';
 import { createCaseReport } from '../reports/report.ts';
+import { checkSignedStatement } from '../reports/signed-statement.ts';
 import { renderReportHtml } from '../reports/template.ts';
 import { verifyReport } from '../reports/verify.ts';
 import type { HandlerTable, JobContext } from './dispatch.ts';
@@ -80,16 +83,21 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
     'cases.get': async ({ caseId }) => caseDetail(caseId),
     'cases.addNote': async ({ caseId, text }) => noteView(await addNote(db, caseId, text)),
     'cases.verify': async ({ caseId }) => {
-      const v = await verifyCase(db, caseId);
+      const v = await verifyCase(db, caseId, { checkSignedStatement });
       return { ok: v.ok, problems: v.problems.map((p) => ({ kind: p.kind, message: p.message, ...(p.seq !== undefined ? { seq: p.seq } : {}), ...(p.evidenceId ? { evidenceId: p.evidenceId } : {}) })) };
     },
-    'cases.export': async ({ caseId, out }) => {
-      const r = await exportCase(db, caseId, out);
-      return { path: r.file, sha256: r.sha256 };
+    'cases.export': async ({ caseId, out, keyPath, passphrase }) => {
+      let signing: ArchiveSigning | undefined;
+      if (keyPath) {
+        const key = loadKey(new Uint8Array(await readFile(keyPath)), passphrase ?? '', keyPath); // a wrong passphrase fails before anything is written
+        signing = { sign: (data) => signDetachedCms(data, key), signer: key.info };
+      }
+      const r = await exportCase(db, caseId, out, signing ? { signing } : {});
+      return { path: r.file, sha256: r.sha256, signed: r.signed, ...(r.signer ? { signer: r.signer } : {}) };
     },
-    'cases.import': async ({ archive }) => {
-      const r = await importCase(db, archive);
-      return (await caseDetail(r.caseId)).case;
+    'cases.import': async ({ archive, trust }) => {
+      const r = await importCase(db, archive, { trust: trust ?? [], verifyCms: verifyDetachedCms });
+      return { ...(await caseDetail(r.caseId)).case, signature: r.signature };
     },
 
     'evidence.inspect': async ({ path }) => inspectView(await inspectFile(path)),
@@ -151,7 +159,7 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
         return { applicable: false, reasons: [`the evidence cannot be read: ${toApiError(err).message}`] };
       }
     },
-    'analysis.run': async ({ caseId, evidenceIds, referenceSet, mode }, job) => {
+    'analysis.run': async ({ caseId, evidenceIds, referenceSet, mode = DEFAULT_MODE }, job) => {
       const kase = await getCase(db, caseId);
       await getReferenceSetSummary(db, referenceSet); // a missing set fails the whole request, naming it
       const ids = evidenceIds.length > 0 ? evidenceIds : (await listEvidence(db, kase.id)).map((e) => e.id);

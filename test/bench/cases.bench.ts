@@ -14,6 +14,7 @@ import { verifyCase } from '../../main/cases/verify.ts';
 import { exportCase, importCase } from '../../main/cases/archive.ts';
 import { sha256File } from '../../main/cases/hashing.ts';
 import { openDatabase } from '../../main/db/open.ts';
+import { fixedInspector } from '../unit/cases/helpers.ts';
 
 const MB = 1 << 20;
 const FILE_MB = 64;
@@ -40,7 +41,7 @@ try {
   });
   const db = await openDatabase(join(dir, 'db', 'cases.sqlite'));
   const caseId = (await createCase(db, { title: 'Bench', examiner: 'B' })).id;
-  const inspector = async () => ({ family: 'unknown', method: 'unknown', baseModel: 'unknown', summary: {} });
+  const inspector = fixedInspector({ family: 'unknown', method: 'unknown', baseModel: 'unknown' });
 
   const baseline = await best(3, async (i) => {
     const out = join(dir, `plain${i}`);

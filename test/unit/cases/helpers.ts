@@ -45,10 +45,19 @@ export async function tempDb(): Promise<{ db: Database; dir: string; dbPath: str
 }
 
 /** Stands in for intake where a test is about the store, not about parsing. */
-export const plainInspector = async (path: string): Promise<EvidenceInspection> => ({
-  family: 'diffusers-attnproc', method: 'lora', baseModel: 'sd1',
-  inspection: { version: INSPECTION_VERSION, report: readInspection({}, { fileName: path, size: 0, sha256: '', family: 'diffusers-attnproc', method: 'lora', baseModel: 'sd1' }) },
-});
+export const plainInspector = fixedInspector({ family: 'diffusers-attnproc', method: 'lora', baseModel: 'sd1' });
+
+/** An inspector that says what a test fixes (a family, a metadata claim, a refusal), in the stored shape. */
+export function fixedInspector(said: { family: string; method: string; baseModel: string; claimedTrainingImages?: number; error?: { code: string; message: string } }) {
+  return async (path: string): Promise<EvidenceInspection> => ({
+    family: said.family, method: said.method, baseModel: said.baseModel,
+    inspection: {
+      version: INSPECTION_VERSION,
+      report: readInspection({ metadata: { claimedTrainingImages: said.claimedTrainingImages ?? null }, ...(said.error ? { error: said.error } : {}) },
+        { fileName: path, size: 0, sha256: '', family: said.family, method: said.method, baseModel: said.baseModel }),
+    },
+  });
+}
 
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 

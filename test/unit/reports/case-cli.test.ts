@@ -20,6 +20,7 @@ import { command as verifyCommand } from '../../../main/cli/commands/verify.ts';
 import { buildReportModel } from '../../../main/reports/model.ts';
 import { pdftotext, pdfsig } from './pki.ts';
 import { makeModel } from './fixture.ts';
+import { fixedInspector } from '../cases/helpers.ts';
 
 let dir: string;
 let dbPath: string;
@@ -55,11 +56,11 @@ beforeAll(async () => {
     caseId = kase.id;
     // Intake is another module's work: these tests fix what it saw, including one refusal.
     const ok = await addEvidence(db, caseId, join(dir, 'style.safetensors'), {
-      inspector: async () => ({ family: 'kohya', method: 'lora', baseModel: 'sd1', summary: { metadata: { claimedTrainingImages: 40 } } }),
+      inspector: fixedInspector({ family: 'kohya', method: 'lora', baseModel: 'sd1', claimedTrainingImages: 40 }),
     });
     okSha = ok.sha256;
     await addEvidence(db, caseId, join(dir, 'broken.safetensors'), {
-      inspector: async () => ({ family: 'unknown', method: 'unknown', baseModel: 'unknown', summary: { error: { code: 'TRUNCATED', message: 'the file ends inside tensor data (byte 27 of 4096)' } } }),
+      inspector: fixedInspector({ family: 'unknown', method: 'unknown', baseModel: 'unknown', error: { code: 'TRUNCATED', message: 'the file ends inside tensor data (byte 27 of 4096)' } }),
     });
     // One analysis of the good file, as the analysis service stores it (schema v100).
     const result = { ...makeModel('estimated').results[0].result!, file: ok.fileName, sha256: ok.sha256 };
@@ -72,7 +73,7 @@ beforeAll(async () => {
     // refusal lives only in the audit trail) and the report must say so.
     writeFileSync(join(dir, 'altered.safetensors'), 'bytes of an adapter altered after import');
     const altered = await addEvidence(db, caseId, join(dir, 'altered.safetensors'), {
-      inspector: async () => ({ family: 'kohya', method: 'lora', baseModel: 'sd1', summary: {} }),
+      inspector: fixedInspector({ family: 'kohya', method: 'lora', baseModel: 'sd1' }),
     });
     chmodSync(altered.storedPath, 0o644);
     writeFileSync(altered.storedPath, 'different bytes');
