@@ -203,6 +203,17 @@ export interface ReportVerification {
   problems: string[];
 }
 
+/** Who signed a case archive's manifest. 'unsigned': its content could have been edited by anyone. */
+export interface ArchiveSignatureView {
+  status: 'signed' | 'unsigned';
+  signer?: { subject: string; serial: string; sha256Fingerprint: string };
+  /** Whether the signer chains to a certificate given as trusted. */
+  trusted?: boolean;
+  problems?: string[];
+}
+
+export interface ArchiveExported { path: string; sha256: string; signed: boolean; signer?: { subject: string; serial: string; sha256Fingerprint: string } }
+
 /** A key the app made: the encrypted PKCS#12, and its certificate to hand to verifiers (and to trust
  *  when verifying the examiner's own reports). */
 export interface KeyCreated { path: string; certificatePath: string; commonName: string; fingerprint: string }
@@ -216,8 +227,8 @@ export interface Channels {
   'cases.get': { req: { caseId: string }; res: CaseDetail };
   'cases.addNote': { req: { caseId: string; text: string }; res: NoteView };
   'cases.verify': { req: { caseId: string }; res: VerifyCaseView };
-  'cases.export': { req: { caseId: string; out: string }; res: { path: string; sha256: string } };
-  'cases.import': { req: { archive: string }; res: CaseSummary };
+  'cases.export': { req: { caseId: string; out: string; keyPath?: string; passphrase?: string }; res: ArchiveExported };
+  'cases.import': { req: { archive: string; trust?: string[] }; res: CaseSummary & { signature: ArchiveSignatureView } };
   'evidence.inspect': { req: { path: string }; res: InspectView };
   'evidence.add': { req: { caseId: string; paths: string[]; notes?: string; tags?: string[] }; res: { added: EvidenceView[]; errors: ApiErrorShape[] } };
   'references.list': { req: Record<string, never>; res: ReferenceSetView[] };

@@ -92,7 +92,7 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
         const key = loadKey(new Uint8Array(await readFile(keyPath)), passphrase ?? '', keyPath); // a wrong passphrase fails before anything is written
         signing = { sign: (data) => signDetachedCms(data, key), signer: key.info };
       }
-      const r = await exportCase(db, caseId, out, signing ? { signing } : {});
+      const r = await exportCase(db, caseId, out, { checkSignedStatement, ...(signing ? { signing } : {}) });
       return { path: r.file, sha256: r.sha256, signed: r.signed, ...(r.signer ? { signer: r.signer } : {}) };
     },
     'cases.import': async ({ archive, trust }) => {

@@ -2,7 +2,7 @@
 // --db <path> (default: the app's database) and keeps the evidence store beside that database.
 import type { Database } from '../../db/database.ts';
 import { defaultDbPath, openDatabase } from '../../db/open.ts';
-import { exportCase, importCase, type ExportResult, type ImportResult } from '../../cases/archive.ts';
+import { exportCase, importCase, type ArchiveSigning, type ExportResult, type ImportResult } from '../../cases/archive.ts';
 import { listAudit, verifyAudit, type AuditEntry, type ChainVerification } from '../../cases/audit.ts';
 import { CASE_STATUSES, createCase, getCase, listCases, setCaseStatus, type CaseRecord, type CaseStatus } from '../../cases/cases.ts';
 import { addEvidence, listEvidence, type AddedEvidence, type EvidenceItem } from '../../cases/evidence.ts';
@@ -10,7 +10,7 @@ import { addNote, listNotes, type Note } from '../../cases/notes.ts';
 import { listReports, type ReportRecord } from '../../cases/reports.ts';
 import { recoverStore } from '../../cases/store.ts';
 import { verifyCase, type CaseVerification } from '../../cases/verify.ts';
-import { toApiError, type ApiError } from '../../errors.ts';
+import { AuditError, toApiError, type ApiError } from '../../errors.ts';
 import { requireString, usageError, type Command, type Options, type Values } from '../framework.ts';
 import { listAnalyses, type AnalysisRecord, type AnalysisOutcome } from '../../cases/analyses.ts';
 import { parseMode } from '../mode.ts';
@@ -232,27 +232,58 @@ const verify: Command<CaseVerification> = {
 
 const exportCommand: Command<ExportResult> = {
   name: 'case export',
-  summary: 'Write the whole case (rows, evidence copies, reports, audit trail, SHA-256 manifest) to one archive.',
-  usage: 'case export <case> --out <file.tar> [--db <path>] [--actor <name>]',
-  options: { ...common, out: { type: 'string' } },
+  summary: 'Write the whole case (rows, evidence copies, reports, audit trail, SHA-256 manifest) to one archive; with --key the manifest is signed.',
+  usage: 'case export <case> --out <file.tar> [--key <examiner.p12>] [--passphrase …] [--db <path>] [--actor <name>]',
+  options: { ...common, out: { type: 'string' }, key: { type: 'string' }, passphrase: { type: 'string' } },
   async run(_ctx, values, positionals) {
     const id = oneCase(positionals, this.usage);
     const out = requireString(values, 'out');
-    return { data: await withDb(values, (db) => exportCase(db, id, out, { actor: actorOf(values) })) };
+    // the reports layer signs (main/cases may not import it); the key opens before anything is written
+    const { checkSignedStatement } = await import('../../reports/signed-statement.ts');
+    const signing = typeof values.key === 'string' ? await archiveSigning(values.key, values) : undefined;
+    return { data: await withDb(values, (db) => exportCase(db, id, out, { actor: actorOf(values), checkSignedStatement, ...(signing ? { signing } : {}) })) };
   },
-  human: (r) => `case ${r.caseId} exported to ${r.file} (${r.files} files, ${r.size} B, sha256 ${r.sha256})`,
+  human: (r) => `case ${r.caseId} exported to ${r.file} (${r.files} files, ${r.size} B, sha256 ${r.sha256})\n` +
+    (r.signer ? `manifest signed by ${r.signer.subject} (certificate SHA-256 ${r.signer.sha256Fingerprint})` : 'UNSIGNED archive: give --key to sign its manifest'),
 };
 
 const importCommand: Command<ImportResult> = {
   name: 'case import',
-  summary: 'Import a case archive, verifying every file and the audit chain first.',
-  usage: 'case import <archive> [--db <path>] [--actor <name>]',
-  options: common,
+  summary: 'Import a case archive, verifying its signature (if any), every file and the audit chain first.',
+  usage: 'case import <archive> [--trust <ca.pem>]… [--db <path>] [--actor <name>] [--json]',
+  options: { ...common, trust: { type: 'string', multiple: true } },
   async run(_ctx, values, positionals) {
     if (!positionals[0]) throw usageError('which archive?');
-    return { data: await withDb(values, (db) => importCase(db, positionals[0], { actor: actorOf(values) })) };
+    const { verifyDetachedCms } = await import('../../reports/cms.ts');
+    const trust = (values.trust as string[] | undefined) ?? [];
+    return { data: await withDb(values, (db) => importCase(db, positionals[0], { actor: actorOf(values), trust, verifyCms: verifyDetachedCms })) };
   },
-  human: (r) => `case ${r.caseId} imported: ${r.title} (${r.counts.evidence} evidence, ${r.counts.analyses} analyses, ${r.counts.reports} reports, ${r.counts.auditEntries} audit entries)`,
+  human: (r) => [
+    `case ${r.caseId} imported: ${r.title} (${r.counts.evidence} evidence, ${r.counts.analyses} analyses, ${r.counts.reports} reports, ${r.counts.auditEntries} audit entries)`,
+    ...signatureLines(r.signature),
+  ].join('\n'),
 };
+
+/** How an imported archive's signature reads to a person: who signed, and whether that signer is trusted. */
+function signatureLines(s: ImportResult['signature']): string[] {
+  if (s.status === 'unsigned') return ['UNSIGNED archive: its content could have been edited by anyone'];
+  return [
+    `signed by ${s.signer?.subject} (serial ${s.signer?.serial}, certificate SHA-256 ${s.signer?.sha256Fingerprint})`,
+    s.trusted ? 'signer trusted (chains to a --trust certificate)' : 'signer NOT trusted: give --trust with the certificate of the signer or its CA',
+    ...(s.problems ?? []).map((p) => `  ${p}`),
+  ];
+}
+
+/** The examiner's key, opened (a wrong passphrase fails here, before the export starts), as the archive's signer. */
+async function archiveSigning(keyFile: string, values: Values): Promise<ArchiveSigning> {
+  const { passphrase } = await import('./report.ts');
+  const pass = passphrase(values);
+  const { readFile } = await import('node:fs/promises');
+  const { loadKey } = await import('../../reports/keys.ts');
+  const { signDetachedCms } = await import('../../reports/cms.ts');
+  const p12 = new Uint8Array(await readFile(keyFile).catch(() => { throw new AuditError('FILE_NOT_FOUND', 'the key file cannot be read', keyFile); }));
+  const key = loadKey(p12, pass, keyFile);
+  return { sign: (data) => signDetachedCms(data, key), signer: key.info };
+}
 
 export const commands: Command[] = [create, list, show, addEvidenceCommand, note, status, analyze, verify, exportCommand, importCommand] as Command[];

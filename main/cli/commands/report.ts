@@ -24,7 +24,8 @@ export interface KeygenOutput {
 
 type Output = ({ kind: 'report' } & ReportOutput) | ({ kind: 'keygen' } & KeygenOutput);
 
-function passphrase(values: Values): string {
+/** The key's passphrase: --passphrase, else $LORA_AUDIT_KEY_PASSPHRASE (case export uses it too). */
+export function passphrase(values: Values): string {
   const p = typeof values.passphrase === 'string' ? values.passphrase : process.env[PASSPHRASE_ENV];
   if (!p) throw usageError(`the key's passphrase is required: --passphrase or the environment variable ${PASSPHRASE_ENV}`);
   return p;
