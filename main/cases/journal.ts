@@ -55,7 +55,9 @@ export async function appendJournal(dbPath: string, head: JournalHead, at: strin
   let handle: FileHandle | undefined;
   try {
     const created = !(await stat(path).then(() => true, () => false));
-    handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    // non-blocking and no links: a FIFO or a link put in its place must not hang or redirect the write
+    handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
+    if (!(await handle.stat()).isFile()) throw new Error('it is not a regular file');
     // one write: with O_APPEND the whole line lands at the end, whichever process writes
     const { bytesWritten } = await handle.write(line, 0, line.length);
     if (bytesWritten !== line.length) throw new Error(`only ${bytesWritten} of ${line.length} bytes were written`);

@@ -1,6 +1,7 @@
 // The audit journal beside the database: every committed append is journaled (a rolled-back one is
 // not), and a consistent rewrite of the trail (every entry rechained, the case's head updated), which
 // the chain check cannot see, is named by the journal. No report is involved here (anchor.test.ts).
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendAudit, auditRows, verifyAudit } from '../../../main/cases/audit.ts';
@@ -87,6 +88,16 @@ describe('audit journal', () => {
     const v = await verifyCase(db, caseId);
     expect(v.problems.map((p) => [p.kind, p.seq])).toEqual([['audit-journal', 4]]);
     expect(v.warnings).toEqual([expect.objectContaining({ kind: 'journal-unreadable', message: expect.stringContaining('4 unreadable line(s) (line 1, 2, 3, 10)') })]);
+  });
+
+  it('neither hangs nor follows a FIFO put in the journal\'s place: the read warns, the write refuses', async () => {
+    rmSync(journalPath(t.dbPath));
+    execFileSync('mkfifo', [journalPath(t.dbPath)]);
+    const read = await readJournal(t.dbPath, caseId);
+    expect(read).toMatchObject({ exists: true, notAFile: true, lines: [] });
+    await expect(addNote(db, caseId, 'recorded, but not journaled')).rejects.toMatchObject({ code: 'DB_ERROR',
+      message: expect.stringContaining('audit entry 7 of case') });
+    expect((await auditRows(db, caseId)).map((r) => r.seq).at(-1)).toBe(7);   // committed before the journal write
   });
 
   it('reads at most MAX_JOURNAL_LINES lines and says the rest was not read', async () => {
