@@ -222,12 +222,15 @@ const verify: Command<CaseVerification> = {
   options: common,
   async run(_ctx, values, positionals) {
     const id = oneCase(positionals, this.usage);
-    const data = await withDb(values, (db) => verifyCase(db, id, { actor: actorOf(values) }));
+    // the reports layer checks the signed manifests the case is compared with (main/cases may not import it)
+    const { checkSignedStatement } = await import('../../reports/signed-statement.ts');
+    const data = await withDb(values, (db) => verifyCase(db, id, { actor: actorOf(values), checkSignedStatement }));
     return { data, exitCode: data.ok ? 0 : 1 };
   },
-  human: (v) => v.ok
-    ? `case ${v.caseId} verifies: ${v.checked.evidence} evidence item(s), ${v.checked.reports} report(s), ${v.checked.auditEntries} audit entries`
-    : [`case ${v.caseId} does NOT verify: ${v.problems[0].message}`, ...v.problems.slice(1).map((p) => `  also: ${p.message}`)].join('\n'),
+  human: (v) => [...(v.ok
+    ? [`case ${v.caseId} verifies: ${v.checked.evidence} evidence item(s), ${v.checked.reports} report(s), ${v.checked.auditEntries} audit entries`]
+    : [`case ${v.caseId} does NOT verify: ${v.problems[0].message}`, ...v.problems.slice(1).map((p) => `  also: ${p.message}`)]),
+  ...v.warnings.map((w) => `  warning: ${w.message}`)].join('\n'),
 };
 
 const exportCommand: Command<ExportResult> = {
