@@ -8,7 +8,7 @@ import forge from 'node-forge';
 import * as pkijs from 'pkijs';
 import type { CertificateInfo, LoadedKey } from './keys.ts';
 import {
-  MAX_CERTIFICATES, assertKeyBounded, certificateInfoOf, checkTrust, crypto, keyProblem, parseCertificate, readTrustAnchors, usageProblem,
+  MAX_CERTIFICATES, assertKeyBounded, carriedCertificateProblem, certificateInfoOf, checkTrust, crypto, keyProblem, parseCertificate, readTrustAnchors, usageProblem,
   type ParsedCertificate,
 } from './verify/certificates.ts';
 
@@ -131,7 +131,11 @@ export async function checkDetachedCms(data: Uint8Array, cms: Uint8Array, anchor
       verified = false;
     }
     if (!verified) problems.push("the signature over the signed attributes does not verify with the signer's certificate");
-    out.signatureValid = verified && usage === null;
+    // Certificates ride in the CMS unsigned: each must be the signer or on its issuer chain, so no
+    // byte of them can change without the verdict changing.
+    const stray = verified ? carriedCertificateProblem(signer, certificates) : null;
+    if (stray) problems.push(stray);
+    out.signatureValid = verified && usage === null && stray === null;
   }
 
   if (anchors.length === 0) {
@@ -161,6 +165,11 @@ function parseSignedData(cms: Uint8Array, problems: string[]): ParsedSignedData 
     return fail(`not DER (${(err as Error).message})`);
   }
   if (asn1.offset === -1 || asn1.result.error) return fail(`not DER (${asn1.result.error || 'unreadable'})`);
+  // DER, exactly: a re-encoding must give the same bytes. A lenient reader would otherwise accept
+  // an inner length stretched into the zero padding, or any other encoding the signer never wrote.
+  if (!Buffer.from(asn1.result.toBER(false)).equals(cms.subarray(0, asn1.offset))) {
+    return fail('it is not DER (its encoding is not the one a DER writer produces: an inner length or tag was changed)');
+  }
   const trailing = cms.subarray(asn1.offset);
   const junk = trailing.findIndex((b) => b !== 0);
   if (junk !== -1) return fail(`${trailing.byteLength - junk} bytes after the CMS are not zero padding`);

@@ -138,6 +138,35 @@ export function certificateInfoOf({ der, cert }: ParsedCertificate): Certificate
   };
 }
 
+/** The certificates a signature carries must be the signer and its issuers, each link's signature
+ *  valid and a carried root's self-signature too (OpenSSL, keys already bounded): a certificate that
+ *  is none of these, or one altered in any byte, is named. Null when all are accounted for. */
+export function carriedCertificateProblem(signer: ParsedCertificate, carried: ParsedCertificate[]): string | null {
+  const x509 = (c: ParsedCertificate) => { try { return new X509Certificate(c.der); } catch { return null; } };
+  const same = (a: ParsedCertificate, b: ParsedCertificate) => Buffer.from(a.der).equals(b.der);
+  const onChain = [signer];
+  let current = x509(signer);
+  while (current && onChain.length <= carried.length) {
+    if (current.checkIssued(current)) {
+      // a root: its own signature must hold (an intermediate's is checked by its issuer, or by the trust check)
+      if (!current.verify(current.publicKey)) onChain.pop();
+      break;
+    }
+    const child = current;
+    const issuer = carried.find((c) => !onChain.some((o) => same(o, c)) && (() => {
+      const x = x509(c);
+      return x !== null && child.checkIssued(x) && child.verify(x.publicKey);
+    })());
+    if (!issuer) break;
+    onChain.push(issuer);
+    current = x509(issuer);
+  }
+  const stray = carried.filter((c) => !onChain.some((o) => same(o, c)));
+  return stray.length === 0 ? null
+    : `the signature carries ${stray.length === 1 ? 'a certificate' : `${stray.length} certificates`} that ${stray.length === 1 ? 'is' : 'are'} ` +
+      `not on the signer's issuer chain, or whose signature does not hold (${stray.map((c) => certificateInfoOf(c).subject).join(', ')}): altered or added after signing`;
+}
+
 /** A keyUsage that allows neither digitalSignature nor nonRepudiation forbids signing documents. */
 export function usageProblem(cert: pkijs.Certificate): string | null {
   const ext = cert.extensions?.find((e) => e.extnID === OID.keyUsage);

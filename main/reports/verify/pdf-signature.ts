@@ -63,12 +63,19 @@ export async function checkPdfSignature(bytes: Uint8Array, field: SignatureField
     problems.push("the signature's /Contents has an odd number of hex digits");
     return out;
   }
+  // Hex digits decode the same in either case: a digit whose case changed is a changed byte the
+  // signature cannot see, so the string must be in one case, as a signer writes it.
+  const digits = gap.slice(1, -1);
+  if (digits !== digits.toUpperCase() && digits !== digits.toLowerCase()) {
+    problems.push("the signature's /Contents mixes upper- and lower-case hex digits: it was rewritten after signing");
+    return out;
+  }
   out.coversWholeDocument = c + d === bytes.length;
   if (!out.coversWholeDocument) {
     problems.push(`the signature covers ${c + d} bytes but the file has ${bytes.length}: content was added after signing ` +
       '(pdfsig: "Not total document signed")');
   }
-  const cms = Buffer.from(gap.slice(1, -1), 'hex');
+  const cms = Buffer.from(digits, 'hex');
   const signed = Buffer.concat([bytes.subarray(0, b), bytes.subarray(c, c + d)]);
   const check = await checkDetachedCms(signed, cms, anchors);
   problems.push(...check.problems);

@@ -68,6 +68,20 @@ describe('a genuine report', () => {
   });
 });
 
+describe('reports signed before this verifier', () => {
+  it('a report signed by @signpdf (the previous signer: lower-case hex, literal strings) still verifies VALID', async () => {
+    const { SignPdf } = await import('@signpdf/signpdf');
+    const { P12Signer } = await import('@signpdf/signer-p12');
+    const { pdflibAddPlaceholder } = await import('@signpdf/placeholder-pdf-lib');
+    const doc = await PDFDocument.load(unsigned);
+    pdflibAddPlaceholder({ pdfDoc: doc, reason: 'Forensic report', contactInfo: '', name: 'Ana Examiner', location: 'Utrecht', signatureLength: 16_384 });
+    const old = await new SignPdf().sign(Buffer.from(await doc.save({ useObjectStreams: false })), new P12Signer(readFileSync(pki.p12), { passphrase: pki.passphrase }));
+    const v = await verifyReport(write('signpdf.pdf', old), { trust: [pki.caPem] });
+    expect(v.problems).toEqual([]);
+    expect(v.ok).toBe(true);
+  });
+});
+
 describe('a certificate whose key would hang RSA (issue 15 item 4)', () => {
   it(`${HUGE_BITS}-bit modulus and exponent, in the PDF and in the manifest's .sig: answered within 5 s of CPU, naming the key size`, async () => {
     const small = smallForgeKey();
