@@ -127,6 +127,29 @@ describe('verifyDetachedCms', () => {
     expect(v.problems).toEqual(['the signature cannot be read: 3 bytes after the CMS are not zero padding']);
   });
 
+  it('an inner length stretched into the zero padding: refused as not DER', async () => {
+    const cms = await signDetachedCms(data, key);
+    const padded = new Uint8Array(cms.length + 64);
+    padded.set(cms);
+    // ContentInfo: 30 82 LL LL, 06 09 <signedData OID>, A0 82 LL LL: byte 18 is the low byte of [0]'s length
+    expect([...padded.subarray(0, 2), padded[15], padded[16]]).toEqual([0x30, 0x82, 0xa0, 0x82]);
+    padded[18] += 16;
+    const v = await verifyDetachedCms(data, padded, { trust: [pki.caPem] });
+    expect(v.signatureValid).toBe(false);
+    expect(v.problems).toEqual(['the signature cannot be read: it is not DER (its encoding is not the one a DER writer produces: an inner length or tag was changed)']);
+  });
+
+  it("one changed byte in the CA certificate the signature carries (its own signature, which nothing else checks): refused", async () => {
+    const cms = Uint8Array.from(await signDetachedCms(data, key));
+    const caDer = forge.asn1.toDer(forge.pki.certificateToAsn1(key.chain[1])).getBytes();
+    const at = Buffer.from(cms).indexOf(Buffer.from(caDer, 'binary'));
+    expect(at).toBeGreaterThan(0);
+    cms[at + caDer.length - 20] ^= 0x01;   // inside the CA's self-signature
+    const v = await verifyDetachedCms(data, cms, { trust: [pki.caPem] });
+    expect(v.signatureValid).toBe(false);
+    expect(v.problems).toEqual(["the signature carries a certificate that is not on the signer's issuer chain, or whose signature does not hold (Test Forensic CA): altered or added after signing"]);
+  });
+
   it('a CMS that carries content of its own does not stand in for the data', async () => {
     writeFileSync(join(pki.dir, 'other.bin'), 'something else');
     writeFileSync(join(pki.dir, 'ex-key.pem'), forge.pki.privateKeyToPem(key.key));

@@ -134,6 +134,18 @@ describe('/Contents padding (issue 15 item 12)', () => {
   });
 });
 
+describe('/Contents hex digits', () => {
+  it('one hex letter of the CMS changed to the other case (same bytes once decoded): NOT VALID', async () => {
+    const bytes = Buffer.from(signed);
+    const [, b] = signedRanges(bytes)!;
+    const letter = bytes.subarray(b, b + 200).findIndex((x) => x >= 0x41 && x <= 0x46);   // A-F
+    bytes[b + letter] += 0x20;
+    const v = await verifyReport(write('case.pdf', bytes), { trust: [pki.caPem] });
+    expect(v.ok).toBe(false);
+    expect(v.problems).toEqual(["the signature's /Contents mixes upper- and lower-case hex digits: it was rewritten after signing"]);
+  });
+});
+
 describe('human output (issue 15 item 13)', () => {
   it("names the signer certificate's SHA-256 fingerprint, and every signature's when there are several", async () => {
     const one = verifyCommand.human(await verifyReport(write('human.pdf', signed), { trust: [pki.caPem] }));
