@@ -2,9 +2,10 @@
 import type { Target } from './target.ts';
 import { kohyaMetadata, peftConfig, pickleStream, safetensorsFile, safetensorsHeader, torchZip } from './intake-targets.ts';
 import { caseArchive, parquetShard, reportManifest } from './store-targets.ts';
+import { reportPdf } from './report-targets.ts';
 import { SELFTEST_TARGETS } from './selftest-targets.ts';
 
-const READERS: Target[] = [safetensorsHeader, safetensorsFile, peftConfig, kohyaMetadata, pickleStream, torchZip, parquetShard, caseArchive, reportManifest];
+const READERS: Target[] = [safetensorsHeader, safetensorsFile, peftConfig, kohyaMetadata, pickleStream, torchZip, parquetShard, caseArchive, reportManifest, reportPdf];
 
 /** The readers; planted faults instead when the harness's own test asks for them. */
 export const TARGETS: Target[] = process.env.LORA_AUDIT_FUZZ_SELFTEST ? SELFTEST_TARGETS : READERS;
