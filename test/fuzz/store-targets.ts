@@ -1,9 +1,10 @@
 // Fuzz targets for the readers of files that come from outside a case: LoRA-WiSE parquet shards
-// (importReference), case archives (importCase: rebuilt tars with hostile entries) and signed reports
+// (importReference), case archives (importCase: signed and unsigned, rebuilt tars with hostile entries,
+// planted rows, bomb headers, entries out of order) and signed reports
 // with their manifests (verifyReport, which answers with problems and should never throw).
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import { AuditError } from '../../main/errors.ts';
@@ -15,6 +16,10 @@ import { createFeatureEngine } from '../../native/engine.ts';
 import { createCase } from '../../main/cases/cases.ts';
 import { addEvidence } from '../../main/cases/evidence.ts';
 import { exportCase, importCase } from '../../main/cases/archive.ts';
+import { newId } from '../../main/cases/ids.ts';
+import { addNote } from '../../main/cases/notes.ts';
+import { recordReport } from '../../main/cases/reports.ts';
+import { signDetachedCms, verifyDetachedCms } from '../../main/reports/cms.ts';
 import { signPdf } from '../../main/reports/sign.ts';
 import { loadKey } from '../../main/reports/keys.ts';
 import { buildManifest, signManifest } from '../../main/reports/manifest.ts';
@@ -22,6 +27,8 @@ import { verifyReport } from '../../main/reports/verify.ts';
 import { randomAdapter, sd1Modules } from '../unit/reference/fixture.ts';
 import { makeModel } from '../unit/reports/fixture.ts';
 import { makePki } from '../unit/reports/pki.ts';
+import { plainInspector } from '../unit/cases/helpers.ts';
+import { TAR_END, readTar, tarEntry, tarHeader } from '../unit/cases/archive-helpers.ts';
 import { applyMutations, byteMutations, deepJson } from './mutate.ts';
 import type { Target } from './target.ts';
 import { seedAdapters } from './intake-targets.ts';
@@ -84,107 +91,148 @@ export const parquetShard: Target = {
   },
 };
 
-// A ustar archive, written here because the test needs entries no honest writer makes (links, '..').
-function tarHeader(name: string, size: number, type: string, linkname = ''): Buffer {
-  const h = Buffer.alloc(512);
-  const put = (s: string, at: number, len: number) => Buffer.from(s, 'utf8').copy(h, at, 0, len);
-  // ustar splits a long path at a '/' into prefix (155 bytes) and name (100 bytes)
-  const cut = Buffer.byteLength(name) > 100 ? name.lastIndexOf('/', 155) : -1;
-  put(cut > 0 ? name.slice(cut + 1) : name, 0, 100);
-  if (cut > 0) put(name.slice(0, cut), 345, 155);
-  put('0000644\0', 100, 8); put('0000000\0', 108, 8); put('0000000\0', 116, 8);
-  put(`${size.toString(8).padStart(11, '0')}\0`, 124, 12);
-  put('00000000000\0', 136, 12);
-  put(type, 156, 1); put(linkname, 157, 100); put('ustar\0', 257, 6); put('00', 263, 2);
-  h.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const b of h) sum += b;
-  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
-  return h;
-}
-
-interface TarEntry { name: string; type: string; data: Buffer; linkname?: string }
-
-function writeTar(entries: TarEntry[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const e of entries) {
-    parts.push(tarHeader(e.name, e.data.length, e.type, e.linkname), e.data, Buffer.alloc((512 - (e.data.length % 512)) % 512));
-  }
-  parts.push(Buffer.alloc(1024));
-  return Buffer.concat(parts);
-}
-
-function readTar(buf: Buffer): TarEntry[] {
-  const out: TarEntry[] = [];
-  for (let p = 0; p + 512 <= buf.length;) {
-    const h = buf.subarray(p, p + 512);
-    if (h.every((b) => b === 0)) break;
-    const str = (at: number, len: number) => h.toString('utf8', at, at + len).replace(/\0.*$/s, '');
-    const prefix = str(345, 155);
-    const name = (prefix ? `${prefix}/` : '') + str(0, 100);
-    const size = parseInt(str(124, 12).trim() || '0', 8);
-    out.push({ name, type: str(156, 1) || '0', data: Buffer.from(buf.subarray(p + 512, p + 512 + size)) });
-    p += 512 + Math.ceil(size / 512) * 512;
-  }
-  return out;
-}
-
 const CANARY = 'ESCAPED-canary';
+const rarely = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: arb, weight: 1 });
+const GiB = 1024 ** 3;
+
+/** Plants an attacker makes in case.json: rows of the victim case, references to its evidence, ids it already has. */
+type Plant = 'none' | 'analysis-in-victim' | 'note-in-victim' | 'evidence-in-victim' | 'analysis-on-victim-evidence' | 'existing-note-id' | 'audit-of-victim' | 'drop-report';
 
 export const caseArchive: Target = {
   name: 'case archive',
   weight: 2,
   async prepare(dir) {
+    const pki = makePki();
+    const key = loadKey(readFileSync(pki.p12), pki.passphrase);
+    const sign = (bytes: Uint8Array) => signDetachedCms(bytes, key);
     const source = await openDatabase(join(dir, 'source.sqlite'));
     const caseId = (await createCase(source, { title: 'Fuzz', examiner: 'E' })).id;
     const adapter = join(dir, 'evidence.safetensors');
     writeFileSync(adapter, seedAdapters()[0].bytes);
-    await addEvidence(source, caseId, adapter, { inspector: async () => ({ family: 'diffusers', method: 'lora', baseModel: 'sd1', summary: {} }) as never });
+    await addEvidence(source, caseId, adapter, { inspector: plainInspector });
+    await addNote(source, caseId, 'a note');
+    writeFileSync(join(dir, 'report.pdf'), '%PDF-1.7 an issued report');
+    await recordReport(source, caseId, { file: join(dir, 'report.pdf'), signer: 'E', manifest: {} });
     const archive = join(dir, 'case.tar');
-    await exportCase(source, caseId, archive);
+    await exportCase(source, caseId, archive, { signing: { sign, signer: key.info } });
     await source.close();
-    const entries = readTar(readFileSync(archive));
-    const jsonOf = (name: string) => JSON.parse(entries.find((e) => e.name === name)!.data.toString('utf8')) as unknown;
+    const signedEntries = readTar(readFileSync(archive));
+    const signedManifest = signedEntries[0].data;
+    const jsonOf = (name: string) => JSON.parse(signedEntries.find((e) => e.name === name)!.data.toString('utf8')) as unknown;
     const manifestPaths = pathsOf(jsonOf('manifest.json'));
     const casePaths = pathsOf(jsonOf('case.json'));
     const hostileName = fc.constantFrom(`../${CANARY}`, `../../${CANARY}`, `/tmp/${CANARY}`, `store/../../${CANARY}`, `store/${'d/'.repeat(60)}${CANARY}`,
-      'manifest.json', 'case.json', `store/${caseId}/x`, '', '.', 'store', 'a\\..\\b');
+      'manifest.json', 'manifest.json.p7s', 'case.json', `store/${caseId}/x`, '', '.', 'store', 'a\\..\\b');
     const extra = fc.record({
       name: hostileName, type: fc.constantFrom('0', '1', '2', '3', '5', '6', 'x', 'g', 'L'),
       linkname: fc.constantFrom('/etc/passwd', `../../${CANARY}`, 'case.json', ''), data: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+      // a header that declares far more than it holds (a bomb's header): refused from the header alone
+      declared: fc.option(fc.constantFrom(2 * GiB, 2 ** 33 - 1), { freq: 4 }),
     });
+
+    // the target holds a victim case that planted rows point at; it must never change
     const db = await openDatabase(join(dir, 'target.sqlite'));
+    const victim = (await createCase(db, { title: 'Victim', examiner: 'V' })).id;
+    writeFileSync(join(dir, 'victim.safetensors'), 'victim evidence');
+    const victimEvidence = (await addEvidence(db, victim, join(dir, 'victim.safetensors'), { inspector: plainInspector })).id;
+    const victimNote = (await addNote(db, victim, 'victim note')).id;
+    const victimRows = async () => JSON.stringify(await Promise.all(['cases', 'evidence', 'analyses', 'reports', 'notes', 'audit_log'].map((table) =>
+      db.all(`SELECT * FROM ${table} WHERE ${table === 'cases' ? 'id' : 'case_id'} = ? ORDER BY rowid`, [victim]))));
+    const victimBaseline = await victimRows();
+
+    const plant = (rows: any, how: Plant) => { // eslint-disable-line @typescript-eslint/no-explicit-any -- case.json as an attacker edits it
+      const analysis = (c: string, e: string) => ({ id: newId(), case_id: c, evidence_id: e, reference_set: 'x', reference_set_id: 1, reference_provenance: '{}',
+        mode: 'faithful', parameters: '{}', result: '{"estimate":500}', method_version: 'x', app_version: 'x', backend: 'cpu', started_at: 'x', finished_at: 'x' });
+      if (how === 'analysis-in-victim') rows.analyses.push(analysis(victim, victimEvidence));
+      if (how === 'analysis-on-victim-evidence') rows.analyses.push(analysis(caseId, victimEvidence));
+      if (how === 'note-in-victim') rows.notes.push({ ...rows.notes[0], id: newId(), case_id: victim });
+      if (how === 'evidence-in-victim') rows.evidence.push({ ...rows.evidence[0], id: newId(), case_id: victim });
+      if (how === 'existing-note-id') rows.notes[0].id = victimNote;
+      if (how === 'audit-of-victim') rows.audit_log.push({ ...rows.audit_log[0], case_id: victim });
+      if (how === 'drop-report') rows.reports = [];
+    };
+
     let i = 0;
     return {
+      // each kind of damage is rare, so that many inputs are whole or nearly so and the properties checked
+      // on an accepted import (below) are exercised, not only the refusals
       arbitrary: fc.record({
-        manifest: fc.option(jsonEdits(manifestPaths)), caseJson: fc.option(jsonEdits(casePaths)),
-        add: fc.array(extra, { maxLength: 2 }), drop: fc.option(fc.nat(entries.length - 1)),
-        raw: fc.option(byteMutations, { freq: 3 }), deep: fc.boolean(),
+        signed: fc.boolean(),
+        plant: fc.oneof({ arbitrary: fc.constant<Plant>('none'), weight: 6 }, { arbitrary: fc.constantFrom<Plant>('analysis-in-victim', 'note-in-victim',
+          'evidence-in-victim', 'analysis-on-victim-evidence', 'existing-note-id', 'audit-of-victim', 'drop-report'), weight: 4 }),
+        // what anyone can do to an archive (recompute every SHA-256), and what only the key holder can (sign again)
+        rehash: fc.boolean(), resign: fc.boolean(),
+        manifest: rarely(jsonEdits(manifestPaths)), caseJson: rarely(jsonEdits(casePaths)),
+        add: fc.oneof({ arbitrary: fc.constant([]), weight: 3 }, { arbitrary: fc.array(extra, { minLength: 1, maxLength: 2 }), weight: 1 }),
+        drop: rarely(fc.nat(signedEntries.length - 1)), swap: rarely(fc.tuple(fc.nat(4), fc.nat(4))),
+        raw: rarely(byteMutations), deep: rarely(fc.constant(true)),
       }),
       async run(input, time) {
-        const edited = entries.map((e) => ({ ...e }));
-        const edit = (name: string, edits: { path: (string | number)[]; value: unknown }[] | null) => {
-          const e = edited.find((x) => x.name === name);
-          if (!e || !edits) return;
-          let v = JSON.parse(e.data.toString('utf8')) as unknown;
-          for (const ed of edits) v = setAt(v, ed.path, ed.value);
-          e.data = Buffer.from(JSON.stringify(v));
+        const edited = signedEntries.filter((e) => input.signed || e.name !== 'manifest.json.p7s').map((e) => ({ ...e }));
+        const find = (name: string) => edited.find((x) => x.name === name);
+        const editJson = (name: string, edit: (v: unknown) => unknown) => {
+          const e = find(name);
+          if (e) e.data = Buffer.from(JSON.stringify(edit(JSON.parse(e.data.toString('utf8')))));
         };
-        edit('manifest.json', input.manifest);
-        edit('case.json', input.caseJson);
-        if (input.deep) edited.find((x) => x.name === 'case.json')!.data = Buffer.from(deepJson(100_000, 'object'));
+        const applyEdits = (edits: { path: (string | number)[]; value: unknown }[] | null) => (v: unknown) => (edits ?? []).reduce((acc, ed) => setAt(acc, ed.path, ed.value), v);
+        editJson('case.json', (v) => { plant(v, input.plant); return v; });
+        editJson('case.json', applyEdits(input.caseJson));
+        if (input.deep) find('case.json')!.data = Buffer.from(deepJson(100_000, 'object'));
+        if (input.rehash) {
+          editJson('manifest.json', (m) => {
+            const rows = (() => { try { return JSON.parse(find('case.json')!.data.toString('utf8')); } catch { return { reports: [] }; } })();
+            return { ...(m as object), reports: Array.isArray(rows?.reports) ? rows.reports.map((r: { id?: unknown; sha256?: unknown }) => ({ id: r?.id, sha256: r?.sha256 })) : [],
+              files: edited.filter((e) => e.type === '0' && (e.name === 'case.json' || e.name.startsWith('store/'))).map((e) => ({ path: e.name, size: e.data.length, sha256: createHash('sha256').update(e.data).digest('hex') })) };
+          });
+        }
+        editJson('manifest.json', applyEdits(input.manifest));
+        const manifestNow = find('manifest.json')?.data;
+        const resigned = input.signed && input.resign && manifestNow !== undefined;
+        if (resigned) find('manifest.json.p7s')!.data = Buffer.from(await sign(manifestNow));
         if (input.drop !== null) edited.splice(input.drop, 1);
-        for (const a of input.add) edited.push(a);
-        let bytes = writeTar(edited);
+        if (input.swap && input.swap[0] < edited.length && input.swap[1] < edited.length) {
+          [edited[input.swap[0]], edited[input.swap[1]]] = [edited[input.swap[1]], edited[input.swap[0]]];
+        }
+        const parts = edited.map(tarEntry);
+        for (const a of input.add) {
+          parts.push(a.declared === null ? tarEntry(a) : Buffer.concat([tarHeader(a.name, a.declared, a.type, a.linkname), a.data]));
+        }
+        let bytes: Buffer = Buffer.concat([...parts, TAR_END]);
         if (input.raw) bytes = applyMutations(bytes, input.raw);
         const file = join(dir, `in-${i++ % 4}.tar`);
         writeFileSync(file, bytes);
-        await time(bytes.length, () => importCase(db, file));
+        let result: Awaited<ReturnType<typeof importCase>> | null = null;
+        let refusal: unknown = null;
+        try {
+          result = await time(bytes.length, () => importCase(db, file, { trust: [pki.caPem], verifyCms: verifyDetachedCms }));
+        } catch (e) {
+          refusal = e;
+        }
         for (const where of [join(dir, CANARY), join(dir, '..', CANARY), join('/tmp', CANARY)]) {
           if (existsSync(where)) throw new Error(`an archive entry escaped the import folder: ${where} exists`);
         }
+        // Properties beyond "no crash": no archive writes into another case; a signature only vouches
+        // for the manifest it was made over; an accepted import holds only its own case's rows.
+        if ((await victimRows()) !== victimBaseline) throw new Error(`an import changed the victim case (plant ${input.plant})`);
+        if (result) {
+          const keptSignature = input.signed && !resigned && !input.raw;
+          if (result.signature.status === 'signed' && keptSignature && manifestNow && !manifestNow.equals(signedManifest)) {
+            throw new Error('an archive whose manifest was changed imported as signed');
+          }
+          const id = result.caseId;
+          const strays = await db.all(`SELECT a.id FROM analyses a LEFT JOIN evidence e ON e.id = a.evidence_id WHERE a.case_id = ? AND (e.case_id IS NULL OR e.case_id != ?)`, [id, id]);
+          if (strays.length) throw new Error('an imported analysis refers to evidence outside its case');
+          // forget it, so the next inputs can be accepted again
+          for (const table of ['analyses', 'notes', 'reports', 'evidence', 'audit_log']) await db.run(`DELETE FROM ${table} WHERE case_id = ?`, [id]);
+          await db.run('DELETE FROM cases WHERE id = ?', [id]);
+          rmSync(join(dir, 'cases', id), { recursive: true, force: true });
+        }
+        if (refusal) throw refusal;
       },
-      async close() { await db.close(); },
+      async close() {
+        await db.close();
+        rmSync(pki.dir, { recursive: true, force: true });
+      },
     };
   },
 };
