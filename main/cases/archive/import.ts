@@ -8,7 +8,7 @@
 // into the store. The unpacking folder is named after this process, so a killed import's leftovers are
 // removed the next time the store is opened for an import (store.ts openStore).
 import { createHash } from 'node:crypto';
-import { mkdir, open, rm, statfs } from 'node:fs/promises';
+import { mkdir, open, rm, stat, statfs } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Database } from '../../db/database.ts';
 import { AuditError } from '../../errors.ts';
@@ -65,15 +65,16 @@ export async function importCase(db: Database, archive: string, options: ImportO
 
 /** The archive's size and whether it is gzipped (its first two bytes), before anything is read. */
 async function describeArchive(file: string): Promise<ArchiveFile> {
-  const handle = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
+  const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
     throw new AuditError('FILE_NOT_FOUND', e.code === 'ENOENT' ? 'no such file' : e.message, file);
   });
+  // checked before opening: opening a FIFO would wait for a writer
+  if (!info.isFile()) throw new AuditError('IS_DIRECTORY', 'is not a file: give the case archive itself', file);
+  const handle = await open(file, 'r');
   try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new AuditError('IS_DIRECTORY', 'is not a file: give the case archive itself', file);
     const head = Buffer.alloc(2);
     await handle.read(head, 0, 2, 0);
-    return { path: file, size: stat.size, compressed: head[0] === 0x1f && head[1] === 0x8b };
+    return { path: file, size: info.size, compressed: head[0] === 0x1f && head[1] === 0x8b };
   } finally {
     await handle.close();
   }
