@@ -68,6 +68,32 @@ export interface CaseSummary {
 
 export interface FindingView { severity: 'info' | 'warning' | 'error'; code: string; message: string; tensor?: string }
 
+/** What an adapter's metadata gives away about its training data and maker. Values are the file's own
+ *  text: escaped (control characters as \u{…}) and capped by intake, and to be shown as text only. */
+export interface DisclosureView {
+  category: 'subject' | 'captions' | 'maker' | 'time' | 'base-model' | 'software';
+  field: string;
+  value: string;
+  note: string;
+  /** Subject tags: captions in `folder` carrying the tag, and the folder's image count when stated. */
+  count?: number;
+  folder?: string;
+  images?: number;
+  /** Set when `value` was cut: the whole value's length. */
+  fullLength?: number;
+}
+
+/** The base model named by the hashes the metadata states, from the base-model table. */
+export interface BaseModelIdentityView {
+  status: 'matched' | 'unknown' | 'conflict' | 'none';
+  name: string | null;
+  matchedBy: ('sha256' | 'legacy')[];
+  source: string | null;
+  stated: { sha256: string | null; legacyHash: string | null; name: string | null };
+  shapeAgrees: boolean | null;
+  summary: string;
+}
+
 export interface InspectView {
   file: string;
   fileName: string;
@@ -86,6 +112,8 @@ export interface InspectView {
     numTrainImagesWithRepeats: number | null;
     summary: Record<string, string>;
   };
+  disclosure: DisclosureView[];
+  baseModelIdentity: BaseModelIdentityView;
   findings: FindingView[];
   error: ApiErrorShape | null;
 }
@@ -162,7 +190,9 @@ export interface CaseDetail {
   audit: AuditEntryView[];
 }
 
-export interface VerifyCaseView { ok: boolean; problems: { kind: string; message: string; seq?: number; evidenceId?: string }[] }
+export interface VerifyProblemView { kind: string; message: string; seq?: number; evidenceId?: string }
+/** problems fail the check; warnings do not, but the examiner must see them (e.g. no journal anchor beside the database). */
+export interface VerifyCaseView { ok: boolean; problems: VerifyProblemView[]; warnings: VerifyProblemView[] }
 
 export interface ReferenceSetView {
   id: number;

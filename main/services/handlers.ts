@@ -84,7 +84,8 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
     'cases.addNote': async ({ caseId, text }) => noteView(await addNote(db, caseId, text)),
     'cases.verify': async ({ caseId }) => {
       const v = await verifyCase(db, caseId, { checkSignedStatement });
-      return { ok: v.ok, problems: v.problems.map((p) => ({ kind: p.kind, message: p.message, ...(p.seq !== undefined ? { seq: p.seq } : {}), ...(p.evidenceId ? { evidenceId: p.evidenceId } : {}) })) };
+      const view = (p: (typeof v.problems)[number]) => ({ kind: p.kind, message: p.message, ...(p.seq !== undefined ? { seq: p.seq } : {}), ...(p.evidenceId ? { evidenceId: p.evidenceId } : {}) });
+      return { ok: v.ok, problems: v.problems.map(view), warnings: v.warnings.map(view) };
     },
     'cases.export': async ({ caseId, out, keyPath, passphrase }) => {
       let signing: ArchiveSigning | undefined;
