@@ -7,6 +7,8 @@ import { basename } from 'node:path';
 import type { ErrorCode } from '../errors.ts';
 import type { InspectReport } from '../intake/inspect.ts';
 import type { Finding } from '../intake/model.ts';
+import { readBaseModelIdentity } from '../intake/base-models.ts';
+import { readDisclosure } from '../intake/disclosure.ts';
 
 /** Version 1 rows held a looser summary (before the report was stored whole); readInspection maps them. */
 export const INSPECTION_VERSION = 2;
@@ -62,6 +64,9 @@ export function readInspection(stored: unknown, facts: EvidenceFacts): InspectRe
       peft: isObject(meta.peft) ? meta.peft as InspectReport['metadata']['peft'] : null,
       companions: Array.isArray(meta.companions) ? meta.companions.filter(isObject) as InspectReport['metadata']['companions'] : [],
     },
+    // Untrusted text from the file, and an imported row may be anything: checked, escaped and bounded again.
+    disclosure: error ? [] : readDisclosure(r.disclosure),
+    baseModelIdentity: readBaseModelIdentity(error ? null : r.baseModelIdentity),
     findings: Array.isArray(r.findings)
       ? r.findings.filter((f): f is Finding => isObject(f) && typeof f.code === 'string' && typeof f.message === 'string' && typeof f.severity === 'string')
       : [],

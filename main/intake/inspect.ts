@@ -6,6 +6,8 @@ import { toApiError, type ErrorCode } from '../errors.ts';
 import type { BaseModelHint, CanonicalAdapter, DType, Family, Finding, KohyaMetadata, Method, PeftConfigSummary, ScaleRule } from './model.ts';
 import { sha256File } from './hash.ts';
 import { openAdapter, type OpenOptions } from './open.ts';
+import { identifyBaseModel, loadBaseModelTable, NO_BASE_MODEL_IDENTITY, shippedBaseModels, type BaseModelIdentity, type BaseModelTable } from './base-models.ts';
+import { discloseMetadata, type Disclosure } from './disclosure.ts';
 
 export interface InspectReport {
   file: string;
@@ -34,17 +36,22 @@ export interface InspectReport {
     peft: PeftConfigSummary | null;
     companions: { file: string; size: number; sha256: string }[];
   };
+  /** What the metadata gives away about the training data and the maker (untrusted text, escaped, bounded). */
+  disclosure: Disclosure[];
+  /** The base model named by the hashes the metadata states, looked up in the base-model table. */
+  baseModelIdentity: BaseModelIdentity;
   findings: Finding[];
   error: { code: ErrorCode; message: string } | null;
 }
 
 /** Never throws for a bad file: the error goes into the report. */
-export async function inspectFile(path: string, opts: OpenOptions = {}): Promise<InspectReport> {
+export async function inspectFile(path: string, opts: OpenOptions & { baseModels?: BaseModelTable } = {}): Promise<InspectReport> {
   const file = resolve(path);
   let adapter: CanonicalAdapter | null = null;
   try {
-    adapter = await openAdapter(file, { scanValues: true, ...opts });
-    return fromAdapter(adapter);
+    const { baseModels, ...open } = opts;
+    adapter = await openAdapter(file, { scanValues: true, ...open });
+    return fromAdapter(adapter, baseModels ?? await loadBaseModelTable());
   } catch (e) {
     const api = toApiError(e);
     const st = await stat(file).catch(() => null);
@@ -57,6 +64,7 @@ export async function inspectFile(path: string, opts: OpenOptions = {}): Promise
       file, size: st?.isFile() ? st.size : null, sha256: sha, family: null, method: null, container: null, baseModel: null,
       ranks: [], modules: 0, loraModules: 0, tensors: 0, otherTensors: {}, dtype: [], scale: { values: [], rules: [] },
       metadata: { keys: 0, claimedTrainingImages: null, kohya: null, peft: null, companions: [] },
+      disclosure: [], baseModelIdentity: NO_BASE_MODEL_IDENTITY,
       findings, error: { code: api.code, message: api.message },
     };
   } finally {
@@ -64,7 +72,19 @@ export async function inspectFile(path: string, opts: OpenOptions = {}): Promise
   }
 }
 
-export function fromAdapter(a: CanonicalAdapter): InspectReport {
+export function fromAdapter(a: CanonicalAdapter, baseModels: BaseModelTable = { entries: shippedBaseModels(), userFile: null, problem: null }): InspectReport {
+  const raw = a.metadata.raw;
+  const own = (key: string) => (Object.hasOwn(raw, key) ? raw[key] : undefined);
+  const baseModelIdentity = identifyBaseModel(
+    { sha256: own('ss_new_sd_model_hash'), legacyHash: own('ss_sd_model_hash'), name: own('ss_sd_model_name') ?? a.metadata.peft?.baseModelNameOrPath },
+    baseModels.entries, a.baseModel);
+  const findings = [...a.findings];
+  if (baseModels.problem) {
+    findings.push({ severity: 'warning', code: 'BASE_MODEL_TABLE_REFUSED',
+      message: `the base-model table ${baseModels.userFile ?? ''} was not used: ${baseModels.problem}; base models are named from the shipped table only` });
+  }
+  if (baseModelIdentity.status === 'conflict') findings.push({ severity: 'warning', code: 'BASE_MODEL_HASH_CONFLICT', message: baseModelIdentity.summary });
+  if (baseModelIdentity.shapeAgrees === false) findings.push({ severity: 'warning', code: 'BASE_MODEL_SHAPE_MISMATCH', message: baseModelIdentity.summary });
   const tensors = a.modules.length * 2 + a.otherTensors.length + (a.otherModules ?? []).reduce((s, m) => s + m.tensors.length, 0)
     + a.modules.filter((m) => m.magnitude).length;
   return {
@@ -92,7 +112,9 @@ export function fromAdapter(a: CanonicalAdapter): InspectReport {
       peft: a.metadata.peft ?? null,
       companions: a.identity.companions ?? [],
     },
-    findings: a.findings,
+    disclosure: discloseMetadata({ raw, kohya: a.metadata.kohya ?? null, peft: a.metadata.peft ?? null, identity: baseModelIdentity }),
+    baseModelIdentity,
+    findings,
     error: null,
   };
 }

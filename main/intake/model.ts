@@ -98,6 +98,9 @@ export interface PeftConfigSummary {
   alphaPattern?: Record<string, number>;
   targetModules?: string[] | string;
   baseModelNameOrPath?: string;
+  /** The base model revision the config pins, and the PEFT version that saved it (shown as disclosure). */
+  revision?: string;
+  peftVersion?: string;
   initLoraWeights?: string | boolean;
   fanInFanOut?: boolean;
   taskType?: string | null;

@@ -161,6 +161,8 @@ export function peftConfigSummary(c: Record<string, unknown>, file: string): Pef
   if (ap) out.alphaPattern = ap;
   if (Array.isArray(c.target_modules) || typeof c.target_modules === 'string') out.targetModules = c.target_modules as string[] | string;
   if (typeof c.base_model_name_or_path === 'string') out.baseModelNameOrPath = c.base_model_name_or_path;
+  if (typeof c.revision === 'string') out.revision = c.revision;
+  if (typeof c.peft_version === 'string') out.peftVersion = c.peft_version;
   if (typeof c.init_lora_weights === 'string' || typeof c.init_lora_weights === 'boolean') out.initLoraWeights = c.init_lora_weights;
   if (typeof c.fan_in_fan_out === 'boolean') out.fanInFanOut = c.fan_in_fan_out;
   if (typeof c.task_type === 'string' || c.task_type === null) out.taskType = c.task_type as string | null;

@@ -42,6 +42,8 @@ export function inspectView(r: InspectReport): InspectView {
       numTrainImagesWithRepeats: kohya?.numTrainImagesWithRepeats ?? null,
       summary,
     },
+    disclosure: r.disclosure,
+    baseModelIdentity: r.baseModelIdentity,
     findings: r.findings,
     error: r.error,
   };

@@ -3,6 +3,9 @@
 import type { Command } from '../framework.ts';
 import { usageError } from '../framework.ts';
 import { inspectFile, type InspectReport } from '../../intake/inspect.ts';
+import { loadBaseModelTable } from '../../intake/base-models.ts';
+import { DISCLOSURE_CATEGORIES, visible, type Disclosure } from '../../intake/disclosure.ts';
+import { dataDir } from '../../db/open.ts';
 
 export const command: Command<InspectReport[]> = {
   name: 'inspect',
@@ -14,9 +17,11 @@ export const command: Command<InspectReport[]> = {
     const configPath = typeof values.config === 'string' ? values.config : undefined;
     if (configPath && positionals.length > 1) throw usageError('--config applies to one file; inspect the others separately');
     const reports: InspectReport[] = [];
+    // The shipped base-model table plus the examiner's <data folder>/base-models.json, read once.
+    const baseModels = await loadBaseModelTable(dataDir());
     for (const file of positionals) {
       if (ctx.signal.aborted) break;
-      reports.push(await inspectFile(file, configPath ? { configPath } : {}));
+      reports.push(await inspectFile(file, { baseModels, ...(configPath ? { configPath } : {}) }));
     }
     return { data: reports, exitCode: reports.some((r) => r.error) ? 1 : 0 };
   },
@@ -47,7 +52,38 @@ function humanReport(r: InspectReport): string {
     const p = r.metadata.peft;
     if (p) lines.push(`  peft ${p.peftType ?? ''} r=${p.r ?? '?'} alpha=${p.loraAlpha ?? '?'}${p.useRslora ? ' rslora' : ''}${p.useDora ? ' dora' : ''}${p.baseModelNameOrPath ? ` base ${p.baseModelNameOrPath}` : ''}`);
     if (r.metadata.keys) lines.push(`  metadata ${r.metadata.keys} keys (untrusted text)`);
+    lines.push(...baseModelLine(r), ...disclosureLines(r.disclosure));
   }
-  for (const f of r.findings.filter((x) => x.severity !== 'info' || r.error)) lines.push(`  ${f.severity}: ${f.message}`);
+  // Finding messages may quote the file's own text (keys, folder names): shown escaped, like the disclosure.
+  for (const f of r.findings.filter((x) => x.severity !== 'info' || r.error)) lines.push(`  ${f.severity}: ${visible(f.message, 2000).text}`);
   return lines.join('\n');
+}
+
+const SHOWN = 100;
+const short = (s: string) => (s.length > SHOWN ? `${s.slice(0, SHOWN - 1)}…` : s);
+
+function baseModelLine(r: InspectReport): string[] {
+  const id = r.baseModelIdentity;
+  if (id.status === 'unknown') {
+    return [`  base model: unknown hash (${[id.stated.sha256 && `SHA-256 ${id.stated.sha256}`, id.stated.legacyHash && `legacy ${id.stated.legacyHash}`].filter(Boolean).join(', ')})`];
+  }
+  if (id.status !== 'none') return [`  ${id.summary}`];
+  return id.stated.name ? [`  base model named: ${short(id.stated.name)} (no hash to check)`] : [];
+}
+
+/** Per category: subject tags as one line per folder ("tag count, …"), the rest one line per item, values cut. */
+function disclosureLines(items: Disclosure[]): string[] {
+  if (items.length === 0) return [];
+  const lines = ['  discloses (the file\'s own text, escaped; full values in --json):'];
+  for (const category of DISCLOSURE_CATEGORIES) {
+    const here = items.filter((d) => d.category === category);
+    const folders = new Map<string, Disclosure[]>();
+    for (const d of here) if (d.count !== undefined) folders.set(d.folder ?? '', [...(folders.get(d.folder ?? '') ?? []), d]);
+    for (const [folder, tags] of folders) {
+      const images = tags[0].images !== undefined ? ` (${tags[0].images} images)` : '';
+      lines.push(`    ${category.padEnd(10)} ${folder}${images}: ${tags.map((t) => `${short(t.value)} ${t.count}`).join(', ')}`);
+    }
+    for (const d of here.filter((x) => x.count === undefined)) lines.push(`    ${category.padEnd(10)} ${d.field}: ${short(d.value)}`);
+  }
+  return lines;
 }
