@@ -1,10 +1,17 @@
 // The feature engine: picks a backend by calibration (agreement with the float64 reference on a
 // probe batch, then speed), never by a fixed preference order, and says which one it picked and why.
+// Calibration compiles every backend's kernels, seconds of work, so auto's verdict is kept per
+// machine (calibration-cache.ts) and a later process rechecks only the backend it names. A
+// backend's code is loaded when that backend is created: gpu.js only for the GPU.js backends.
 import { AuditError } from '../main/errors.ts';
 import type { ModuleWeights } from '../main/intake/model.ts';
 import type { BackendCandidate, ComputeBackend } from './backend.ts';
+import {
+  calibrationKey, defaultCalibrationCache, readCalibration, writeCalibration,
+  type CachedVerdict, type CalibrationCacheOptions,
+} from './calibration-cache.ts';
 import { createCpuBackend } from './cpu.ts';
-import { createGpujsBackend, type GpujsBackendName } from './gpujs/backend.ts';
+import type { GpujsBackendName } from './gpujs/backend.ts';
 import { probeBatch } from './probe.ts';
 import { createReferenceBackend, referenceFeatures } from './reference.ts';
 import type { BackendInfo, BackendName, FeatureEngine, ModuleFeatures } from './types.ts';
@@ -27,14 +34,17 @@ export interface EngineOptions {
   extraCandidates?: BackendCandidate[];
   /** Restrict auto's built-in candidates (default: all but the reference, which is the yardstick). */
   candidates?: BackendName[];
+  /** Where auto keeps its verdict across processes; default: the process's (useCalibrationCache), null: none.
+   *  Only the default candidate list is cached. */
+  calibrationCache?: CalibrationCacheOptions | null;
 }
 
-const AUTO_CANDIDATES: BackendName[] = ['cpu', 'gpujs-cpu', 'webasm', 'headlessgl', 'webgpu', 'webgl2'];
+export const AUTO_CANDIDATES: readonly BackendName[] = ['cpu', 'gpujs-cpu', 'webasm', 'headlessgl', 'webgpu', 'webgl2'];
 
 export function builtinCandidate(name: BackendName): BackendCandidate {
   if (name === 'reference') return { name, create: async () => createReferenceBackend() };
   if (name === 'cpu') return { name, create: async () => createCpuBackend() };
-  return { name, create: () => createGpujsBackend(name as GpujsBackendName) };
+  return { name, create: async () => (await import('./gpujs/backend.ts')).createGpujsBackend(name as GpujsBackendName) };
 }
 
 interface Calibration {
@@ -42,7 +52,8 @@ interface Calibration {
   info: BackendInfo;
 }
 
-let cached: Promise<Calibration> | null = null;
+/** Auto's verdict, once per process (from the cache or a calibration). */
+let verdict: Promise<Calibration> | null = null;
 
 export async function createFeatureEngine(opts: EngineOptions = {}): Promise<FeatureEngine> {
   const log = opts.log ?? (() => undefined);
@@ -54,8 +65,13 @@ export async function createFeatureEngine(opts: EngineOptions = {}): Promise<Fea
   let info: BackendInfo;
   if (requested === 'auto') {
     const custom = opts.extraCandidates !== undefined || opts.candidates !== undefined;
-    const run = () => calibrate([...(opts.candidates ?? AUTO_CANDIDATES).map(builtinCandidate), ...(opts.extraCandidates ?? [])], log);
-    const calibration = custom ? await run() : await (cached ??= run().catch((e) => { cached = null; throw e; }));
+    let calibration: Calibration;
+    if (custom) {
+      calibration = await calibrate([...(opts.candidates ?? AUTO_CANDIDATES).map(builtinCandidate), ...(opts.extraCandidates ?? [])], log);
+    } else {
+      const cache = opts.calibrationCache === undefined ? defaultCalibrationCache() : opts.calibrationCache;
+      calibration = await (verdict ??= autoCalibration(cache, log).catch((e) => { verdict = null; throw e; }));
+    }
     log(`feature backend: ${calibration.name} (${calibration.info.reason})`);
     const candidate = [...(opts.extraCandidates ?? [])].find((c) => c.name === calibration.name) ?? builtinCandidate(calibration.name);
     backend = await candidate.create();
@@ -67,7 +83,8 @@ export async function createFeatureEngine(opts: EngineOptions = {}): Promise<Fea
     } else {
       // A named backend still has to agree with the reference: a forensic figure from a backend
       // that computes wrongly is worse than no figure.
-      const check = await measure(backend, log);
+      // One probe run is the check; its time would only matter for a choice, and there is none.
+      const check = await agreement(backend);
       if (!check.ok) {
         await backend.dispose();
         throw new AuditError('BACKEND_FAILED', `${requested} ${check.reason}`);
@@ -137,35 +154,94 @@ export function maxRelativeError(got: ModuleFeatures[], want: ModuleFeatures[]):
   return worst;
 }
 
-const TIMED_RUNS = 3;
-
-/** Runs the probe once to check agreement (that run includes kernel compilation), then times it. */
-async function measure(backend: ComputeBackend, log: (line: string) => void): Promise<Measured> {
+/** One probe run, compared with the reference (the run includes kernel compilation). */
+async function agreement(backend: ComputeBackend): Promise<Measured> {
   const { modules, reference } = probeWithReference();
-  let first: ModuleFeatures[];
+  let got: ModuleFeatures[];
   try {
-    [first] = await backend.features([modules]);
+    [got] = await backend.features([modules]);
   } catch (e) {
     return { ok: false, reason: `failed on the probe: ${e instanceof Error ? e.message : String(e)}` };
   }
-  const maxRelError = maxRelativeError(first, reference);
+  const maxRelError = maxRelativeError(got, reference);
   if (!(maxRelError <= AGREEMENT_TOLERANCE)) {
     return { ok: false, maxRelError, reason: `disagrees with the float64 reference: max relative error ${maxRelError.toExponential(2)} > ${AGREEMENT_TOLERANCE}` };
   }
+  return { ok: true, maxRelError, reason: 'agrees with the float64 reference' };
+}
+
+const TIMED_RUNS = 3;
+
+/** Checks agreement on the probe, then times it. */
+async function measure(backend: ComputeBackend, log: (line: string) => void): Promise<Measured> {
+  const checked = await agreement(backend);
+  if (!checked.ok) return checked;
   // The best of three timed runs: on a shared machine one run can be stretched several-fold by
   // other processes, and the minimum is the least disturbed estimate of what the backend costs.
+  const { modules } = probeWithReference();
   let ms = Infinity;
   for (let run = 0; run < TIMED_RUNS; run++) {
     const t0 = performance.now();
     try {
       await backend.features([modules]);
     } catch (e) {
-      return { ok: false, maxRelError, reason: `failed on a repeated probe run: ${e instanceof Error ? e.message : String(e)}` };
+      return { ok: false, maxRelError: checked.maxRelError, reason: `failed on a repeated probe run: ${e instanceof Error ? e.message : String(e)}` };
     }
     ms = Math.min(ms, performance.now() - t0);
   }
-  log(`  ${backend.name}: ${ms.toFixed(1)} ms on the probe (best of 3), max relative error ${maxRelError.toExponential(1)}`);
-  return { ok: true, ms, maxRelError, reason: 'agrees with the float64 reference' };
+  log(`  ${backend.name}: ${ms.toFixed(1)} ms on the probe (best of 3), max relative error ${checked.maxRelError!.toExponential(1)}`);
+  return { ...checked, ms };
+}
+
+/** Auto with the default candidates: the cached verdict when it still holds, else a calibration (then cached). */
+async function autoCalibration(cache: CalibrationCacheOptions | null, log: (line: string) => void): Promise<Calibration> {
+  const key = cache ? calibrationKey(cache.appVersion, AUTO_CANDIDATES, AGREEMENT_TOLERANCE) : null;
+  if (cache && key) {
+    const read = readCalibration(cache, key);
+    if (read.kind === 'ignored') log(`calibration cache ignored (${read.reason}); calibrating`);
+    if (read.kind === 'hit') {
+      const rechecked = await recheck(read.verdict, log);
+      if (rechecked) return rechecked;
+    }
+  }
+  const fresh = await calibrate(AUTO_CANDIDATES.map(builtinCandidate), log);
+  if (cache && key) {
+    const failed = writeCalibration(cache, key, fresh.info);
+    if (failed) log(`calibration not cached: ${failed}`);
+  }
+  return fresh;
+}
+
+/** The cached verdict, if its backend still starts and agrees with the reference on one probe run; else null (and why, logged). */
+async function recheck(verdict: CachedVerdict, log: (line: string) => void): Promise<Calibration | null> {
+  const { info, calibratedAt } = verdict;
+  const cachedReason = (check: string) => `cached verdict of ${calibratedAt} (${check}): ${info.reason}`;
+  if (info.name === 'reference') return { name: 'reference', info: { ...info, reason: cachedReason('the reference needs no check') } };
+  let backend: ComputeBackend;
+  try {
+    backend = await builtinCandidate(info.name).create();
+  } catch (e) {
+    log(`cached verdict ${info.name} no longer starts (${e instanceof Error ? e.message : String(e)}); calibrating`);
+    return null;
+  }
+  try {
+    const check = await agreement(backend);
+    if (!check.ok) {
+      log(`cached verdict ${info.name} ${check.reason}; calibrating`);
+      return null;
+    }
+    const reason = cachedReason(`rechecked on the probe: max relative error ${check.maxRelError!.toExponential(1)}`);
+    return { name: info.name, info: { ...info, reason } };
+  } finally {
+    await backend.dispose().catch(() => undefined);
+  }
+}
+
+/** The verdict cached for this machine, unchecked, for a report of state (`lora-audit version`); null when none holds. */
+export function cachedCalibration(cache: CalibrationCacheOptions | null = defaultCalibrationCache()): CachedVerdict | null {
+  if (!cache) return null;
+  const read = readCalibration(cache, calibrationKey(cache.appVersion, AUTO_CANDIDATES, AGREEMENT_TOLERANCE));
+  return read.kind === 'hit' ? read.verdict : null;
 }
 
 async function calibrate(candidates: BackendCandidate[], log: (line: string) => void): Promise<Calibration> {

@@ -1,5 +1,8 @@
 // lora-audit: the command-line host. Commands are loaded lazily, so a command's dependencies
 // (DuckDB, Chromium, sqlite3) load only when that command runs.
+import { appVersion } from '../cases/version.ts';
+import { dataDir } from '../db/data-dir.ts';
+import { useCalibrationCache } from '../../native/calibration-cache.ts';
 import { execute, type Command } from './framework.ts';
 
 type Loader = () => Promise<{ command: Command } | { commands: Command[] }>;
@@ -46,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lora-audit: unknown command "${first}"\n\n${HELP}`);
     return 2;
   }
+  // Auto backend calibration is kept per machine in the data folder, shared by every command.
+  useCalibrationCache({ dir: dataDir(), appVersion: appVersion() });
   const mod = await load();
   if ('command' in mod) return execute(mod.command, argv.slice(1));
   const sub = mod.commands.find((c) => c.name === `${first} ${second}`);

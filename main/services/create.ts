@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Req } from '../api/contract.ts';
 import type { Database } from '../db/database.ts';
 import { openDatabase } from '../db/open.ts';
+import { appVersion } from '../cases/version.ts';
 import { createFeatureEngine } from '../../native/engine.ts';
 import type { FeatureEngine } from '../../native/types.ts';
 import type { PdfRenderer } from '../reports/render.ts';
@@ -42,7 +43,9 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   const jobs = new JobRegistry();
 
   let enginePromise: Promise<FeatureEngine> | null = null;
-  const engine = () => (enginePromise ??= createFeatureEngine({ backend: 'auto' }));
+  // auto's calibration verdict is kept in the data folder, so a host starts without recalibrating
+  const calibrationCache = { dir: options.dataDir, appVersion: options.appVersion ?? appVersion() };
+  const engine = () => (enginePromise ??= createFeatureEngine({ backend: 'auto', calibrationCache }));
 
   let rendererPromise: Promise<{ render: PdfRenderer; close(): Promise<void> }> | null = null;
   const renderer = async (): Promise<PdfRenderer> => {
