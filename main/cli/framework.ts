@@ -3,6 +3,7 @@
 // clear line (or {"error": {code, message, file}}) and a non-zero exit.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AuditError, toApiError } from '../errors.ts';
+import { closest } from './suggest.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -41,6 +42,7 @@ export async function execute(command: Command, argv: string[], out: Output = pr
   const options: Options = { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
   let json = argv.includes('--json');
   try {
+    checkOptions(argv, options);
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     json = values.json === true;
     if (values.help) {
@@ -64,6 +66,27 @@ export async function execute(command: Command, argv: string[], out: Output = pr
     if (json) out.write(JSON.stringify({ error: { code: isUsage ? 'BAD_REQUEST' : api.code, message: api.message, ...(api.file ? { file: api.file } : {}) } }, null, 2) + '\n');
     else err.write(`lora-audit ${command.name}: ${api.file ? api.file + ': ' : ''}${api.message}\n${isUsage ? `usage: lora-audit ${command.usage}\n` : ''}`);
     return isUsage ? 2 : 1;
+  }
+}
+
+/** The option mistakes node:util's strict parse would report in its own words, said in ours:
+ *  an unknown option with the nearest known one, a missing value, a value given to a flag. */
+export function checkOptions(argv: string[], options: Options): void {
+  const { tokens } = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const spec = options[token.name];
+    if (!spec) {
+      // `-refrence` (one dash) parses as a group of short flags; it was meant as a long option
+      const arg = argv[token.index].split('=')[0];
+      const shown = token.rawName.startsWith('--') || !/^-[^-]{2,}$/.test(arg) ? token.rawName : arg;
+      const near = shown.length > 2 ? closest(shown.replace(/^-+/, '--'), Object.keys(options).map((n) => `--${n}`)) : null;
+      throw usageError(`unknown option ${shown}${near ? `; did you mean ${near}?` : ''}`);
+    }
+    if (spec.type === 'string' && (token.value === undefined || (!token.inlineValue && token.value.startsWith('-')))) {
+      throw usageError(`${token.rawName} needs a value (one that starts with a dash is written ${token.rawName}=-…)`);
+    }
+    if (spec.type === 'boolean' && token.inlineValue) throw usageError(`${token.rawName} takes no value`);
   }
 }
 

@@ -3,7 +3,8 @@
 import { appVersion } from '../cases/version.ts';
 import { dataDir } from '../db/data-dir.ts';
 import { useCalibrationCache } from '../../native/calibration-cache.ts';
-import { execute, type Command } from './framework.ts';
+import { execute, type Command, type Output } from './framework.ts';
+import { closest } from './suggest.ts';
 
 type Loader = () => Promise<{ command: Command } | { commands: Command[] }>;
 
@@ -18,6 +19,7 @@ const registry: Record<string, Loader> = {
   report: () => import('./commands/report.ts'),
   verify: () => import('./commands/verify.ts'),
   generate: () => import('./commands/generate.ts'),
+  version: () => import('./commands/version.ts'),
 };
 
 const HELP = `lora-audit — dataset size recovery for LoRA adapters, offline.
@@ -34,30 +36,44 @@ commands:
   report <case> --out <file.pdf> --key <file.p12>   (report keygen: an examiner key)
   verify <report.pdf> [--manifest …] [--trust <ca.pem>]
   generate                              build the mini LoRA-WiSE benchmark and demo
+  version                               versions of the app, the method, the runtime, and the cached backend
 
-Every command takes --json and --help.
+Every command takes --json and --help. lora-audit --version (-V) prints the version.
 `;
 
-export async function main(argv: string[]): Promise<number> {
+const GLOBAL_OPTIONS = ['--help', '--version'];
+
+export async function main(argv: string[], out: Output = process.stdout, err: Output = process.stderr): Promise<number> {
   const [first, second, ...rest] = argv;
   if (!first || first === '--help' || first === '-h' || first === 'help') {
-    process.stdout.write(HELP);
+    out.write(HELP);
     return first ? 0 : 2;
+  }
+  if (first === '--version' || first === '-V') {
+    out.write(`lora-audit ${appVersion()}\n`);
+    return 0;
+  }
+  if (first.startsWith('-')) {
+    const near = closest(first.split('=')[0], GLOBAL_OPTIONS);
+    err.write(`lora-audit: unknown option ${first.split('=')[0]}${near ? `; did you mean ${near}?` : ''}\nusage: lora-audit <command> [options] [--json]   (lora-audit --help lists the commands)\n`);
+    return 2;
   }
   const load = registry[first];
   if (!load) {
-    process.stderr.write(`lora-audit: unknown command "${first}"\n\n${HELP}`);
+    const near = closest(first, Object.keys(registry));
+    err.write(`lora-audit: unknown command "${first}"${near ? `; did you mean "${near}"?` : ''}\n\n${HELP}`);
     return 2;
   }
   // Auto backend calibration is kept per machine in the data folder, shared by every command.
   useCalibrationCache({ dir: dataDir(), appVersion: appVersion() });
   const mod = await load();
-  if ('command' in mod) return execute(mod.command, argv.slice(1));
+  if ('command' in mod) return execute(mod.command, argv.slice(1), out, err);
   const sub = mod.commands.find((c) => c.name === `${first} ${second}`);
   if (!sub) {
     const names = mod.commands.map((c) => `  lora-audit ${c.usage}`).join('\n');
-    process.stderr.write(`lora-audit ${first}: ${second ? `unknown subcommand "${second}"` : 'which one?'}\n${names}\n`);
+    const near = second ? closest(second, mod.commands.map((c) => c.name.slice(first.length + 1))) : null;
+    err.write(`lora-audit ${first}: ${second ? `unknown subcommand "${second}"${near ? `; did you mean "${near}"?` : ''}` : 'which one?'}\n${names}\n`);
     return 2;
   }
-  return execute(sub, rest);
+  return execute(sub, rest, out, err);
 }
