@@ -55,7 +55,8 @@ app.on('web-contents-created', (_event, contents) => {
 async function createWindow(): Promise<void> {
   const services = await createServices({
     host: 'electron',
-    dataDir: app.getPath('userData'),
+    // LORA_AUDIT_HOME first, as main/db/data-dir.ts resolves it for the CLI and `npm start`'s browser host
+    dataDir: process.env.LORA_AUDIT_HOME || app.getPath('userData'),
     appVersion: app.getVersion(),
     renderPdf: electronPdfRenderer,
     openFiles: async (req) => {
