@@ -1,61 +1,13 @@
 // A WebAssembly SIMD kernel for the float32 Gram products: one 2×2 block of A·Aᵀ per call, four
-// floats per step, each f32×f32 product taken exactly in f64 lanes (f64x2.promote_low_f32x4) and
-// accumulated in f64, so it is as accurate as the plain loop and measured ~2× faster on this
-// machine. The module is 300-odd bytes assembled here (with native/wasm/assemble.ts) rather than a
-// compiled artefact: no toolchain, nothing to fetch, and the opcodes below are the whole program.
+// floats per step, each f32×f32 product taken exactly in f64 lanes and accumulated in f64, so it is as
+// accurate as the plain loop (native/gram.ts). The kernel is native/wasm/gram.wat, built into
+// gram.wasm; this file stages the rows in its memory and adds the ≤ 3 trailing columns and an odd
+// rank's last row, which the kernel's four-wide steps leave out.
 //
 // dot2x2(p0, p1, q0, q1, n, out): for byte offsets p0, p1, q0, q1 of float32 rows and n a multiple
 // of 4, writes Σ x0·y0, Σ x0·y1, Σ x1·y0, Σ x1·y1 as four f64 at byte offset `out`.
 
-import { assemble, compile, I32, V128, type WasmMemory } from './wasm/assemble.ts';
-
-const SIMD = 0xfd;
-
-// local indices: params, then locals
-const P0 = 0, P1 = 1, Q0 = 2, Q1 = 3, N = 4, OUT = 5, K = 6, END = 7;
-const S00 = 8, S01 = 9, S10 = 10, S11 = 11, X0L = 12, X0H = 13, X1L = 14, X1H = 15, Y0L = 16, Y0H = 17, Y1L = 18, Y1H = 19, T = 20;
-
-const get = (i: number) => [0x20, i];
-const set = (i: number) => [0x21, i];
-const tee = (i: number) => [0x22, i];
-const v128load = [SIMD, 0x00, 2, 0];               // align 2^2, offset 0
-const promoteLow = [SIMD, 0x5f];                   // f64x2.promote_low_f32x4
-const swapHalves = [SIMD, 0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]; // i8x16.shuffle
-const f64x2Add = [SIMD, 0xf0, 0x01];
-const f64x2Mul = [SIMD, 0xf2, 0x01];
-const extractLane = (l: number) => [SIMD, 0x21, l];  // f64x2.extract_lane
-
-function loadHalves(ptr: number, lo: number, hi: number): number[] {
-  return [...get(ptr), ...get(K), 0x6a, ...v128load, ...tee(T), ...promoteLow, ...set(lo),
-    ...get(T), ...get(T), ...swapHalves, ...promoteLow, ...set(hi)];
-}
-
-function mac(acc: number, xl: number, xh: number, yl: number, yh: number): number[] {
-  return [...get(acc), ...get(xl), ...get(yl), ...f64x2Mul, ...f64x2Add, ...get(xh), ...get(yh), ...f64x2Mul, ...f64x2Add, ...set(acc)];
-}
-
-function storeSum(acc: number, offset: number): number[] {
-  return [...get(OUT), ...get(acc), ...extractLane(0), ...get(acc), ...extractLane(1), 0xa0, 0x39, 3, offset];
-}
-
-function body(): number[] {
-  return [
-    ...get(N), 0x41, 2, 0x74, ...set(END),          // end = n << 2
-    0x02, 0x40,                                     // block
-    ...get(K), ...get(END), 0x4f, 0x0d, 0,          //   br_if k >= end
-    0x03, 0x40,                                     //   loop
-    ...loadHalves(P0, X0L, X0H), ...loadHalves(P1, X1L, X1H), ...loadHalves(Q0, Y0L, Y0H), ...loadHalves(Q1, Y1L, Y1H),
-    ...mac(S00, X0L, X0H, Y0L, Y0H), ...mac(S01, X0L, X0H, Y1L, Y1H), ...mac(S10, X1L, X1H, Y0L, Y0H), ...mac(S11, X1L, X1H, Y1L, Y1H),
-    ...get(K), 0x41, 16, 0x6a, ...tee(K), ...get(END), 0x49, 0x0d, 0, // k += 16; br_if k < end
-    0x0b, 0x0b,                                     //   end loop, end block
-    ...storeSum(S00, 0), ...storeSum(S01, 8), ...storeSum(S10, 16), ...storeSum(S11, 24),
-  ];
-}
-
-function moduleBytes(): Uint8Array {
-  // locals: 2 × i32 (k, end), 13 × v128
-  return assemble([{ name: 'dot2x2', params: [I32, I32, I32, I32, I32, I32], locals: [I32, I32, ...Array<typeof V128>(13).fill(V128)], body: body() }]);
-}
+import { loadKernel, type WasmMemory } from './wasm/load.ts';
 
 export interface SimdGram {
   /** out = x·xᵀ for the r×w row-major float32 x (accumulated in f64). */
@@ -69,7 +21,7 @@ let instance: SimdGram | null | undefined;
 /** The SIMD kernel, or null where this runtime lacks WebAssembly SIMD (then the plain loops run). */
 export function simdGram(): SimdGram | null {
   if (instance !== undefined) return instance;
-  const module = compile(moduleBytes());
+  const module = loadKernel(new URL('./wasm/gram.wasm', import.meta.url));
   if (!module) return (instance = null);
   const exports = module.instantiate();
   const memory = exports.mem as WasmMemory;

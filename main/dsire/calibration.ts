@@ -103,7 +103,7 @@ export function prepareReference(ref: ReferenceSet, mode: DsireMode): ReferenceM
   const other = byMode.get(mode === 'best' ? 'faithful' : 'best');
   const table = other?.table ?? buildTable(ref);
   const rows = Int32Array.from({ length: table.n }, (_, i) => i);
-  const found = other ?? search(table, [{ queries: rows, refs: rows, excludeSameName: true, k: MAX_K, tallies: true }])[0];
+  const found = other ?? search(table, [{ queries: rows, refs: rows, excludeSameName: true, k: MAX_K, tallies: CANDIDATES }])[0];
   const lono = 'lono' in found ? found.lono : found.nb!;
   const lonoTallies = 'lono' in found ? found.lonoTallies : found.tallies!;
   const spread = other?.spread ?? referenceSpread(lono, table.n);

@@ -12,7 +12,7 @@ import { mulberry32, shuffled } from './prng.ts';
 import { fitRidge, predictRidge, tableRow } from './regression.ts';
 import { meanStd } from './stats.ts';
 import { buildTable, type FeatureTable } from './table.ts';
-import { ABLATIONS, decide, FAITHFUL, logCentre, MAX_K, tallyOf, type Tallies } from './variants.ts';
+import { ABLATIONS, CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, tallyOf, type Tallies } from './variants.ts';
 import type { DsireMode, EvaluationResult, Scores, SplitResult, Variant } from './types.ts';
 
 export interface EvaluateOptions {
@@ -24,6 +24,11 @@ export interface EvaluateOptions {
    *  the benchmark's baseline and the test that checks they agree). */
   plainLoops?: boolean;
 }
+
+// What each search tallies: every ablation on its own table (the norms variant reads the norms table),
+// and on the spectra table also whatever best mode may choose (it reads the main tallies).
+const NORMS_VARIANTS = ABLATIONS.filter((v) => v.features === 'norms');
+const SPECTRA_VARIANTS = [...new Set([...ABLATIONS.filter((v) => v.features !== 'norms'), ...CANDIDATES])];
 
 interface Split { referenceNames: number[]; refs: Int32Array; queries: Int32Array; prefixEnds: Int32Array }
 
@@ -93,11 +98,11 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
 
   const tasks: Task[] = [];
   for (const sp of splits) {
-    tasks.push({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds, neighbours: false, tallies: true });
-    if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K, neighbours: false, tallies: true });
+    tasks.push({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds, neighbours: false, tallies: SPECTRA_VARIANTS });
+    if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K, neighbours: false, tallies: CANDIDATES });
   }
   const outs = search(table, tasks, { plainLoops: opts.plainLoops });
-  const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1, neighbours: false, tallies: true })), { plainLoops: opts.plainLoops });
+  const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1, neighbours: false, tallies: NORMS_VARIANTS })), { plainLoops: opts.plainLoops });
   const per = best ? 2 : 1;
 
   const S = table.sizes.length;

@@ -3,12 +3,14 @@
 // classifier: its n×n distance matrix is computed once (n²/2 distances of length r) and then every
 // task of every split only compares numbers already computed; recomputing distances per split, as a
 // direct reading of the protocol would, was 3–5× slower (test/bench/dsire.bench.ts). Where the
-// runtime has WebAssembly SIMD the distances and the scan run in native/neighbours.ts; the plain
-// loops below are the fallback and the reference the kernels are tested against, bit for bit
-// (figures: docs/BENCHMARKS.md, size recovery).
+// runtime has WebAssembly SIMD the distances, the scan and the vote tallies run in
+// native/neighbours.ts (each variant handed over as data: ruleOf in variants.ts); the plain loops
+// below are the fallback and the reference the kernels are tested against, bit for bit (figures:
+// docs/BENCHMARKS.md, size recovery).
 import type { FeatureTable } from './table.ts';
-import { neighbourKernel, type NeighbourKernel, type NeighbourPlan } from '../../native/neighbours.ts';
-import { ALL_K3, CANDIDATES, DW_K3, DW_ONLY, FAITHFUL, NORMS, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
+import { neighbourKernel, type NeighbourKernel, type NeighbourPlan, type TallyRule } from '../../native/neighbours.ts';
+import { addVote, ruleOf, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
+import type { Variant } from './types.ts';
 
 export interface Task {
   queries: Int32Array;          // table rows classified
@@ -22,9 +24,8 @@ export interface Task {
   /** Keep every classifier's neighbours (default true). Evaluation needs only the tallies, and at
    *  k = 3 the neighbours of a 10-split evaluation are ~30 MB that would be written once and read once. */
   neighbours?: boolean;
-  /** Tally the votes of every CANDIDATES variant per query, and the per-classifier hits. A task that
-   *  scalarScan answers (one value per classifier: the norms table) tallies NORMS instead. */
-  tallies?: boolean;
+  /** Tally the votes of these variants per query, and count the per-classifier hits. */
+  tallies?: Variant[];
 }
 
 export interface TaskOutput {
@@ -326,14 +327,6 @@ export function search(table: FeatureTable, tasks: Task[], opts: { plainLoops?: 
   return outputs ?? searchPlain(table, prepared);
 }
 
-/** The kernel's four tallies are CANDIDATES' as they stand today: the nearest reference's vote, the
- *  same over σ(ΔW) classifiers only, and both again over the k nearest with inverse-distance weights.
- *  Should CANDIDATES change, the tallies are counted from the neighbours instead. */
-const KERNEL_TALLIES = CANDIDATES.length === 4 && CANDIDATES.every((v, i) => v === [FAITHFUL, DW_ONLY, ALL_K3, DW_K3][i])
-  && FAITHFUL.features === 'all' && FAITHFUL.k === 1 && DW_ONLY.features === 'sigmaDW' && DW_ONLY.k === 1
-  && ALL_K3.features === 'all' && ALL_K3.weighting === 'inverse-distance' && ALL_K3.k === 3
-  && DW_K3.features === 'sigmaDW' && DW_K3.weighting === 'inverse-distance' && DW_K3.k === 3;
-
 function hitsFrom(table: FeatureTable, nb: Neighbours, queries: Int32Array): Float64Array {
   const C = nb.classifiers;
   const hits = new Float64Array(C);
@@ -349,12 +342,12 @@ function hitsFrom(table: FeatureTable, nb: Neighbours, queries: Int32Array): Flo
 
 /** The task's outputs from what the loops found: tallies counted from the neighbours if asked for and
  *  not already there, neighbours dropped if not asked for. */
-function finish(table: FeatureTable, p: Prepared, raw: Raw | null, counted?: { tallies: Tallies; hits: Float64Array } | null): TaskOutput {
+function finish(table: FeatureTable, p: Prepared, raw: Raw | null, counted?: Omit<Counted, 'rules'> | null): TaskOutput {
   const out: TaskOutput = {};
   if (raw && p.task.neighbours !== false) out.nb = raw.nb;
   if (raw?.prefix) out.prefix = raw.prefix;
   if (p.task.tallies) {
-    out.tallies = counted?.tallies ?? talliesFrom(CANDIDATES, table, raw!.nb, p.task.queries.length);
+    out.tallies = counted?.tallies ?? talliesFrom(p.task.tallies, table, raw!.nb, p.task.queries.length);
     out.hits = counted?.hits ?? hitsFrom(table, raw!.nb, p.task.queries);
   }
   return out;
@@ -365,8 +358,6 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
   const C = table.dims.length;
   const S = table.sizes.length;
   const matrixTasks = prepared.filter((p) => !p.scalar);
-  const wantsNeighbours = (p: Prepared) => p.task.neighbours !== false || (Boolean(p.task.tallies) && !KERNEL_TALLIES);
-  const subset = Uint8Array.from(table.kinds, (kind) => (kind === 'sigmaDW' ? 1 : 0));
   const kernelTasks = matrixTasks.map((p) => ({
     queries: p.task.queries,
     queryNames: Int32Array.from(p.task.queries, (q) => table.nameIndex[q]),
@@ -377,12 +368,12 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
     prefixes: p.prefixGroup.length,
     excludeSameName: p.task.excludeSameName,
     k: p.k,
-    neighbours: wantsNeighbours(p),
-    tallies: Boolean(p.task.tallies) && KERNEL_TALLIES,
+    neighbours: p.task.neighbours !== false,
+    tallies: p.task.tallies ? p.task.tallies.map((v) => ruleOf(v, table)) : null,
   }));
   let plan: NeighbourPlan;
   try {
-    plan = kernel.plan(n, Math.max(...table.dims), C, subset, table.sizeIndex, S, kernelTasks);
+    plan = kernel.plan(n, Math.max(...table.dims), C, table.sizeIndex, S, kernelTasks);
   } catch (e) {
     if (e instanceof RangeError) return null; // more than the kernel's memory can hold: the plain loops run
     throw e;
@@ -399,18 +390,18 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
     const r = plan.result(m++);
     const raw: Raw = { nb: { k: p.k, classifiers: C, idx: r.idx, dist: r.dist } };
     if (p.task.prefixEnds) raw.prefix = { votes: r.votes, dist: r.voteDist };
-    const counted = r.hits.length > 0 ? { tallies: { variants: CANDIDATES, sizes: S, votes: r.tallyVotes, dist: r.tallyDist }, hits: r.hits } : undefined;
+    const counted = p.task.tallies ? { tallies: { variants: p.task.tallies, sizes: S, votes: r.tallyVotes, dist: r.tallyDist }, hits: r.hits } : undefined;
     return finish(table, p, raw, counted);
   });
 }
 
 /** The one-value tasks, classifier by classifier: neighbours into `raws` where given, and where the
- *  task asks for tallies, NORMS' tally (the only variant that reads a one-value table) and the hits
- *  are summed directly. */
-function scalarTasks(table: FeatureTable, prepared: Prepared[], raws: (Raw | null)[]): (ReturnType<typeof countedFor> | null)[] {
+ *  task asks for tallies, each classifier's one neighbour voted straight into them (addVote, as
+ *  talliesFrom would from the kept neighbours) with the hits counted alongside. */
+function scalarTasks(table: FeatureTable, prepared: Prepared[], raws: (Raw | null)[]): (Counted | null)[] {
   const C = table.dims.length;
   const S = table.sizes.length;
-  const counted = prepared.map((p) => (p.scalar && p.task.tallies ? countedFor(p.task.queries.length, C, S) : null));
+  const counted = prepared.map((p) => (p.scalar && p.task.tallies ? countedFor(table, p.task.tallies, p.task.queries.length) : null));
   const most = Math.max(0, ...prepared.map((p) => (p.scalar ? p.task.refs.length : 0)));
   if (!prepared.some((p) => p.scalar)) return counted;
   const scratch = scalarScratch(most);
@@ -424,23 +415,28 @@ function scalarTasks(table: FeatureTable, prepared: Prepared[], raws: (Raw | nul
       const raw = raws[t];
       if (raw) for (let q = 0; q < Q; q++) { raw.nb.idx[q * C + c] = one.idx[q]; raw.nb.dist[q * C + c] = one.dist[q]; }
       const k = counted[t];
-      if (k) {
-        for (let q = 0; q < Q; q++) {
-          const r = one.idx[q];
-          if (r < 0) continue;
-          const s = table.sizeIndex[r];
-          k.tallies.votes[q * S + s] += 1;
-          k.tallies.dist[q * S + s] += one.dist[q];
-          if (s === table.sizeIndex[p.task.queries[q]]) k.hits[c]++;
-        }
+      if (!k) return;
+      const V = k.rules.length;
+      for (let v = 0; v < V; v++) {
+        const rule = k.rules[v];
+        if (!rule.voters[c]) continue;
+        for (let q = 0; q < Q; q++) addVote(rule, 1, table.sizeIndex, one.idx, one.dist, q, k.tallies.votes, k.tallies.dist, (q * V + v) * S);
+      }
+      for (let q = 0; q < Q; q++) {
+        const r = one.idx[q];
+        if (r >= 0 && table.sizeIndex[r] === table.sizeIndex[p.task.queries[q]]) k.hits[c]++;
       }
     });
   }
   return counted;
 }
 
-function countedFor(Q: number, C: number, S: number): { tallies: Tallies; hits: Float64Array } {
-  return { tallies: { variants: [NORMS], sizes: S, votes: new Float64Array(Q * S), dist: new Float64Array(Q * S) }, hits: new Float64Array(C) };
+interface Counted { tallies: Tallies; hits: Float64Array; rules: TallyRule[] }
+
+function countedFor(table: FeatureTable, variants: Variant[], Q: number): Counted {
+  const S = table.sizes.length;
+  const len = Q * variants.length * S;
+  return { tallies: { variants, sizes: S, votes: new Float64Array(len), dist: new Float64Array(len) }, hits: new Float64Array(table.dims.length), rules: variants.map((v) => ruleOf(v, table)) };
 }
 
 function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {

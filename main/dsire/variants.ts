@@ -2,6 +2,7 @@
 // its single nearest reference, majority wins; the other variants are measured against it (evaluate)
 // and used by `best` mode only when they measure better on the reference set itself.
 import type { FeatureTable } from './table.ts';
+import type { TallyRule } from '../../native/neighbours.ts';
 import type { Variant } from './types.ts';
 
 export const FAITHFUL: Variant = { name: 'σ(A)+σ(B)+σ(ΔW), 1-NN (paper)', features: 'all', k: 1, weighting: 'none' };
@@ -29,18 +30,66 @@ export interface Neighbours {
  *  [(q·variants.length + v)·sizes + s]: everything evaluation and calibration read from neighbours. */
 export interface Tallies { variants: Variant[]; sizes: number; votes: Float64Array; dist: Float64Array }
 
+/** Does classifier c take part in this variant? (norms variants run on a norms table, all classifiers.) */
+export function uses(variant: Variant, table: FeatureTable, c: number): boolean {
+  return variant.features !== 'sigmaDW' || table.kinds[c] === 'sigmaDW';
+}
+
+/** A variant as the vote reads it, on this table: the one description both the loops below and the
+ *  WebAssembly kernel (native/neighbours.ts) count from. */
+export function ruleOf(variant: Variant, table: FeatureTable): TallyRule {
+  return {
+    k: variant.k,
+    weighted: variant.weighting === 'inverse-distance',
+    voters: Uint8Array.from(table.kinds, (_, c) => (uses(variant, table, c) ? 1 : 0)),
+  };
+}
+
+/** Adds one classifier's vote for one query to votes / dist[at + size]: its neighbours are rows
+ *  idx[o … o+k) (−1 from the first missing one) at distances dist[o …]. With k' = min(rule k, k):
+ *  one vote per neighbour when k' = 1 or unweighted (only k' = 1 is used unweighted), otherwise
+ *  inverse-distance weights normalised so every classifier still casts one vote in total. The
+ *  kernel adds in this order too (per query, classifier after classifier, rank after rank), which
+ *  is what keeps the two bit-identical. */
+export function addVote(rule: TallyRule, k: number, sizeIndex: Int32Array, idx: Int32Array, nbDist: Float64Array, o: number,
+  votes: Float64Array, dist: Float64Array, at: number): void {
+  const kr = Math.min(rule.k, k);
+  if (kr === 1 || !rule.weighted) {
+    for (let j = 0; j < kr; j++) {
+      const r = idx[o + j];
+      if (r < 0) break;
+      const s = at + sizeIndex[r];
+      votes[s] += 1;
+      dist[s] += nbDist[o + j];
+    }
+    return;
+  }
+  let total = 0;
+  for (let j = 0; j < kr && idx[o + j] >= 0; j++) total += 1 / (nbDist[o + j] + 1e-12);
+  for (let j = 0; j < kr; j++) {
+    const r = idx[o + j];
+    if (r < 0) break;
+    const s = at + sizeIndex[r];
+    votes[s] += 1 / (nbDist[o + j] + 1e-12) / total;
+    dist[s] += nbDist[o + j];
+  }
+}
+
+/** Query q's tally under one rule, added to votes / dist[at …]. */
+function tallyInto(rule: TallyRule, table: FeatureTable, nb: Neighbours, q: number, votes: Float64Array, dist: Float64Array, at: number): void {
+  const base = q * nb.classifiers * nb.k;
+  for (let c = 0; c < nb.classifiers; c++) {
+    if (rule.voters[c]) addVote(rule, nb.k, table.sizeIndex, nb.idx, nb.dist, base + c * nb.k, votes, dist, at);
+  }
+}
+
 export function talliesFrom(variants: Variant[], table: FeatureTable, nb: Neighbours, queries: number): Tallies {
   const S = table.sizes.length;
   const V = variants.length;
+  const rules = variants.map((v) => ruleOf(v, table));
   const votes = new Float64Array(queries * V * S);
   const dist = new Float64Array(queries * V * S);
-  for (let q = 0; q < queries; q++) {
-    variants.forEach((variant, v) => {
-      const t = tally(variant, table, nb, q);
-      votes.set(t.votes, (q * V + v) * S);
-      dist.set(t.dist, (q * V + v) * S);
-    });
-  }
+  for (let q = 0; q < queries; q++) rules.forEach((rule, v) => tallyInto(rule, table, nb, q, votes, dist, (q * V + v) * S));
   return { variants, sizes: S, votes, dist };
 }
 
@@ -52,43 +101,12 @@ export function tallyOf(t: Tallies, variant: Variant, q: number): { votes: Float
   return { votes: t.votes.subarray(o, o + t.sizes), dist: t.dist.subarray(o, o + t.sizes) };
 }
 
-/** Does classifier c take part in this variant? (norms variants run on a norms table, all classifiers.) */
-export function uses(variant: Variant, table: FeatureTable, c: number): boolean {
-  return variant.features !== 'sigmaDW' || table.kinds[c] === 'sigmaDW';
-}
-
 /** Votes and summed neighbour distances per reference size for query q. */
 export function tally(variant: Variant, table: FeatureTable, nb: Neighbours, q: number): { votes: Float64Array; dist: Float64Array } {
   const S = table.sizes.length;
   const votes = new Float64Array(S);
   const dist = new Float64Array(S);
-  const k = Math.min(variant.k, nb.k);
-  const base = q * nb.classifiers * nb.k;
-  for (let c = 0; c < nb.classifiers; c++) {
-    if (!uses(variant, table, c)) continue;
-    const o = base + c * nb.k;
-    if (k === 1 || variant.weighting === 'none') {
-      // k-NN without weights would be a plain vote per neighbour; only k = 1 is used unweighted.
-      for (let j = 0; j < k; j++) {
-        const r = nb.idx[o + j];
-        if (r < 0) break;
-        const s = table.sizeIndex[r];
-        votes[s] += 1;
-        dist[s] += nb.dist[o + j];
-      }
-      continue;
-    }
-    // Inverse-distance weights, normalised so every classifier still casts one vote in total.
-    let total = 0;
-    for (let j = 0; j < k && nb.idx[o + j] >= 0; j++) total += 1 / (nb.dist[o + j] + 1e-12);
-    for (let j = 0; j < k; j++) {
-      const r = nb.idx[o + j];
-      if (r < 0) break;
-      const s = table.sizeIndex[r];
-      votes[s] += 1 / (nb.dist[o + j] + 1e-12) / total;
-      dist[s] += nb.dist[o + j];
-    }
-  }
+  tallyInto(ruleOf(variant, table), table, nb, q, votes, dist, 0);
   return { votes, dist };
 }
 

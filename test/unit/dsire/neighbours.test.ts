@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { blockDistances, search, type Task, type TaskOutput } from '../../../main/dsire/pairwise.ts';
 import type { FeatureTable } from '../../../main/dsire/table.ts';
 import { mulberry32, shuffled } from '../../../main/dsire/prng.ts';
+import { CANDIDATES, ruleOf, talliesFrom } from '../../../main/dsire/variants.ts';
+import type { Variant } from '../../../main/dsire/types.ts';
 import { neighbourKernel } from '../../../native/neighbours.ts';
 
 function table(n: number, dims: number[], names: number, sizes: number, seed: number, levels = 4): FeatureTable {
@@ -59,7 +61,7 @@ describe('WebAssembly nearest-neighbour kernels', () => {
     for (const [n, d] of [[1, 1], [2, 1], [3, 5], [4, 2], [5, 32], [9, 7], [13, 33], [64, 16]]) {
       const next = mulberry32(n * 100 + d);
       const block = Float64Array.from({ length: n * d }, () => next() * 3 - 1);
-      const plan = neighbourKernel()!.plan(n, d, 1, new Uint8Array(1), new Int32Array(n), 1, []);
+      const plan = neighbourKernel()!.plan(n, d, 1, new Int32Array(n), 1, []);
       plan.distances(block, d);
       const expected = new Float64Array(n * n);
       blockDistances(block, n, d, expected);
@@ -80,12 +82,12 @@ describe('WebAssembly nearest-neighbour kernels', () => {
       const all = Int32Array.from({ length: t.n }, (_, i) => i); // names interleaved, as in table order
       const tasks: Task[] = [
         { queries, refs, excludeSameName: false, k: 3, prefixEnds },
-        { queries, refs, excludeSameName: false, k: 3, prefixEnds, neighbours: false, tallies: true },
-        { queries, refs, excludeSameName: false, k: 1, prefixEnds, tallies: true },
-        { queries: refs, refs, excludeSameName: true, k: 3, tallies: true },
-        { queries: all, refs: all, excludeSameName: true, k: 2, tallies: true },
-        { queries: all, refs: all, excludeSameName: false, k: 3, tallies: true }, // the query itself must be skipped
-        { queries: all.slice(0, 5), refs: Int32Array.of(), excludeSameName: false, k: 3, tallies: true },
+        { queries, refs, excludeSameName: false, k: 3, prefixEnds, neighbours: false, tallies: CANDIDATES },
+        { queries, refs, excludeSameName: false, k: 1, prefixEnds, tallies: CANDIDATES },
+        { queries: refs, refs, excludeSameName: true, k: 3, tallies: CANDIDATES },
+        { queries: all, refs: all, excludeSameName: true, k: 2, tallies: CANDIDATES },
+        { queries: all, refs: all, excludeSameName: false, k: 3, tallies: CANDIDATES }, // the query itself must be skipped
+        { queries: all.slice(0, 5), refs: Int32Array.of(), excludeSameName: false, k: 3, tallies: CANDIDATES },
       ];
       same(search(t, tasks), search(t, tasks, { plainLoops: true }));
     }
@@ -96,7 +98,7 @@ describe('WebAssembly nearest-neighbour kernels', () => {
     t.blocks[0][5] = Number.NaN;
     t.blocks[0][4 * 11 + 2] = -Number.NaN;
     const all = Int32Array.from({ length: t.n }, (_, i) => i);
-    const tasks: Task[] = [{ queries: all, refs: all, excludeSameName: true, k: 3, tallies: true }];
+    const tasks: Task[] = [{ queries: all, refs: all, excludeSameName: true, k: 3, tallies: CANDIDATES }];
     const kernel = search(t, tasks);
     same(kernel, search(t, tasks, { plainLoops: true }));
     expect(Array.from(kernel[0].nb!.idx).filter((r) => r === 1 || r === 11)).toEqual([]);
@@ -115,13 +117,72 @@ describe('tallies summed during the search', () => {
       const refs = rows.filter((i) => t.nameIndex[i] % 3 === 0);
       const queries = rows.filter((i) => t.nameIndex[i] % 3 !== 0);
       const k = kind === 'norms' ? 1 : 3;
-      const [out] = search(t, [{ queries, refs, excludeSameName: false, k, tallies: true }]);
-      const expected = kind === 'norms' ? talliesFrom([NORMS], t, out.nb!, queries.length) : talliesFrom(out.tallies!.variants, t, out.nb!, queries.length);
-      expect(out.tallies!.variants).toEqual(expected.variants);
+      const variants = kind === 'norms' ? [NORMS] : CANDIDATES;
+      const [out] = search(t, [{ queries, refs, excludeSameName: false, k, tallies: variants }]);
+      const expected = talliesFrom(variants, t, out.nb!, queries.length);
+      expect(out.tallies!.variants).toBe(variants);
       expect(Array.from(out.tallies!.votes)).toEqual(Array.from(expected.votes));
       expect(Array.from(out.tallies!.dist)).toEqual(Array.from(expected.dist));
       const hits = Array.from({ length: t.blocks.length }, (_, c) => Array.from(queries).filter((q, i) => t.sizeIndex[out.nb!.idx[(i * t.blocks.length + c) * k]] === t.sizeIndex[q]).length);
       expect(Array.from(out.hits!)).toEqual(hits);
     }
+  });
+
+  // The kernel reads each variant as data (k, weighting, which classifiers vote): any list of
+  // variants is tallied in the kernel, bit for bit as the plain loops count it, with no fallback.
+  const unusual: Variant[] = [
+    { name: 'all, 2-NN inverse-distance', features: 'all', k: 2, weighting: 'inverse-distance' },
+    { name: 'σ(ΔW), 3-NN one vote each', features: 'sigmaDW', k: 3, weighting: 'none' },
+    { name: 'all, 1-NN inverse-distance', features: 'all', k: 1, weighting: 'inverse-distance' },
+    { name: 'all, 5-NN inverse-distance (clipped to the task\'s k)', features: 'all', k: 5, weighting: 'inverse-distance' },
+  ];
+
+  it('of any variants, in any order, match the plain loops bit for bit', () => {
+    for (const seed of [4, 5]) {
+      const t = table(41, [2, 5, 8, 3, 32, 7], 7, 5, seed);
+      const rows = Int32Array.from({ length: t.n }, (_, i) => i);
+      const refs = rows.filter((i) => t.nameIndex[i] < 4);
+      const queries = rows.filter((i) => t.nameIndex[i] >= 4);
+      for (const variants of [unusual, [...CANDIDATES].reverse(), [...unusual, ...CANDIDATES]]) {
+        const tasks: Task[] = [
+          { queries, refs, excludeSameName: false, k: 3, neighbours: false, tallies: variants },
+          { queries: rows, refs: rows, excludeSameName: true, k: 2, tallies: variants },
+          { queries, refs, excludeSameName: false, k: 1, neighbours: false, tallies: [] },
+        ];
+        same(search(t, tasks), search(t, tasks, { plainLoops: true }));
+      }
+    }
+  });
+
+  it('are summed by the kernel itself from the rules it is given', () => {
+    const t = table(30, [4, 6, 9], 6, 4, 11);
+    const rows = Int32Array.from({ length: t.n }, (_, i) => i);
+    const variants = [...unusual, ...CANDIDATES];
+    const rules = variants.map((v) => ruleOf(v, t));
+    const task = {
+      queries: rows, queryNames: t.nameIndex, refs: rows, ends: Int32Array.of(t.n), groupNames: Int32Array.of(-1), groupPrefix: Int32Array.of(-1),
+      prefixes: 0, excludeSameName: false, k: 3, neighbours: true, tallies: rules,
+    };
+    const plan = neighbourKernel()!.plan(t.n, 9, t.dims.length, t.sizeIndex, t.sizes.length, [task]);
+    for (let c = 0; c < t.dims.length; c++) {
+      plan.distances(t.blocks[c], t.dims[c]);
+      plan.nearest(0, c);
+    }
+    const r = plan.result(0);
+    const expected = talliesFrom(variants, t, { k: 3, classifiers: t.dims.length, idx: r.idx, dist: r.dist }, t.n);
+    expect(r.tallyVotes.length).toBe(t.n * variants.length * t.sizes.length);
+    expect(Array.from(r.tallyVotes)).toEqual(Array.from(expected.votes));
+    expect(Array.from(r.tallyDist)).toEqual(Array.from(expected.dist));
+    expect(r.tallyVotes.some((v) => v > 0 && v < 1)).toBe(true); // weighted votes were cast
+  });
+
+  it('refuse a rule without one voter flag per classifier', () => {
+    const t = table(5, [2, 2], 2, 2, 1);
+    const rows = Int32Array.from({ length: t.n }, (_, i) => i);
+    const task = {
+      queries: rows, queryNames: t.nameIndex, refs: rows, ends: Int32Array.of(t.n), groupNames: Int32Array.of(-1), groupPrefix: Int32Array.of(-1),
+      prefixes: 0, excludeSameName: false, k: 1, neighbours: false, tallies: [{ k: 1, weighted: false, voters: new Uint8Array(1) }],
+    };
+    expect(() => neighbourKernel()!.plan(t.n, 2, 2, t.sizeIndex, t.sizes.length, [task])).toThrow(/one voter flag per classifier \(2\), got k = 1 and 1/);
   });
 });
