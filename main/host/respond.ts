@@ -47,19 +47,44 @@ export function drainRest(req: IncomingMessage, limit: number): void {
 
 /**
  * The answer to a request Node's parser refused (bad request line, bad header, body framing, header
- * too large, timeout): written on the socket, as no response object exists. Like Node's default, it
- * is written only when no answer has started on this connection, which is then closed.
+ * too large, timeout): written on the socket, as no response object exists, when no answer has
+ * started on this connection; the connection is then closed. Node may report several errors for one
+ * connection: the first decides.
  */
-export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent) return void socket.destroy();
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  refuseOnSocket(socket, status, `malformed HTTP request (${err.code ?? 'parse error'})`);
+export function answerClientErrors(drainLimit: number): (err: Error & { code?: string }, socket: Socket) => void {
+  const answered = new WeakSet<Socket>();
+  return (err, socket) => {
+    if (answered.has(socket)) return;
+    answered.add(socket);
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    // An answer has begun (e.g. a GET answered before its announced body was cut short): cutting it
+    // now would leave the client half an answer; the parser can read no more, so close once it is sent.
+    if (inFlight?.headersSent) return void inFlight.once('finish', () => socket.end());
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    refuseOnSocket(socket, status, `malformed HTTP request (${err.code ?? 'parse error'})`, drainLimit);
+  };
 }
 
-/** A refusal written straight on a socket that has no response object (clientError, CONNECT). */
-export function refuseOnSocket(socket: Socket, status: number, message: string): void {
+/** How long a refused connection may stay open, idle, for the client to read the answer and close. */
+const LINGER_MS = 10_000;
+
+/**
+ * A refusal written straight on a socket that has no response object (clientError, CONNECT), then
+ * closed. What the client still sends is read and dropped, up to `drainLimit` bytes: a socket that
+ * stops reading never sees the client's close, and would stay open (and keep the server from
+ * closing) forever.
+ */
+export function refuseOnSocket(socket: Socket, status: number, message: string, drainLimit: number): void {
   const text = JSON.stringify({ ok: false, error: { code: 'BAD_REQUEST', message } });
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n`
     + `cache-control: no-store\r\nconnection: close\r\n\r\n${text}`);
+  let drained = 0;
+  socket.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > drainLimit) socket.destroy();
+  });
+  socket.on('error', () => undefined);
+  socket.setTimeout(LINGER_MS, () => socket.destroy());
+  socket.resume();
 }

@@ -18,7 +18,7 @@ import { dispatch, type HandlerTable } from '../services/dispatch.ts';
 import type { JobRegistry } from '../services/jobs.ts';
 import { CONTENT_SECURITY_POLICY } from '../api/security.ts';
 import { parseTarget, readInvoke, type Target } from './request.ts';
-import { answerClientError, answerError, drainRest, refuse, refuseOnSocket, send } from './respond.ts';
+import { answerClientErrors, answerError, drainRest, refuse, refuseOnSocket, send } from './respond.ts';
 import { StagingArea } from './upload.ts';
 
 export interface HostLimits {
@@ -73,9 +73,18 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       .catch(() => res.destroy())
       .finally(() => drainRest(req, limits.drain));
   });
-  server.on('clientError', answerClientError);
+  // A client that half-closes after its request still gets the answer: Node's default (false) drops
+  // the request and closes without a word. A long-standing Server property, not in @types/node.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  server.on('clientError', answerClientErrors(limits.drain));
+  // every connection, also those Node no longer tracks (after a parse error, a CONNECT), so close() ends them all
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   // CONNECT and unknown `Expect:` values would otherwise get Node's bare answers (a closed socket, a 417)
-  server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseOnSocket(socket, 405, 'method not allowed'));
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseOnSocket(socket, 405, 'method not allowed', limits.drain));
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => refuse(res, 417, 'BAD_REQUEST', 'unsupported Expect header'));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -97,6 +106,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       res.write(': connected\n\n');
       listeners.add(res);
       res.on('close', () => listeners.delete(res));
+      // a page never half-closes its event stream: the end of what it sends is the page going away
+      req.socket.once('end', () => res.end());
       return;
     }
     if (route === 'POST /api/invoke') {
@@ -151,11 +162,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     server,
     close: () => new Promise<void>((resolve) => {
       for (const res of listeners) res.end();
-      server.closeAllConnections();
       server.close(() => {
         staging.removeAll();
         resolve();
       });
+      for (const socket of sockets) socket.destroy();
     }),
   };
 }

@@ -77,3 +77,14 @@ export function send(f: HostFixture, method: string, path: string, body?: Buffer
 }
 
 export const invoke = (f: HostFixture, body: string | Buffer) => send(f, 'POST', '/api/invoke', body, { 'content-type': 'application/json' });
+
+/** Waits (a bounded number of turns, not a time) until `check` holds. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+export const openConnections = (f: HostFixture) => new Promise<number>((resolve) => f.host.server.getConnections((_e, n) => resolve(n)));

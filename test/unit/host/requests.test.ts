@@ -75,6 +75,11 @@ describe('HTTP messages Node refuses', () => {
     expect(await rawStatus('CONNECT 127.0.0.1:PORT HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n\r\n')).toMatchObject({ status: 405, body: badRequest(/method not allowed/) });
   });
 
+  it('answers a client that half-closes right after a whole request', async () => {
+    const r = await rawStatus('POST /api/invoke HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nx-lora-audit-token: TOKEN\r\nContent-Length: 40\r\n\r\n{"channel": "cases.list", "request": {}}', true);
+    expect(r).toEqual({ status: 200, body: { ok: true, value: [] } });
+  });
+
   it('answers a body cut short by the client closing its side with 400', async () => {
     const r = await rawStatus('POST /api/invoke HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nx-lora-audit-token: TOKEN\r\nContent-Length: 100\r\n\r\n{"chan', true);
     expect(r).toMatchObject({ status: 400, body: badRequest(/HPE_INVALID_EOF_STATE/) });

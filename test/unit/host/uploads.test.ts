@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
-import { invoke, send, SMALL_LIMITS, startFixture, type HostFixture } from './fixture.ts';
+import { eventually, invoke, send, SMALL_LIMITS, startFixture, type HostFixture } from './fixture.ts';
 
 let f: HostFixture;
 beforeAll(async () => {
@@ -21,15 +21,6 @@ afterAll(async () => { await f.close(); });
 
 const uploadFolders = () => readdirSync(f.staging).filter((e) => /^[0-9a-f]{16}$/.test(e));
 const stagedFiles = () => uploadFolders().flatMap((d) => readdirSync(join(f.staging, d)).map((n) => join(f.staging, d, n)));
-
-/** Waits (a bounded number of turns, not a time) until `check` holds. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 const adapter = encodeSafetensors([
   { key: 'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.lora.down.weight', dtype: 'F32', shape: [2, 8], data: Array.from({ length: 16 }, (_, i) => Math.sin(i)) },
