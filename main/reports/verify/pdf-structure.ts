@@ -48,7 +48,9 @@ export class PdfStructure {
 
   private constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.parseBudget = 16 * PDF_LIMITS.objectBytes + 4 * bytes.length;
+    // generous for any real file (a report's path to its signature is ~40 KB), and well inside the
+    // docs' budget of ~1 s of CPU per MB for a hostile one (pdf-lib parses ~20 MB/s)
+    this.parseBudget = 4 * PDF_LIMITS.objectBytes + 4 * bytes.length;
     const { entries, trailer, revisions } = this.readCrossReferences();
     this.entries = entries;
     this.trailer = trailer;
@@ -157,7 +159,7 @@ export class PdfStructure {
     let revisions = 0;
     while (offset !== null) {
       if (seen.has(offset)) throw new PdfStructureError('the cross-reference sections form a loop');
-      if (seen.size >= PDF_LIMITS.xrefSections) throw new PdfStructureError(`more than ${PDF_LIMITS.xrefSections} cross-reference sections`);
+      if (revisions >= PDF_LIMITS.xrefSections) throw new PdfStructureError(`more than ${PDF_LIMITS.xrefSections} cross-reference sections`);
       seen.add(offset);
       revisions++;
       const section = this.readSection(offset);
