@@ -11,6 +11,8 @@ import { listAudit, verifyAudit } from '../cases/audit.ts';
 import { listAnalyses, type AnalysisRecord } from '../cases/analyses.ts';
 import { appVersion } from '../cases/version.ts';
 import type { FeatureEngine } from '../../native/types.ts';
+import type { BaseModelIdentity } from '../intake/base-models.ts';
+import type { Disclosure } from '../intake/disclosure.ts';
 import type { ReferenceSet } from '../reference/types.ts';
 import { evidenceSpectra } from './spectra.ts';
 
@@ -27,6 +29,9 @@ export interface ReportEvidence {
   metadataClaim: { claimed: number; source: string } | null;
   /** Set when intake refused the file: the refusal, in words. */
   refused: string | null;
+  /** What the file's metadata gives away about its data and maker (intake's escaped, bounded list). */
+  disclosure: Disclosure[];
+  baseModelIdentity: BaseModelIdentity;
 }
 
 export interface ReportReference {
@@ -206,6 +211,8 @@ function evidenceFromItem(item: EvidenceItem): ReportEvidence {
     importedAt: item.importedAt,
     metadataClaim: claimed === null ? null : { claimed, source: 'file metadata' },
     refused: error ? `${error.message} (${error.code})` : null,
+    disclosure: item.inspect.disclosure,
+    baseModelIdentity: item.inspect.baseModelIdentity,
   };
 }
 

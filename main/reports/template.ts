@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { assetCandidates, findAssets } from '../paths/assets.ts';
 import type { ReportModel, ReportResult, ReportEvidence } from './model.ts';
+import type { Disclosure } from '../intake/disclosure.ts';
 
 /** The page sets `window.__reportReady = true` once every chart has been drawn. */
 export const READY_FLAG = '__reportReady';
@@ -113,6 +114,34 @@ function evidenceRow(ev: ReportEvidence): string {
   return `<tr><td class="file">${e(ev.fileName)}${ev.refused ? `<div class="warn">refused at intake: ${e(ev.refused)}</div>` : ''}</td>` +
     `<td class="num">${e(bytes(ev.size))}</td><td class="hash">${e(ev.sha256)}</td>` +
     `<td>${e(ev.family)}<br>${e(ev.method)}</td><td>${e(ev.baseModel)}</td><td>${claim}</td></tr>`;
+}
+
+/** Report cells hold at most this much of a disclosed value; the whole (escaped, capped) value stays in the stored inspection. */
+const DISCLOSED_CHARS = 300;
+const DISCLOSED_ROWS = 80;
+
+function disclosed(value: string, fullLength?: number): string {
+  const whole = fullLength ?? value.length;
+  return value.length > DISCLOSED_CHARS || whole > value.length
+    ? `${e(value.slice(0, DISCLOSED_CHARS))}… <span class="muted">(${e(whole.toLocaleString('en-GB'))} characters; the full value is in the case's stored inspection, lora-audit inspect --json)</span>`
+    : e(value);
+}
+
+/** What each file's metadata gives away: tags per dataset folder (most frequent first), then every other item. */
+function disclosureSection(ev: ReportEvidence, index: number): string {
+  const head = `<h3>${index + 1}. <span class="file">${e(ev.fileName)}</span></h3>`;
+  const id = ev.baseModelIdentity;
+  const base = id.status === 'none' ? '' : `<p style="overflow-wrap:anywhere"><strong>${e(id.status === 'unknown' ? 'Base model: unknown hash.' : id.summary)}</strong>${id.source ? ` <span class="muted">Source of the table entry: ${e(id.source)}</span>` : ''}</p>`;
+  if (ev.disclosure.length === 0) return `${head}${base}<p class="muted">${ev.refused ? 'Intake refused the file; its metadata was not read.' : 'The metadata discloses nothing beyond the file\'s format.'}</p>`;
+  const folders = new Map<string, Disclosure[]>();
+  for (const d of ev.disclosure) if (d.count !== undefined) folders.set(d.folder ?? '', [...(folders.get(d.folder ?? '') ?? []), d]);
+  const tagRows = [...folders].map(([folder, tags]) => `<tr><td class="file">${e(folder)}${tags[0].images !== undefined ? `<br><span class="muted">${e(tags[0].images)} images</span>` : ''}</td>` +
+    `<td>${tags.map((t) => `${disclosed(t.value)} (${e(t.count)})`).join(', ')}</td></tr>`).join('');
+  const tags = tagRows ? `<table class="grid" style="table-layout:fixed;overflow-wrap:anywhere"><colgroup><col style="width:18%"><col></colgroup><thead><tr><th>dataset folder</th><th>most frequent caption tags (in how many images' captions)</th></tr></thead><tbody>${tagRows}</tbody></table>` : '';
+  const rest = ev.disclosure.filter((d) => d.count === undefined);
+  const rows = rest.slice(0, DISCLOSED_ROWS).map((d) => `<tr><td>${e(d.category)}</td><td class="file">${e(d.field)}</td><td class="file">${disclosed(d.value, d.fullLength)}</td><td>${e(d.note)}</td></tr>`).join('');
+  const more = rest.length > DISCLOSED_ROWS ? `<p class="muted">${rest.length - DISCLOSED_ROWS} more items are in the case's stored inspection.</p>` : '';
+  return `${head}${base}${tags}${rows ? `<table class="grid" style="table-layout:fixed;overflow-wrap:anywhere"><colgroup><col style="width:11%"><col style="width:24%"><col style="width:30%"><col></colgroup><thead><tr><th>category</th><th>field</th><th>value</th><th>what it means</th></tr></thead><tbody>${rows}</tbody></table>` : ''}${more}`;
 }
 
 function resultSection(r: ReportResult, index: number): string {
@@ -255,6 +284,12 @@ ${model.case.description ? `<p class="description">${e(model.case.description)}<
 <p>Each file was hashed (SHA-256) when it entered the case; the hashes below identify exactly the bytes analysed.</p>
 <table class="grid evidence"><thead><tr><th>file</th><th>size</th><th>SHA-256</th><th>family / method</th><th>base model</th><th>claim</th></tr></thead>
 <tbody>${model.evidence.map(evidenceRow).join('') || '<tr><td colspan="6">none</td></tr>'}</tbody></table></section>
+
+<section class="disclosure"><h2>What the file discloses</h2>
+<p>An adapter's metadata is its maker's own text: it can be edited and proves nothing by itself, but it can name the person
+or work in the training images, the maker, the machine and the tools. It is shown as written, with control characters as
+\\u{…} escapes; long values are cut here.</p>
+${model.evidence.map(disclosureSection).join('') || '<p>No evidence in this case.</p>'}</section>
 
 <section><h2>Reference data and provenance</h2>
 ${refs || '<p>No analysis used a reference set.</p>'}</section>

@@ -3,12 +3,23 @@
 import { createHash } from 'node:crypto';
 import type { AnalysisResult } from '../../../main/dsire/types.ts';
 import { LIMITATIONS, type ReportModel } from '../../../main/reports/model.ts';
+import { NO_BASE_MODEL_IDENTITY } from '../../../main/intake/base-models.ts';
+import type { Disclosure } from '../../../main/intake/disclosure.ts';
 
 export const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export const EVIDENCE_OK = { id: 'ev-1', fileName: 'pixel_style_v2<script>.safetensors', sha256: sha('adapter one') };
 export const EVIDENCE_REFUSED = { id: 'ev-2', fileName: 'sdxl_character_lora.safetensors', sha256: sha('adapter two') };
 export const REFUSAL_REASON = 'rank 64 differs from the reference set rank 16: the classifier only compares adapters of the same rank';
+
+/** What the first adapter's metadata discloses, as intake escaped it: a hostile tag and folder among real-looking ones. */
+export const DISCLOSURE_OK: Disclosure[] = [
+  { category: 'subject', field: 'ss_tag_frequency › 10_<b>px</b>', value: '<script>alert("tag")</script>', note: 'in 12 of 12 images', count: 12, folder: '10_<b>px</b>', images: 12 },
+  { category: 'subject', field: 'ss_tag_frequency › 10_<b>px</b>', value: 'pixel art', note: 'in 9 of 12 images', count: 9, folder: '10_<b>px</b>', images: 12 },
+  { category: 'maker', field: 'ss_training_comment', value: `<img src=x onerror=alert(1)>${'c'.repeat(1990)}`, note: 'the maker\'s comment', fullLength: 50_000 },
+  { category: 'maker', field: 'ss_training_comment', value: 'alice', note: 'a user name in an absolute path: …/home/alice/loras…' },
+  { category: 'time', field: 'ss_training_started_at', value: '2023-04-05T17:41:40Z', note: 'training started (UTC; Unix time 1680716500.7709305)' },
+];
 
 const modules = Array.from({ length: 12 }, (_, i) => `unet.down_blocks.${i >> 2}.attentions.0.transformer_blocks.0.attn1.to_q`);
 
@@ -45,8 +56,10 @@ function refused(): AnalysisResult {
 
 export function makeModel(kind: 'estimated' | 'refused' | 'both' = 'both'): ReportModel {
   const evidence = [
-    { ...EVIDENCE_OK, size: 3_245_112, family: 'kohya', method: 'lora', baseModel: 'sd1', importedAt: '2026-11-28T17:50:00.000Z', metadataClaim: { claimed: 40, source: 'ss_num_train_images' }, refused: null },
-    { ...EVIDENCE_REFUSED, size: 45_678_901, family: 'diffusers-peft', method: 'lora', baseModel: 'sdxl', importedAt: '2026-11-28T17:51:00.000Z', metadataClaim: null, refused: null },
+    { ...EVIDENCE_OK, size: 3_245_112, family: 'kohya', method: 'lora', baseModel: 'sd1', importedAt: '2026-11-28T17:50:00.000Z', metadataClaim: { claimed: 40, source: 'ss_num_train_images' }, refused: null,
+      disclosure: DISCLOSURE_OK, baseModelIdentity: { ...NO_BASE_MODEL_IDENTITY, status: 'unknown' as const, summary: 'unknown hash: the base model\'s hash is in no table entry' } },
+    { ...EVIDENCE_REFUSED, size: 45_678_901, family: 'diffusers-peft', method: 'lora', baseModel: 'sdxl', importedAt: '2026-11-28T17:51:00.000Z', metadataClaim: null, refused: null,
+      disclosure: [], baseModelIdentity: NO_BASE_MODEL_IDENTITY },
   ].filter((_, i) => kind === 'both' || (kind === 'estimated' ? i === 0 : i === 1));
   const method = { name: 'DSiRe', version: '1.0.0', mode: 'faithful', parameters: { k: 1 }, backend: 'cpu', appVersion: '0.1.0' };
   const results = [
