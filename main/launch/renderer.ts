@@ -1,6 +1,5 @@
 // The headless host serves renderer/dist, which `npm run build:renderer` makes. The launcher builds
 // it when it is missing or older than anything it is built from.
-import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Children } from './children.ts';
