@@ -80,6 +80,14 @@ export async function compareSignedReports(db: Queryable & { path: string }, cas
   return problems;
 }
 
+/** One signed manifest (already checked by the caller: `lora-audit verify --db` verifies the report it
+ *  is given) against the database now: the same divergences `case verify` names for stored reports. */
+export async function compareManifestNow(db: Queryable, caseId: string, manifest: unknown, pdfSha256: string): Promise<VerifyProblem[]> {
+  const m = readSignedManifest(manifest);
+  if (typeof m === 'string') return [{ kind: 'report-signature', message: `the signed manifest is not a report manifest this version reads: ${m}` }];
+  return divergences('under verification', caseId, pdfSha256, m, await readCaseNow(db, caseId));
+}
+
 async function compareOne(report: ReportRecord, caseId: string, now: CaseNow, check: CheckSignedStatement): Promise<VerifyProblem[]> {
   const reportId = report.id;
   const manifestFile = report.companions.find((c) => c.role === 'manifest');

@@ -158,7 +158,7 @@ async function verifyManifest(path: string, report: ReportVerification, signerCe
     mv.pdfSha256Matches = check.manifest.pdf?.sha256 === report.sha256;
     if (!mv.pdfSha256Matches) problems.push(`the manifest names a PDF with SHA-256 ${String(check.manifest.pdf?.sha256)}, but this file's is ${report.sha256}`);
     if (options.db) {
-      const against = await compareManifestWithCase(options.db, check.manifest, options.caseId);
+      const against = await compareManifestWithCase(options.db, check.manifest, options.caseId, report.sha256);
       mv.caseId = against.caseId ?? mv.caseId;
       mv.evidenceMatchesCase = against.matches;
       problems.push(...against.problems);
@@ -169,18 +169,20 @@ async function verifyManifest(path: string, report: ReportVerification, signerCe
 
 // ---- verify --db: the signed manifest against the case database as it is now. One function, so the
 // ---- case-side comparison (main/cases/) can replace its body without touching the signature checks.
-async function compareManifestWithCase(db: Database, manifest: ReportManifest, caseId?: string): Promise<{ caseId: string | null; matches: boolean; problems: string[] }> {
-  const { getCase } = await import('../cases/cases.ts');
-  const { listEvidence } = await import('../cases/evidence.ts');
+async function compareManifestWithCase(db: Database, manifest: ReportManifest, caseId: string | undefined, pdfSha256: string): Promise<{ caseId: string | null; matches: boolean; problems: string[] }> {
+  // dynamic: signed-statement.ts imports verifyReport, so a static import would make a cycle
+  const [{ getCase }, { compareManifestNow, compareSignedReports }, { compareWithJournal, readJournal }, { auditRows }, { checkSignedStatement }] = await Promise.all([
+    import('../cases/cases.ts'), import('../cases/anchors.ts'), import('../cases/journal.ts'), import('../cases/audit.ts'), import('./signed-statement.ts')]);
   try {
     const kase = await getCase(db, caseId ?? manifest.case?.id);
-    const inCase = new Set((await listEvidence(db, kase.id)).map((e) => e.sha256));
-    const listed = Array.isArray(manifest.evidence) ? manifest.evidence : [];
-    const missing = listed.filter((e) => !inCase.has(e?.sha256));
-    return {
-      caseId: kase.id, matches: missing.length === 0,
-      problems: missing.map((e) => `evidence ${String(e?.fileName)} (SHA-256 ${String(e?.sha256)}) in the manifest is not in case ${kase.id}`),
-    };
+    // this report's manifest, every report stored with the case, and the journal beside the database:
+    // a consistent rewrite of the database is named by whichever of them it contradicts first
+    const problems = [
+      ...(await compareManifestNow(db, kase.id, manifest, pdfSha256)),
+      ...(await compareSignedReports(db, kase.id, checkSignedStatement)),
+      ...compareWithJournal(await readJournal(db.path, kase.id), await auditRows(db, kase.id)).problems,
+    ].map((p) => p.message);
+    return { caseId: kase.id, matches: problems.length === 0, problems };
   } catch (err) {
     return { caseId: null, matches: false, problems: [`the manifest's case cannot be checked: ${(err as Error).message}`] };
   }

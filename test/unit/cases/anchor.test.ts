@@ -4,6 +4,7 @@
 // case verification compares them with the database. The journal is deleted in the attacks below, so
 // that what is shown is the reports' own anchor (journal.test.ts shows the journal's).
 import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { auditRows, listAudit, verifyAudit } from '../../../main/cases/audit.ts';
 import { runAnalysis } from '../../../main/cases/analyses.ts';
@@ -14,6 +15,7 @@ import type { Database } from '../../../main/db/database.ts';
 import { loadKey } from '../../../main/reports/keys.ts';
 import { signManifest, type ReportManifest } from '../../../main/reports/manifest.ts';
 import { checkSignedStatement } from '../../../main/reports/signed-statement.ts';
+import { verifyReport } from '../../../main/reports/verify.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';
 import type { FeatureEngine } from '../../../native/types.ts';
 import { makePki, type TestPki } from '../reports/pki.ts';
@@ -117,6 +119,21 @@ describe('signed reports anchor the case', () => {
     expect(r.data.ok).toBe(false);
     expect(r.data.problems.map((p) => [p.kind, p.reportId])).toEqual([['report-divergence', report.id], ['report-divergence', report.id]]);
   }, 60_000);
+
+  it('lora-audit verify --db names the same divergences from the report that was handed out, and passes an honest case', async () => {
+    const pdf = join(built.dir, 'out', 'report.pdf');   // as issued, with its manifest beside it
+    const honest = await verifyReport(pdf, { db, trust: [built.pki.caPem] });
+    expect(honest.problems).toEqual([]);
+    expect(honest.manifest?.evidenceMatchesCase).toBe(true);
+    await rewriteEstimate(100);
+    const v = await verifyReport(pdf, { db, trust: [built.pki.caPem] });
+    expect(v.ok).toBe(false);
+    expect(v.signatureValid).toBe(true);   // the PDF itself is intact: the database is what changed
+    expect(v.manifest?.evidenceMatchesCase).toBe(false);
+    // the manifest handed out with the PDF, then the copy stored with the case: each names the rewrite
+    expect(v.problems.filter((p) => p.includes('the audit trail was rewritten after the report was signed'))).toHaveLength(2);
+    expect(v.problems.filter((p) => /records estimate 100 .*\(differs in estimate, interval\)$/.test(p))).toHaveLength(2);
+  });
 
   it('refuses a stored manifest re-signed with another key (not the PDF signer), after the same rewrite', async () => {
     await rewriteEstimate(100);
