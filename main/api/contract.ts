@@ -223,12 +223,16 @@ export interface ApplicabilityView { applicable: boolean; reasons: string[] }
 
 export interface ReportCreated { pdf: string; manifest: string; sha256: string; signer: string; pages: number }
 
-export interface ReportVerification {
+/** A signed report's verification as the app shows it (main/reports/verify.ts has the full record). */
+export interface ReportVerificationView {
   ok: boolean;
   signatureValid: boolean;
   documentUnmodified: boolean;
+  /** null: no trusted certificate was given, so who signed is not established. */
   trusted: boolean | null;
-  signer: { commonName: string; organisation?: string; serial?: string; notBefore?: string; notAfter?: string } | null;
+  signer: { commonName: string; organisation?: string; serial?: string; notBefore?: string; notAfter?: string; sha256Fingerprint: string } | null;
+  /** Every signature in the PDF, oldest first: a report has exactly one, over the whole file. */
+  signatures: { subject: string | null; sha256Fingerprint: string | null; signingTime: string | null; coversWholeDocument: boolean; signatureValid: boolean }[];
   manifest: { checked: boolean; ok: boolean; problems: string[] } | null;
   problems: string[];
 }
@@ -269,7 +273,7 @@ export interface Channels {
   /** mode absent: the one default every host uses (main/analysis/mode.ts). */
   'analysis.run': { req: { caseId: string; evidenceIds: string[]; referenceSet: string; mode?: 'faithful' | 'best' }; res: AnalysisView[] };
   'reports.create': { req: { caseId: string; out?: string; keyPath: string; passphrase: string }; res: ReportCreated };
-  'reports.verify': { req: { pdfPath: string; manifestPath?: string; trust?: string[] }; res: ReportVerification };
+  'reports.verify': { req: { pdfPath: string; manifestPath?: string; trust?: string[] }; res: ReportVerificationView };
   'reports.preview': { req: { caseId: string }; res: { html: string } };
   'keys.create': { req: { commonName: string; organisation?: string; passphrase: string; out?: string }; res: KeyCreated };
   'demo.open': { req: Record<string, never>; res: CaseDetail };

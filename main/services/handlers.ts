@@ -202,8 +202,9 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
     'reports.verify': async ({ pdfPath, manifestPath, trust }) => {
       const v = await verifyReport(pdfPath, { ...(manifestPath ? { manifestPath } : {}), ...(trust ? { trust } : {}), db });
       return {
-        ok: v.ok, signatureValid: v.signatureValid, documentUnmodified: v.documentUnmodified, trusted: v.trusted,
-        signer: v.signer ? { commonName: v.signer.subject, ...(v.signer.organisation ? { organisation: v.signer.organisation } : {}), serial: v.signer.serial, notBefore: v.signer.notBefore, notAfter: v.signer.notAfter } : null,
+        ok: v.ok, signatureValid: v.signatureValid, documentUnmodified: v.documentUnmodified, trusted: trust?.length ? v.trusted : null,
+        signer: v.signer ? { commonName: v.signer.subject, ...(v.signer.organisation ? { organisation: v.signer.organisation } : {}), serial: v.signer.serial, notBefore: v.signer.notBefore, notAfter: v.signer.notAfter, sha256Fingerprint: v.signer.sha256Fingerprint } : null,
+        signatures: v.signatures.map((g) => ({ subject: g.signer?.subject ?? null, sha256Fingerprint: g.sha256Fingerprint, signingTime: g.signingTime, coversWholeDocument: g.coversWholeDocument, signatureValid: g.signatureValid })),
         manifest: v.manifest ? {
           checked: true,
           ok: v.manifest.signatureValid && v.manifest.sameSigner && v.manifest.pdfSha256Matches && v.manifest.evidenceMatchesCase !== false,
