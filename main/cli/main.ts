@@ -3,6 +3,7 @@
 import { appVersion } from '../cases/version.ts';
 import { dataDir } from '../db/data-dir.ts';
 import { useCalibrationCache } from '../../native/calibration-cache.ts';
+import { useBaseModelFolder } from '../intake/base-models.ts';
 import { execute, type Command, type Output } from './framework.ts';
 import { closest } from './suggest.ts';
 
@@ -66,6 +67,8 @@ export async function main(argv: string[], out: Output = process.stdout, err: Ou
   }
   // Auto backend calibration is kept per machine in the data folder, shared by every command.
   useCalibrationCache({ dir: dataDir(), appVersion: appVersion() });
+  // The examiner's base-model table (<data folder>/base-models.json) extends the shipped one for every inspection.
+  useBaseModelFolder(dataDir());
   const mod = await load();
   if ('command' in mod) return execute(mod.command, argv.slice(1), out, err);
   const sub = mod.commands.find((c) => c.name === `${first} ${second}`);

@@ -7,6 +7,7 @@ import type { Database } from '../db/database.ts';
 import { openDatabase } from '../db/open.ts';
 import { appVersion } from '../cases/version.ts';
 import { createFeatureEngine } from '../../native/engine.ts';
+import { useBaseModelFolder } from '../intake/base-models.ts';
 import type { FeatureEngine } from '../../native/types.ts';
 import type { PdfRenderer } from '../reports/render.ts';
 import { createHandlers } from './handlers.ts';
@@ -41,6 +42,8 @@ export async function createServices(options: ServiceOptions): Promise<Services>
   const dbPath = options.dbPath ?? join(options.dataDir, 'cases.sqlite');
   const db = await openDatabase(dbPath);
   const jobs = new JobRegistry();
+  // Evidence inspected by this host names base models from the shipped table plus <dataDir>/base-models.json.
+  useBaseModelFolder(options.dataDir);
 
   let enginePromise: Promise<FeatureEngine> | null = null;
   // auto's calibration verdict is kept in the data folder, so a host starts without recalibrating

@@ -3,9 +3,7 @@
 import type { Command } from '../framework.ts';
 import { usageError } from '../framework.ts';
 import { inspectFile, type InspectReport } from '../../intake/inspect.ts';
-import { loadBaseModelTable } from '../../intake/base-models.ts';
 import { DISCLOSURE_CATEGORIES, visible, type Disclosure } from '../../intake/disclosure.ts';
-import { dataDir } from '../../db/open.ts';
 
 export const command: Command<InspectReport[]> = {
   name: 'inspect',
@@ -17,11 +15,10 @@ export const command: Command<InspectReport[]> = {
     const configPath = typeof values.config === 'string' ? values.config : undefined;
     if (configPath && positionals.length > 1) throw usageError('--config applies to one file; inspect the others separately');
     const reports: InspectReport[] = [];
-    // The shipped base-model table plus the examiner's <data folder>/base-models.json, read once.
-    const baseModels = await loadBaseModelTable(dataDir());
     for (const file of positionals) {
       if (ctx.signal.aborted) break;
-      reports.push(await inspectFile(file, { baseModels, ...(configPath ? { configPath } : {}) }));
+      // base models are named from the shipped table plus <data folder>/base-models.json (cli/main.ts names the folder)
+      reports.push(await inspectFile(file, configPath ? { configPath } : {}));
     }
     return { data: reports, exitCode: reports.some((r) => r.error) ? 1 : 0 };
   },

@@ -13,6 +13,7 @@ import {
 import { inspectFile } from '../../../main/intake/inspect.ts';
 import { kohyaKey } from '../../../main/intake/naming.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
+import { cliJson } from '../cases/helpers.ts';
 
 const SD15_EMA = 'cc6cb27103417325ff94f52b7a5d2dde45a7515b25c255d8e396c90014281516';
 const ANIME = { sha256: '7548b773903c5a5effd63afa2a066e472d5c94aed77a107f16dae20f609e240b', legacy: '5386e8fb' };
@@ -101,6 +102,22 @@ describe('the examiner\'s table in the data folder', () => {
     expect(refused.findings.find((f) => f.code === 'BASE_MODEL_TABLE_REFUSED')?.message)
       .toBe(`the base-model table ${join(dir, 'base-models.json')} was not used: a base-model table is a JSON object with an "entries" list; base models are named from the shipped table only`);
   });
+});
+
+describe('lora-audit inspect', () => {
+  it('names the base model from the examiner\'s table in the data folder', async () => {
+    const file = join(dir, 'b.safetensors');
+    const id = 'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k';
+    writeFileSync(file, encodeSafetensors([
+      { key: kohyaKey(id, 'A'), dtype: 'F32', shape: [2, 768], data: new Float32Array(1536).fill(0.01) },
+      { key: kohyaKey(id, 'B'), dtype: 'F32', shape: [320, 2], data: new Float32Array(640).fill(0.01) },
+    ], { ss_network_module: 'networks.lora', ss_sd_model_hash: 'c0ffee00' }));
+    const before = await cliJson<{ baseModelIdentity: { status: string } }[]>(['inspect', file], { LORA_AUDIT_HOME: dir });
+    expect(before.data[0].baseModelIdentity.status).toBe('unknown');
+    writeFileSync(join(dir, 'base-models.json'), JSON.stringify({ entries: [{ name: 'Case 17 checkpoint', legacyHash: 'C0FFEE00', source: 'seized drive, hashed by me' }] }));
+    const after = await cliJson<{ baseModelIdentity: { status: string; summary: string } }[]>(['inspect', file], { LORA_AUDIT_HOME: dir });
+    expect(after.data[0].baseModelIdentity).toMatchObject({ status: 'matched', summary: 'base model: Case 17 checkpoint (hash matches: legacy hash)' });
+  }, 60_000);
 });
 
 describe('identification', () => {
