@@ -15,7 +15,7 @@ import { resolveActor } from './actor.ts';
 import { appendAudit } from './audit.ts';
 import { getCase } from './cases.ts';
 import { getEvidence } from './evidence.ts';
-import { sha256File } from './hashing.ts';
+import { sha256File } from '../common/hashing.ts';
 import { newId } from './ids.ts';
 import { appVersion } from './version.ts';
 

@@ -12,7 +12,7 @@
 import { access } from 'node:fs/promises';
 import type { Queryable } from '../db/database.ts';
 import { auditRows } from './audit.ts';
-import { canonicalJson, sha256File } from './hashing.ts';
+import { canonicalJson, sha256File } from '../common/hashing.ts';
 import { listReportsIn, type ReportCompanion, type ReportRecord } from './reports.ts';
 import { storeRoot } from './store.ts';
 import type { VerifyProblem } from './verify.ts';

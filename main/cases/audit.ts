@@ -9,7 +9,7 @@
 import type { Queryable, Transaction } from '../db/database.ts';
 import { AuditError } from '../errors.ts';
 import type { Actor } from './actor.ts';
-import { canonicalJson, sha256Hex } from './hashing.ts';
+import { canonicalJson, sha256Hex } from '../common/hashing.ts';
 import { appendJournal } from './journal.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);

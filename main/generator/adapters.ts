@@ -2,7 +2,7 @@
 // (LoRA-WiSE's own naming), PEFT (adapter_model.safetensors + adapter_config.json) and kohya-ss (with
 // `.alpha` and the ss_* metadata that states the real image count). All store A and B in float32 and
 // mean ΔW = 1·B·A, so each file's features equal the parquet row's.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/hashing.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '../intake/safetensors-writer.ts';
@@ -32,15 +32,11 @@ export interface WrittenFile {
 /** kohya's usual repeats for a small DreamBooth folder; only the metadata mentions it. */
 const KOHYA_REPEATS = 10;
 
-function sha256(buf: Buffer): string {
-  return createHash('sha256').update(buf).digest('hex');
-}
-
 function save(outDir: string, rel: string, buf: Buffer): WrittenFile {
   const path = join(outDir, rel);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, buf);
-  return { file: rel, sha256: sha256(buf), bytes: buf.length };
+  return { file: rel, sha256: sha256Hex(buf), bytes: buf.length };
 }
 
 function tensors(modules: ModuleWeights[], key: (id: string, f: 'A' | 'B') => string): TensorToWrite[] {
@@ -76,7 +72,7 @@ export function writeStandalone(outDir: string, relBase: string, family: Standal
   // sshs_model_hash is the SHA-256 of the data buffer, which metadata does not change: hash a
   // metadata-free encoding, then write the real one.
   const bare = encodeSafetensors(ts);
-  const dataHash = sha256(bare.subarray(8 + Number(bare.readBigUInt64LE(0))));
+  const dataHash = sha256Hex(bare.subarray(8 + Number(bare.readBigUInt64LE(0))));
   const folder = `${KOHYA_REPEATS}_sks ${facts.name}`;
   const metadata: Record<string, string> = {
     ss_network_module: 'networks.lora',

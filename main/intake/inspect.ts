@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { toApiError, type ErrorCode } from '../errors.ts';
 import type { BaseModelHint, CanonicalAdapter, DType, Family, Finding, KohyaMetadata, Method, PeftConfigSummary, ScaleRule } from './model.ts';
-import { sha256File } from './hash.ts';
+import { sha256File } from '../common/hashing.ts';
 import { openAdapter, type OpenOptions } from './open.ts';
 import { identifyBaseModel, loadBaseModelTable, NO_BASE_MODEL_IDENTITY, shippedBaseModels, type BaseModelIdentity, type BaseModelTable } from './base-models.ts';
 import { discloseMetadata, type Disclosure } from './disclosure.ts';
@@ -55,7 +55,7 @@ export async function inspectFile(path: string, opts: OpenOptions & { baseModels
   } catch (e) {
     const api = toApiError(e);
     const st = await stat(file).catch(() => null);
-    const sha = st?.isFile() ? await sha256File(file).catch(() => null) : null;
+    const sha = st?.isFile() ? await sha256File(file).then((h) => h.sha256, () => null) : null;
     const findings: Finding[] = [];
     if (api.code === 'UNSAFE_PICKLE' && api.details?.global) {
       findings.push({ severity: 'error', code: 'PICKLE_GLOBAL', message: `pickle imports ${String(api.details.global)}: refused, never executed` });

@@ -9,7 +9,7 @@ import {
 } from './context.ts';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { sha256Range } from './hash.ts';
+import { sha256File } from '../common/hashing.ts';
 
 const LYCORIS_PARTS = /^(hada_|lokr_|glora_|diff|on_input|ia3$)/;
 
@@ -140,7 +140,7 @@ export async function parseKohyaMetadata(ctx: IntakeContext, findings: Finding[]
 
   const stated = md.sshs_model_hash;
   if (stated !== undefined && ctx.dataStart !== undefined) {
-    const recomputed = await sha256Range(ctx.file, ctx.dataStart);
+    const recomputed = (await sha256File(ctx.file, { start: ctx.dataStart })).sha256;
     const matches = recomputed.toLowerCase() === stated.trim().toLowerCase();
     out.sshsModelHash = { stated, recomputed, matches };
     if (!matches) {
@@ -171,7 +171,7 @@ export async function parseKohyaMetadata(ctx: IntakeContext, findings: Finding[]
 async function legacyHash(ctx: IntakeContext, stated: string): Promise<string> {
   const WINDOW = 0x10000;
   const AT = 0x100000;
-  const plain = (await sha256Range(ctx.file, AT, AT + WINDOW)).slice(0, 8);
+  const plain = (await sha256File(ctx.file, { start: AT, end: AT + WINDOW })).sha256.slice(0, 8);
   if (plain === stated || ctx.dataStart === undefined) return plain;
   const entry = (k: string) => Buffer.byteLength(`${JSON.stringify(k)}:${JSON.stringify(ctx.metadata[k] ?? '')},`);
   const removed = entry('sshs_model_hash') + entry('sshs_legacy_hash');

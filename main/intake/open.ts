@@ -7,7 +7,7 @@ import { AuditError, isAuditError } from '../errors.ts';
 import type { CanonicalAdapter, Finding, ModuleWeights, TensorRef, TensorSource } from './model.ts';
 import { baseModelHint, dtypesOf, makeContext, type FamilyResult } from './context.ts';
 import { FAMILIES } from './families.ts';
-import { sha256File } from './hash.ts';
+import { sha256File } from '../common/hashing.ts';
 import { nonFiniteFindings, readSafetensorsHeader, SafetensorsSource, DEFAULT_LIMITS, type SafetensorsLimits } from './safetensors.ts';
 import { openTorchFile, refuseLegacyPickle } from './torch.ts';
 import { FLOAT_DTYPES } from './dtype.ts';
@@ -78,7 +78,7 @@ export async function openAdapter(path: string, opts: OpenOptions = {}): Promise
   const file = await resolveInput(path);
   const st = await stat(file);
   if (st.size === 0) throw new AuditError('EMPTY_FILE', 'the file is empty (0 bytes)', file);
-  const shaPromise = opts.sha256 ? Promise.resolve(opts.sha256) : sha256File(file);
+  const shaPromise = opts.sha256 ? Promise.resolve(opts.sha256) : sha256File(file).then((h) => h.sha256);
   shaPromise.catch(() => undefined);
   const head = await firstBytes(file, 64);
   const findings: Finding[] = [];
@@ -115,7 +115,7 @@ export async function openAdapter(path: string, opts: OpenOptions = {}): Promise
     const present = opts.configPath ? true : await stat(configPath).then((s) => s.isFile(), () => false);
     if (present) {
       config = (await readConfig(configPath)).config;
-      companions.push({ file: configPath, size: (await stat(configPath)).size, sha256: await sha256File(configPath) });
+      companions.push({ file: configPath, size: (await stat(configPath)).size, sha256: (await sha256File(configPath)).sha256 });
     }
   }
 

@@ -4,8 +4,7 @@
 // and a killed import loses at most the adapter it was on.
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { sha256File } from '../common/hashing.ts';
 import { AuditError } from '../errors.ts';
 import type { CanonicalAdapter } from '../intake/model.ts';
 import { IMPORTER_VERSION, ImportRun } from './import-run.ts';
@@ -62,12 +61,6 @@ export function parseLabels(text: string, file: string): LabelRow[] {
   return rows;
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 function configOf(adapter: CanonicalAdapter): ReferenceConfig {
   if (adapter.ranks.length !== 1) {
     throw new AuditError('RANK_MISMATCH', `its modules have ranks ${adapter.ranks.join(', ')}; a reference set needs one rank`, adapter.identity.file);
@@ -107,7 +100,7 @@ export async function importLabelledFolder(run: ImportRun, dir: string): Promise
     const path = join(dir, l.file);
     try {
       const size = (await stat(path)).size;
-      const sha256 = await sha256Of(path);
+      const { sha256 } = await sha256File(path);
       if (run.shas.has(sha256)) {
         run.report.skipped.push({ file: l.file, sha256, reason: `already in set "${run.opts.name}" (same SHA-256)` });
         bytesDone += size;

@@ -6,7 +6,6 @@
 // The manifest's hashes are checked before anything is written to the database: a changed byte is
 // refused as BAD_MANIFEST. (The manifest guards against damage and tampering in transit, not against
 // someone who rewrites the manifest too: packs are not signed.)
-import { createHash } from 'node:crypto';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import type { Database } from '../db/database.ts';
 import { AuditError } from '../errors.ts';
 import { packFeatures, unpackFeatures, valuesPerModule } from './features-blob.ts';
 import { IMPORTER_VERSION } from './import-run.ts';
-import { sha256File } from '../intake/hash.ts';
+import { sha256File, sha256Hex } from '../common/hashing.ts';
 import { findSetRow, getReferenceSetSummary, isTrainingSetSize, loadReferenceSet } from './store.ts';
 import type { ReferenceConfig, ReferenceProvenance, ReferenceSetSummary } from './types.ts';
 
@@ -38,10 +37,6 @@ interface PackAdapter { name: string; label: number; source: string }
 
 export interface PackInfo { file: string; set: string; adapters: number; bytes: number; sha256: string }
 
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 export async function exportPack(db: Database, name: string, outFile: string): Promise<PackInfo> {
   const set = await loadReferenceSet(db, name);
   const ids = set.config.modules.map((m) => m.id);
@@ -57,7 +52,7 @@ export async function exportPack(db: Database, name: string, outFile: string): P
     'features.bin': Buffer.concat(blobs),
   };
   const manifest: PackManifest = { format: PACK_FORMAT, version: PACK_VERSION, files: {} };
-  for (const f of FILES) manifest.files[f] = { sha256: sha256(contents[f]), bytes: contents[f].length };
+  for (const f of FILES) manifest.files[f] = { sha256: sha256Hex(contents[f]), bytes: contents[f].length };
 
   const dir = mkdtempSync(join(tmpdir(), 'lora-audit-pack-'));
   try {
@@ -70,7 +65,7 @@ export async function exportPack(db: Database, name: string, outFile: string): P
     rmSync(dir, { recursive: true, force: true });
   }
   const bytes = (await stat(outFile)).size;
-  return { file: outFile, set: name, adapters: set.adapters.length, bytes, sha256: await sha256File(outFile) };
+  return { file: outFile, set: name, adapters: set.adapters.length, bytes, sha256: (await sha256File(outFile)).sha256 };
 }
 
 async function readEntries(file: string): Promise<Map<string, Buffer>> {
@@ -126,7 +121,7 @@ export async function importPack(db: Database, file: string, opts: { name?: stri
     const data = entries.get(f);
     const want = manifest.files?.[f];
     if (!data || !want) throw new AuditError('BAD_MANIFEST', `${f} is missing from the pack or its manifest`, file);
-    const got = sha256(data);
+    const got = sha256Hex(data);
     if (got !== want.sha256 || data.length !== want.bytes) {
       throw new AuditError('BAD_MANIFEST', `${f} does not match the manifest (SHA-256 ${got.slice(0, 16)}…, manifest says ${String(want.sha256).slice(0, 16)}…): the pack was altered or damaged`, file);
     }
@@ -155,7 +150,7 @@ export async function importPack(db: Database, file: string, opts: { name?: stri
   }
   // Decode every blob once before writing: a pack whose numbers do not fit its layout is refused whole.
   for (let i = 0; i < adapters.length; i++) unpackFeatures(features.subarray(i * per, (i + 1) * per), ids, config.rank);
-  const packHash = sha256(entries.get('manifest.json')!);
+  const packHash = sha256Hex(entries.get('manifest.json')!);
   const provenance: ReferenceProvenance = {
     ...packSet.provenance,
     source: 'pack',

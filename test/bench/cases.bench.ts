@@ -12,7 +12,7 @@ import { addNote } from '../../main/cases/notes.ts';
 import { verifyAudit } from '../../main/cases/audit.ts';
 import { verifyCase } from '../../main/cases/verify.ts';
 import { exportCase, importCase } from '../../main/cases/archive.ts';
-import { sha256File } from '../../main/cases/hashing.ts';
+import { sha256File } from '../../main/common/hashing.ts';
 import { openDatabase } from '../../main/db/open.ts';
 import { fixedInspector } from '../unit/cases/helpers.ts';
 

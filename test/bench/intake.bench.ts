@@ -8,7 +8,7 @@ import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { loadModuleWeights, openAdapter } from '../../main/intake/open.ts';
 import { readSafetensorsHeader } from '../../main/intake/safetensors.ts';
-import { sha256File } from '../../main/intake/hash.ts';
+import { sha256File } from '../../main/common/hashing.ts';
 import { diffusersKey } from '../../main/intake/naming.ts';
 import { encodeSafetensors, type TensorToWrite } from '../../main/intake/safetensors-writer.ts';
 
@@ -57,7 +57,7 @@ try {
   const file = join(dir, 'pytorch_lora_weights.safetensors');
   const { modules, values } = buildFile(file);
   const bytes = (await readFile(file)).length;
-  const sha = await sha256File(file);
+  const { sha256: sha } = await sha256File(file);
   const RUNS = 15;
   const steps: [string, () => Promise<unknown>][] = [
     ['raw fs.readFile of the file (baseline)', () => readFile(file)],

@@ -10,7 +10,7 @@ import { AuditError } from '../../errors.ts';
 import { resolveActor } from '../actor.ts';
 import { appendAudit, auditRows } from '../audit.ts';
 import { getCase, type CaseRow } from '../cases.ts';
-import { canonicalJson, sha256File } from '../hashing.ts';
+import { canonicalJson, sha256File } from '../../common/hashing.ts';
 import { newId } from '../ids.ts';
 import { storeRoot } from '../store.ts';
 import { verifyCase } from '../verify.ts';

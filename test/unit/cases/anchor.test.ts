@@ -166,7 +166,7 @@ describe('signed reports anchor the case', () => {
       message: expect.stringContaining(`report ${report.id}: its stored signed manifest (report.manifest.json) no longer matches its recorded SHA-256`) })]);
 
     // the row's hash brought along: the signature is what refuses it then
-    const { sha256File } = await import('../../../main/cases/hashing.ts');
+    const { sha256File } = await import('../../../main/common/hashing.ts');
     const now = await sha256File(manifest.storedPath);
     await rawSql(c.dbPath, 'UPDATE reports SET companions = ? WHERE id = ?', [JSON.stringify(report.companions.map((x, i) => ({
       role: x.role, fileName: x.fileName, storedPath: `${built.caseId}/reports/${report.id}/${x.fileName}`, size: i === 0 ? now.size : x.size, sha256: i === 0 ? now.sha256 : x.sha256 }))), report.id]);

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { exportCase, importCase, ARCHIVE_LIMITS } from '../../../main/cases/archive.ts';
 import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
-import { sha256Hex } from '../../../main/cases/hashing.ts';
+import { sha256Hex } from '../../../main/common/hashing.ts';
 import { storeRoot } from '../../../main/cases/store.ts';
 import type { Database } from '../../../main/db/database.ts';
 import { openDatabase } from '../../../main/db/open.ts';

@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { create as tarCreate, extract as tarExtract } from 'tar';
-import { sha256File } from '../../../main/cases/hashing.ts';
+import { sha256File } from '../../../main/common/hashing.ts';
 import { storeRoot } from '../../../main/cases/store.ts';
 import { rawSql } from './helpers.ts';
 

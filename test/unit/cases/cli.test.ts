@@ -4,7 +4,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readF
 import { join } from 'node:path';
 import { create as tarCreate, extract as tarExtract } from 'tar';
 import { exportCase, importCase } from '../../../main/cases/archive.ts';
-import { sha256File } from '../../../main/cases/hashing.ts';
+import { sha256File } from '../../../main/common/hashing.ts';
 import { openDatabase } from '../../../main/db/open.ts';
 import { CATUNDCHAT, PEFT_BERT, TRUNCATED, cliJson, rawSql, runCli, tempDir } from './helpers.ts';
 

@@ -7,7 +7,7 @@ import { createCase } from '../../../main/cases/cases.ts';
 import { verifyAudit } from '../../../main/cases/audit.ts';
 import { listEvidence } from '../../../main/cases/evidence.ts';
 import { recoverStore } from '../../../main/cases/store.ts';
-import { sha256File } from '../../../main/cases/hashing.ts';
+import { sha256File } from '../../../main/common/hashing.ts';
 import { openDatabase } from '../../../main/db/open.ts';
 import { CATUNDCHAT, PEFT_BERT, cli, cliJson, node, rawSql, repoRoot, tempDir } from './helpers.ts';
 
