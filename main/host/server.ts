@@ -107,7 +107,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       listeners.add(res);
       res.on('close', () => listeners.delete(res));
       // a page never half-closes its event stream: the end of what it sends is the page going away
-      req.socket.once('end', () => res.end());
+      // (out of the set first: a write after the end would be an 'error' event nobody handles)
+      req.socket.once('end', () => {
+        listeners.delete(res);
+        res.end();
+      });
       return;
     }
     if (route === 'POST /api/invoke') {
@@ -162,6 +166,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     server,
     close: () => new Promise<void>((resolve) => {
       for (const res of listeners) res.end();
+      listeners.clear(); // jobs still running may emit progress after this
       server.close(() => {
         staging.removeAll();
         resolve();
