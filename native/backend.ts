@@ -1,6 +1,6 @@
 // What the engine calibrates and runs: one way of turning modules into features. The CPU path, the
 // float64 reference and every GPU.js backend implement it; tests inject deliberately wrong ones.
-import type { ModuleWeights } from '../main/intake/model.ts';
+import type { ModuleWeights } from './types.ts';
 import type { BackendName, ModuleFeatures } from './types.ts';
 
 export interface ComputeBackend {

@@ -2,7 +2,7 @@
 // products, f64 accumulation), by tight typed-array loops for float64 factors or where SIMD is
 // missing; then the flat-array float64 eigen solver. On a machine without a GPU this is what
 // calibration picks.
-import type { ModuleWeights } from '../main/intake/model.ts';
+import type { ModuleWeights } from './types.ts';
 import type { ComputeBackend } from './backend.ts';
 import { symmetricEigen } from './eigen.ts';
 import { checkModuleShape, gramCols, gramRows } from './gram.ts';

@@ -4,7 +4,7 @@
 // machine (calibration-cache.ts) and a later process rechecks only the backend it names. A
 // backend's code is loaded when that backend is created: gpu.js only for the GPU.js backends.
 import { AuditError } from '../main/errors.ts';
-import type { ModuleWeights } from '../main/intake/model.ts';
+import type { ModuleWeights } from './types.ts';
 import type { BackendCandidate, ComputeBackend } from './backend.ts';
 import {
   calibrationKey, defaultCalibrationCache, readCalibration, writeCalibration,

@@ -2,7 +2,7 @@
 // JavaScript multiplies and adds in float64 whatever the array type, so float32 weights are
 // accumulated in float64 here at no cost.
 import { AuditError } from '../main/errors.ts';
-import type { ModuleWeights } from '../main/intake/model.ts';
+import type { ModuleWeights } from './types.ts';
 
 export type Weights = Float32Array | Float64Array;
 

@@ -2,7 +2,7 @@
 // benchmarks' inputs. A = diag(s)·Q (Q with orthonormal rows) and B = P·diag(t)·R (P with orthonormal
 // columns, R a random rotation), so σ(A) = s, σ(B) = t exactly and κ(B·A) ≤ κ(s)·κ(t): float32
 // Gram products then resolve every singular value, not only the top ones.
-import type { ModuleWeights } from '../main/intake/model.ts';
+import type { ModuleWeights } from './types.ts';
 import { mulberry32 } from './prng.ts';
 
 /** A small seeded generator, so a probe is the same batch in every process. */

@@ -3,7 +3,7 @@
 // deliberately independent of the fast path's loops and eigen solver, so that agreement means
 // something.
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import type { ModuleWeights } from '../main/intake/model.ts';
+import type { ModuleWeights } from './types.ts';
 import type { ComputeBackend } from './backend.ts';
 import type { SymmetricEigenSolver } from './eigen.ts';
 import { checkModuleShape } from './gram.ts';

@@ -32,8 +32,19 @@ export interface AdapterFeatures {
 export interface FeatureEngine {
   readonly info: BackendInfo;
   /** Features for one adapter's modules, in the order given. */
-  compute(modules: import('../main/intake/model.ts').ModuleWeights[]): Promise<ModuleFeatures[]>;
+  compute(modules: ModuleWeights[]): Promise<ModuleFeatures[]>;
   /** Many adapters at once, so a GPU sees large batches. */
-  computeBatch(adapters: import('../main/intake/model.ts').ModuleWeights[][]): Promise<ModuleFeatures[][]>;
+  computeBatch(adapters: ModuleWeights[][]): Promise<ModuleFeatures[][]>;
   dispose(): void;
+}
+
+/** One module's factors in memory: what the features engine consumes (read from a file or a parquet row by the layers above). */
+export interface ModuleWeights {
+  id: string;
+  rank: number;
+  inFeatures: number;
+  outFeatures: number;
+  scale: number;
+  a: Float32Array | Float64Array;   // rank × inFeatures, row-major
+  b: Float32Array | Float64Array;   // outFeatures × rank, row-major
 }

@@ -162,13 +162,5 @@ export interface TensorSource {
   close(): Promise<void>;
 }
 
-/** One module's factors in memory: what the features engine consumes (from a file or a parquet row). */
-export interface ModuleWeights {
-  id: string;
-  rank: number;
-  inFeatures: number;
-  outFeatures: number;
-  scale: number;
-  a: Float32Array | Float64Array;   // rank × inFeatures, row-major
-  b: Float32Array | Float64Array;   // outFeatures × rank, row-major
-}
+/** One module's factors in memory: defined by the compute layer that consumes them (native/types.ts). */
+export type { ModuleWeights } from '../../native/types.ts';

@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import type { GPU as GpuClass, IKernelRunShortcut } from 'gpu.js';
 import { AuditError } from '../../main/errors.ts';
-import type { ModuleWeights } from '../../main/intake/model.ts';
+import type { ModuleWeights } from '../types.ts';
 import type { ComputeBackend } from '../backend.ts';
 import { symmetricEigen } from '../eigen.ts';
 import { checkModuleShape } from '../gram.ts';
