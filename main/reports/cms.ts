@@ -66,7 +66,7 @@ export async function signDetachedCms(data: Uint8Array, key: LoadedKey, signingT
       }),
     })],
   });
-  await signedData.sign(privateKey as Parameters<pkijs.SignedData['sign']>[0], 0, 'SHA-256', data, crypto);
+  await signedData.sign(privateKey as Parameters<pkijs.SignedData['sign']>[0], 0, 'SHA-256', data as Uint8Array<ArrayBuffer>, crypto);
   const info = new pkijs.ContentInfo({ contentType: OID.signedData, content: signedData.toSchema(true) });
   return new Uint8Array(info.toSchema().toBER(false));
 }

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { AuditError } from '../errors.ts';
-import { FONTS_URL, READY_FLAG } from './template.ts';
+import { PRINT_SETUP, READY_FLAG } from '../api/print.ts';
+import { FONTS_URL } from './template.ts';
 
 export type PdfRenderer = (html: string) => Promise<Uint8Array>;
 
@@ -17,20 +18,6 @@ export interface ChromiumRenderer {
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
-// Header and footer are rendered by Chromium outside the page (no web fonts there): keep them plain.
-const HEADER = `<div style="font-size:7px;width:100%;padding:0 15mm;color:#666;font-family:sans-serif;">
-<span>LoRA Auditor · signed forensic report</span></div>`;
-const FOOTER = `<div style="font-size:7px;width:100%;padding:0 15mm;color:#666;font-family:sans-serif;text-align:right;">
-page <span class="pageNumber"></span> of <span class="totalPages"></span></div>`;
-
-/** Page setup shared with the Electron shell's printToPDF, so both hosts print the same pages. The
- *  page itself sets window[READY_FLAG] once its charts are drawn: wait for it before printing. */
-export const PRINT_SETUP = {
-  format: 'A4',
-  headerTemplate: HEADER,
-  footerTemplate: FOOTER,
-  margin: { top: '18mm', bottom: '20mm', left: '15mm', right: '15mm' },
-} as const;
 
 const READY_TIMEOUT_MS = 30_000;
 

@@ -10,8 +10,7 @@ import { assetCandidates, findAssets } from '../paths/assets.ts';
 import type { ReportModel, ReportResult, ReportEvidence } from './model.ts';
 import type { Disclosure } from '../intake/disclosure.ts';
 
-/** The page sets `window.__reportReady = true` once every chart has been drawn. */
-export const READY_FLAG = '__reportReady';
+import { READY_FLAG } from '../api/print.ts';
 
 // Found, not computed from this file's URL: in the Electron bundle and the packaged app the assets
 // are elsewhere (main/paths/assets.ts).

@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PRINT_SETUP } from '../reports/render.ts';
-import { READY_FLAG } from '../reports/template.ts';
+import { PRINT_SETUP, READY_FLAG } from '../api/print.ts';
 
 const MM_PER_INCH = 25.4;
 const inches = (mm: string) => Number.parseFloat(mm) / MM_PER_INCH;
