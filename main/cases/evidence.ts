@@ -53,6 +53,8 @@ export interface AddEvidenceOptions {
   actor?: string;
   /** How to read family/method/base model; the intake pipeline unless a caller substitutes one. */
   inspector?: Inspector;
+  /** false: skip the provenance check (main/provenance), which otherwise records its matches as findings. */
+  provenance?: boolean;
 }
 
 export interface AddedEvidence extends EvidenceItem {
@@ -98,6 +100,10 @@ export async function addEvidence(db: Database, caseIdOrPrefix: string, file: st
       companions.push(await stageCopy(beside, staging, name));
     }
     const inspection = await (options.inspector ?? inspectEvidence)(join(staging, fileName));
+    const known = await db.get('SELECT 1 FROM evidence WHERE case_id = ? AND sha256 = ?', [kase.id, main.sha256]);
+    const provenance = options.provenance === false || known ? null
+      : await (await import('../provenance/check.ts')).checkEvidence(db, join(staging, fileName), main.sha256, { evidenceFile: (rel) => storedFile(root, rel) });
+    if (provenance) inspection.inspection.report.findings.push(...provenance.findings);
     const finalRel = `${kase.id}/evidence/${main.sha256}`;
     const id = newId();
     const importedAt = new Date().toISOString();
@@ -112,11 +118,12 @@ export async function addEvidence(db: Database, caseIdOrPrefix: string, file: st
         [id, kase.id, fileName, originalPath, `${finalRel}/${fileName}`, main.size, main.sha256, inspection.family,
           inspection.method, inspection.baseModel, JSON.stringify(inspection.inspection), JSON.stringify(companionRows),
           importedAt, actor.name, options.notes ?? '', JSON.stringify(tags)]);
+      await provenance?.record(tx, id);
       await appendAudit(tx, kase.id, actor, 'evidence-added', {
         evidenceId: id, fileName, originalPath, size: main.size, sha256: main.sha256, family: inspection.family,
         method: inspection.method, baseModel: inspection.baseModel,
         companions: companions.map((c) => ({ fileName: c.fileName, size: c.size, sha256: c.sha256 })),
-        notes: options.notes ?? '', tags,
+        notes: options.notes ?? '', tags, ...(provenance ? { provenance: provenance.audit } : {}),
       }, importedAt);
       return { id, duplicate: false };
     });

@@ -21,6 +21,7 @@ const registry: Record<string, Loader> = {
   verify: () => import('./commands/verify.ts'),
   generate: () => import('./commands/generate.ts'),
   version: () => import('./commands/version.ts'),
+  provenance: () => import('./commands/provenance.ts'),
 };
 
 const HELP = `lora-audit — dataset size recovery for LoRA adapters, offline.

@@ -3,5 +3,6 @@
 import type { Migration } from './database.ts';
 import { caseMigrations } from '../cases/schema.ts';
 import { referenceMigrations } from '../reference/schema.ts';
+import { provenanceMigrations } from '../provenance/schema.ts';
 
-export const migrations: Migration[] = [...caseMigrations, ...referenceMigrations];
+export const migrations: Migration[] = [...caseMigrations, ...referenceMigrations, ...provenanceMigrations];

@@ -1,0 +1,250 @@
+// One query against the index: identical files by SHA-256; candidates for same-update / rescaled /
+// subset from the module R-tree (scale-free σ(ΔW) shapes), candidates for near from the adapter R-tree;
+// then each candidate's stored fingerprint is read back (checked) and compared exactly (match.ts).
+// Every list is bounded; what a bound cut is said in `notes`, never silently dropped.
+import type { Queryable } from '../db/database.ts';
+import { toApiError } from '../errors.ts';
+import { readNearCalibration, type NearCalibration } from './calibration.ts';
+import { FINGERPRINT_FORMAT, unpackFingerprint, type Fingerprint } from './fingerprint.ts';
+import { adapterKeys, FLOOR_COMPUTED, FLOOR_REFERENCE, informative, shapeBox, sigmaDistance } from './keys.ts';
+import { compareFingerprints, type Comparison } from './match.ts';
+import { describeMatch, type MatchKind, type ProvenanceMatch, type Where } from './describe.ts';
+import { layoutIdOf, moduleIds, POSITIONS, readDescribe, readLayout, readReferenceFingerprint, readSetConfig, type Describe, type SetConfig } from './store.ts';
+
+/** Module-index hits read per query; beyond it the pre-filter says it was saturated. */
+export const MAX_HITS = 50_000;
+/** Stored fingerprints compared in full per query (most module hits first). */
+export const MAX_CANDIDATES = 1_000;
+/** Stored adapters checked for `near` per query. */
+export const MAX_NEAR_CANDIDATES = 500;
+/** Matches reported per query (strongest kinds first); the rest are counted. */
+export const MAX_MATCHES = 100;
+
+export interface Query {
+  sha256: string;
+  fp: Fingerprint | null;
+  describe: Describe;
+  /** The evidence item this query is (add-evidence): not matched with itself. */
+  excludeEvidenceId?: string;
+}
+
+export interface SearchResult {
+  matches: ProvenanceMatch[];
+  /** Matches beyond MAX_MATCHES, not listed. */
+  truncated: number;
+  /** What was searched. */
+  searched: { evidence: number; referenceAdapters: number; unreadable: number };
+  /** Stored fingerprints that were candidates but do not read back: never matched, named here. */
+  skipped: { where: Where | null; reason: string }[];
+  near: NearCalibration;
+  notes: string[];
+}
+
+interface Candidate {
+  id: number;
+  identical: boolean;
+  hits: number;
+  near: boolean;
+}
+
+interface StoredRow {
+  id: number; source: string; evidence_id: string | null; reference_adapter_id: number | null; set_id: number | null;
+  sha256: string | null; status: string; reason: string; layout_id: number | null; describe: string; data: unknown; format: number;
+}
+
+export async function searchIndex(q: Queryable, query: Query): Promise<SearchResult> {
+  const notes: string[] = [];
+  const near = await readNearCalibration(q);
+  const candidates = new Map<number, Candidate>();
+  const candidate = (id: number) => {
+    let c = candidates.get(id);
+    if (!c) candidates.set(id, (c = { id, identical: false, hits: 0, near: false }));
+    return c;
+  };
+  for (const r of await q.all<{ id: number }>(`SELECT id FROM provenance_fingerprints WHERE sha256 = ? LIMIT ${MAX_CANDIDATES}`, [query.sha256])) {
+    candidate(r.id).identical = true;
+  }
+  if (query.fp) {
+    for (const [id, hits] of await moduleHits(q, query.fp, notes)) candidate(id).hits = hits;
+    if (near.threshold !== null) for (const id of await nearHits(q, query.fp, near.threshold, notes)) candidate(id).near = true;
+  }
+  const ranked = [...candidates.values()].sort((a, b) => Number(b.identical) - Number(a.identical) || b.hits - a.hits || a.id - b.id);
+  if (ranked.length > MAX_CANDIDATES) notes.push(`${ranked.length} stored fingerprints were candidates; the ${MAX_CANDIDATES} with the most agreeing modules were compared`);
+  const chosen = ranked.slice(0, MAX_CANDIDATES);
+
+  const rows = await storedRows(q, chosen.map((c) => c.id));
+  const wheres = await resolveWheres(q, rows);
+  const reader = new StoredReader(q);
+  const matches: ProvenanceMatch[] = [];
+  const skipped: SearchResult['skipped'] = [];
+  for (const c of chosen) {
+    const row = rows.get(c.id);
+    const where = row ? wheres.get(row.id) : undefined;
+    if (!row || !where) continue; // gone since the search began, or its evidence/adapter row is: the next sync drops it
+    if (row.source === 'evidence' && row.evidence_id === query.excludeEvidenceId) continue;
+    if (c.identical) {
+      matches.push(describeMatch({ kind: 'identical-file', where, query, stored: readDescribe(row.describe), sha256: query.sha256 }));
+      continue;
+    }
+    if (!query.fp || row.status !== 'indexed') continue;
+    let stored: { fp: Fingerprint; floor: number };
+    try {
+      stored = await reader.read(row);
+    } catch (e) {
+      skipped.push({ where, reason: toApiError(e).message });
+      continue;
+    }
+    const querySide = { fp: query.fp, floor: FLOOR_COMPUTED };
+    const comparison: Comparison | null = compareFingerprints(querySide, stored);
+    if (comparison) {
+      matches.push(describeMatch({ kind: comparison.kind, where, query, stored: readDescribe(row.describe), comparison }));
+      continue;
+    }
+    if (c.near && near.threshold !== null) {
+      const d = sigmaDistance(query.fp, stored.fp);
+      if (d !== null && d < near.threshold) matches.push(describeMatch({ kind: 'near', where, query, stored: readDescribe(row.describe), distance: d, near }));
+    }
+  }
+  matches.sort(byStrength);
+  return {
+    matches: matches.slice(0, MAX_MATCHES), truncated: Math.max(0, matches.length - MAX_MATCHES),
+    searched: await searched(q), skipped, near, notes,
+  };
+}
+
+const ORDER: MatchKind[] = ['identical-file', 'same-update', 'rescaled', 'subset', 'near'];
+
+function byStrength(a: ProvenanceMatch, b: ProvenanceMatch): number {
+  return ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) || (a.distance ?? 0) - (b.distance ?? 0) || b.modules.matched - a.modules.matched;
+}
+
+/** Stored fingerprints whose indexed modules' shape boxes overlap the query's: id → modules that overlap. */
+async function moduleHits(q: Queryable, fp: Fingerprint, notes: string[]): Promise<Map<number, number>> {
+  const modules = fp.modules.filter((m) => informative({ m, floor: FLOOR_COMPUTED }));
+  const dictionary = await moduleIds(q, modules.map((m) => m.id), false);
+  const boxes = modules.filter((m) => dictionary.has(m.id)).map((m) => ({ module: dictionary.get(m.id)!, box: shapeBox({ m, floor: FLOOR_COMPUTED }) }));
+  const hits = new Map<number, number>();
+  let total = 0;
+  for (let i = 0; i < boxes.length && total < MAX_HITS; i += 100) {
+    const chunk = boxes.slice(i, i + 100);
+    const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+    const params = chunk.flatMap(({ module, box }) => [module, box.lo[0], box.hi[0], box.lo[1], box.hi[1], box.lo[2], box.hi[2], box.lo[3], box.hi[3]]);
+    const rows = await q.all<{ id: number }>(`WITH b(m, l1, h1, l2, h2, l3, h3, l4, h4) AS (VALUES ${values})
+      SELECT r.id FROM b JOIN provenance_module_index r ON r.module_lo <= b.m AND r.module_hi >= b.m
+        AND r.s1_lo <= b.h1 AND r.s1_hi >= b.l1 AND r.s2_lo <= b.h2 AND r.s2_hi >= b.l2
+        AND r.s3_lo <= b.h3 AND r.s3_hi >= b.l3 AND r.s4_lo <= b.h4 AND r.s4_hi >= b.l4
+      LIMIT ${MAX_HITS - total + 1}`, params);
+    total += rows.length;
+    for (const r of rows) {
+      const id = Math.floor(r.id / POSITIONS);
+      hits.set(id, (hits.get(id) ?? 0) + 1);
+    }
+  }
+  if (total > MAX_HITS) notes.push(`the module pre-filter matched more than ${MAX_HITS} stored modules (their σ(ΔW) shapes are not distinctive); candidates may be missing`);
+  return hits;
+}
+
+/** Stored adapters of the query's layout within the near threshold on every adapter key (keys.ts). */
+async function nearHits(q: Queryable, fp: Fingerprint, threshold: number, notes: string[]): Promise<number[]> {
+  const layout = await layoutIdOf(q, fp.modules.map((m) => m.id), false);
+  if (layout === null) return [];
+  const k = adapterKeys(fp);
+  if (!(k.norm > 0)) return [];
+  const d = threshold * k.norm / (1 - threshold);
+  const params = [layout, layout, k.norm + d, k.norm - d, ...k.projections.flatMap((p) => [p + d, p - d])];
+  const rows = await q.all<{ id: number }>(`SELECT id FROM provenance_adapter_index WHERE layout_lo <= ? AND layout_hi >= ?
+    AND norm_lo <= ? AND norm_hi >= ? AND p1_lo <= ? AND p1_hi >= ? AND p2_lo <= ? AND p2_hi >= ? AND p3_lo <= ? AND p3_hi >= ?
+    LIMIT ${MAX_NEAR_CANDIDATES + 1}`, params);
+  if (rows.length > MAX_NEAR_CANDIDATES) notes.push(`more than ${MAX_NEAR_CANDIDATES} stored adapters fall inside the near pre-filter; ${MAX_NEAR_CANDIDATES} were checked`);
+  return rows.slice(0, MAX_NEAR_CANDIDATES).map((r) => r.id);
+}
+
+async function storedRows(q: Queryable, ids: number[]): Promise<Map<number, StoredRow>> {
+  const out = new Map<number, StoredRow>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    for (const r of await q.all<StoredRow>(`SELECT id, source, evidence_id, reference_adapter_id, set_id, sha256, status, reason, layout_id,
+      describe, data, format FROM provenance_fingerprints WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk)) out.set(r.id, r);
+  }
+  return out;
+}
+
+/** Reads stored fingerprints back, caching layouts and set configs for the query. */
+class StoredReader {
+  private readonly layouts = new Map<number, Promise<string[]>>();
+  private readonly configs = new Map<number, Promise<SetConfig>>();
+  private readonly q: Queryable;
+  constructor(q: Queryable) {
+    this.q = q;
+  }
+
+  async read(row: StoredRow): Promise<{ fp: Fingerprint; floor: number }> {
+    if (row.format !== FINGERPRINT_FORMAT) throw new Error(`stored in fingerprint format ${row.format}, not ${FINGERPRINT_FORMAT}`);
+    if (row.source === 'evidence') {
+      if (row.layout_id === null) throw new Error('the stored fingerprint names no module layout');
+      const names = await this.layout(row.layout_id);
+      return { fp: unpackFingerprint(row.data, names), floor: FLOOR_COMPUTED };
+    }
+    const adapter = await this.q.get<{ features: unknown; set_id: number }>('SELECT features, set_id FROM reference_adapters WHERE id = ?', [row.reference_adapter_id]);
+    if (!adapter) throw new Error('the reference adapter is no longer stored');
+    return { fp: readReferenceFingerprint(adapter.features, await this.config(adapter.set_id)), floor: FLOOR_REFERENCE };
+  }
+
+  private layout(id: number): Promise<string[]> {
+    let p = this.layouts.get(id);
+    if (!p) this.layouts.set(id, (p = readLayout(this.q, id)));
+    return p;
+  }
+
+  private config(setId: number): Promise<SetConfig> {
+    let p = this.configs.get(setId);
+    if (!p) {
+      p = this.q.get<{ name: string; config: string }>('SELECT name, config FROM reference_sets WHERE id = ?', [setId])
+        .then((r) => {
+          if (!r) throw new Error('the reference set is no longer stored');
+          return readSetConfig(r.config, r.name);
+        });
+      this.configs.set(setId, p);
+    }
+    return p;
+  }
+}
+
+/** Where each stored fingerprint comes from, in the words of its case or reference set. */
+async function resolveWheres(q: Queryable, rows: Map<number, StoredRow>): Promise<Map<number, Where>> {
+  const out = new Map<number, Where>();
+  const evidence = [...rows.values()].filter((r) => r.source === 'evidence' && typeof r.evidence_id === 'string');
+  for (let i = 0; i < evidence.length; i += 500) {
+    const chunk = evidence.slice(i, i + 500);
+    const found = new Map((await q.all<{ id: string; case_id: string; file_name: string; title: string }>(
+      `SELECT e.id, e.case_id, e.file_name, c.title FROM evidence e JOIN cases c ON c.id = e.case_id WHERE e.id IN (${chunk.map(() => '?').join(', ')})`,
+      chunk.map((r) => r.evidence_id!))).map((e) => [e.id, e]));
+    for (const r of chunk) {
+      const e = found.get(r.evidence_id!);
+      if (e) out.set(r.id, { source: 'evidence', caseId: e.case_id, caseTitle: String(e.title), evidenceId: e.id, fileName: String(e.file_name) });
+    }
+  }
+  const refs = [...rows.values()].filter((r) => r.source === 'reference' && Number.isSafeInteger(r.reference_adapter_id));
+  for (let i = 0; i < refs.length; i += 500) {
+    const chunk = refs.slice(i, i + 500);
+    const found = new Map((await q.all<{ id: number; name: string; label: number; source: string; set_name: string }>(
+      `SELECT a.id, a.name, a.label, a.source, s.name AS set_name FROM reference_adapters a JOIN reference_sets s ON s.id = a.set_id
+       WHERE a.id IN (${chunk.map(() => '?').join(', ')})`, chunk.map((r) => r.reference_adapter_id!))).map((a) => [a.id, a]));
+    for (const r of chunk) {
+      const a = found.get(r.reference_adapter_id!);
+      if (a) out.set(r.id, { source: 'reference', set: String(a.set_name), adapterId: a.id, name: String(a.name), label: Number(a.label), file: String(a.source) });
+    }
+  }
+  return out;
+}
+
+async function searched(q: Queryable): Promise<SearchResult['searched']> {
+  const out = { evidence: 0, referenceAdapters: 0, unreadable: 0 };
+  for (const r of await q.all<{ source: string; status: string; n: number }>(
+    'SELECT source, status, COUNT(*) AS n FROM provenance_fingerprints GROUP BY source, status')) {
+    if (r.status !== 'indexed') out.unreadable += r.n;
+    else if (r.source === 'evidence') out.evidence += r.n;
+    else out.referenceAdapters += r.n;
+  }
+  return out;
+}
