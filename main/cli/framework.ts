@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AuditError, toApiError } from '../errors.ts';
 import { closest } from './suggest.ts';
+import { jsonReplacer } from '../api/json.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -88,13 +89,6 @@ export function checkOptions(argv: string[], options: Options): void {
     }
     if (spec.type === 'boolean' && token.inlineValue) throw usageError(`${token.rawName} takes no value`);
   }
-}
-
-/** Typed arrays print as plain number lists; bigints as numbers. */
-export function jsonReplacer(_key: string, value: unknown): unknown {
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
-  if (typeof value === 'bigint') return Number(value);
-  return value;
 }
 
 export function requireString(values: Values, name: string): string {

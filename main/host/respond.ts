@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { jsonReplacer } from '../cli/framework.ts';
+import { jsonReplacer } from '../api/json.ts';
 import { toApiError, type ErrorCode } from '../errors.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {

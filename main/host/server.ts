@@ -13,7 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ProgressEvent } from '../api/contract.ts';
-import { jsonReplacer } from '../cli/framework.ts';
+import { jsonReplacer } from '../api/json.ts';
 import { dispatch, type HandlerTable } from '../services/dispatch.ts';
 import type { JobRegistry } from '../services/jobs.ts';
 import { CONTENT_SECURITY_POLICY } from '../api/security.ts';

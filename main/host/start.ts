@@ -7,7 +7,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createServices } from '../services/create.ts';
-import { chromiumRenderer } from '../reports/render.ts';
 import { startHost } from './server.ts';
 import { hostDialogs } from './dialogs.ts';
 
@@ -19,7 +18,6 @@ const dialogs = hostDialogs(process.env.LORA_AUDIT_HOST_DIALOG_FILE);
 const services = await createServices({
   host: 'headless',
   dataDir,
-  renderPdf: { start: () => chromiumRenderer() },
   openFiles: dialogs.openFiles,
   saveFile: dialogs.saveFile,
 });

@@ -22,7 +22,7 @@ export interface ServiceOptions {
   appVersion?: string;
   /** Electron passes printToPDF; the headless host passes a launcher for Chromium, started on the
    *  first report and kept for the next. */
-  renderPdf: PdfRenderer | { start(): Promise<{ render: PdfRenderer; close(): Promise<void> }> };
+  renderPdf?: PdfRenderer | { start(): Promise<{ render: PdfRenderer; close(): Promise<void> }> };
   openFiles(req: Req<'dialog.openFiles'>): Promise<string[]>;
   saveFile(req: Req<'dialog.saveFile'>): Promise<string | null>;
 }
@@ -52,7 +52,9 @@ export async function createServices(options: ServiceOptions): Promise<Services>
 
   let rendererPromise: Promise<{ render: PdfRenderer; close(): Promise<void> }> | null = null;
   const renderer = async (): Promise<PdfRenderer> => {
-    const given = options.renderPdf;
+    // absent: Playwright's Chromium, started on the first report and kept for the next (the headless
+    // host, the CLI); the Electron shell passes its own printToPDF
+    const given = options.renderPdf ?? { start: async () => (await import('../reports/render.ts')).chromiumRenderer() };
     if (typeof given === 'function') return given;
     rendererPromise ??= given.start();
     return (await rendererPromise).render;
