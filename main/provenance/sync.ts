@@ -37,6 +37,16 @@ export async function syncIndex(db: Database, opts: SyncOptions): Promise<SyncRe
   return report;
 }
 
+/** Empties the index; the next syncIndex rebuilds it from the evidence copies and the reference rows
+ *  (the answer to an index someone may have edited: it has no integrity of its own). */
+export async function clearIndex(db: Database): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const table of ['provenance_module_index', 'provenance_adapter_index', 'provenance_fingerprints', 'provenance_reference_sets', 'provenance_layouts', 'provenance_modules']) {
+      await tx.run(`DELETE FROM ${table}`);
+    }
+  });
+}
+
 async function dropStaleEvidence(db: Database): Promise<number> {
   return db.transaction(async (tx) => {
     const stale = await tx.all<{ id: number }>(`SELECT f.id FROM provenance_fingerprints f LEFT JOIN evidence e ON e.id = f.evidence_id

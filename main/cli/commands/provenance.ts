@@ -2,7 +2,8 @@
 // fingerprints against every evidence item of every case and every adapter of every reference set in
 // the database (main/provenance/). JSON: {index, results: [{file, sha256, fingerprint, matches: [{kind,
 // where, modules, basis, factor?, distance?, threshold?, detail}], truncated, searched, skipped, near,
-// notes} | {file, error}]}. Exit 1 when a file could not be read at all.
+// notes} | {file, error}]}. Exit 1 when a file could not be read at all. --rebuild recomputes the whole
+// index first (from the evidence copies and the reference sets' rows).
 import { storedFile, storeRoot } from '../../cases/store.ts';
 import { defaultDbPath, openDatabase } from '../../db/open.ts';
 import { toApiError, type ApiError } from '../../errors.ts';
@@ -10,7 +11,7 @@ import { visible } from '../../intake/disclosure.ts';
 import { checkFingerprinted, syncIndex, type ProvenanceReport } from '../../provenance/check.ts';
 import { nearCalibrationText } from '../../provenance/describe.ts';
 import { fingerprintFile } from '../../provenance/file.ts';
-import type { SyncReport } from '../../provenance/sync.ts';
+import { clearIndex, type SyncReport } from '../../provenance/sync.ts';
 import { usageError, type Command } from '../framework.ts';
 
 type Entry = ProvenanceReport | { file: string; error: ApiError };
@@ -20,13 +21,15 @@ export const command: Command<Output> = {
   name: 'provenance',
   summary: 'Where an adapter came from: identical files, the same update in another format, dtype or factorisation, '
     + 'rescaled copies, module subsets and near neighbours, among every case\'s evidence and every reference set.',
-  usage: 'provenance <file…> [--db <path>] [--json]',
-  options: { db: { type: 'string' } },
+  usage: 'provenance <file…> [--rebuild] [--db <path>] [--json]',
+  options: { db: { type: 'string' }, rebuild: { type: 'boolean' } },
   async run(ctx, values, positionals) {
     if (positionals.length === 0) throw usageError('name at least one adapter file');
     const db = await openDatabase(typeof values.db === 'string' && values.db !== '' ? values.db : defaultDbPath());
     try {
       const root = storeRoot(db.path);
+      // the index is derived data: --rebuild throws it away and recomputes it from what it indexes
+      if (values.rebuild === true) await clearIndex(db);
       const sync = await syncIndex(db, { evidenceFile: (rel) => storedFile(root, rel), signal: ctx.signal, log: ctx.log });
       const results: Entry[] = [];
       for (const path of positionals) {
