@@ -79,7 +79,7 @@ export function regauge(modules: ModuleWeights[], seed: number): ModuleWeights[]
 /** Gauss–Jordan with partial pivoting (r ≤ 8 here). */
 function invert(m: number[], r: number): number[] {
   const a = m.slice();
-  const inv = Array.from({ length: r * r }, (_, k) => (k % (r + 1) === 0 ? 1 : 0));
+  const inv: number[] = Array.from({ length: r * r }, (_, k) => (k % (r + 1) === 0 ? 1 : 0));
   for (let col = 0; col < r; col++) {
     let p = col;
     for (let i = col + 1; i < r; i++) if (Math.abs(a[i * r + col]) > Math.abs(a[p * r + col])) p = i;
