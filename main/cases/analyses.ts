@@ -15,7 +15,7 @@ import { resolveActor } from './actor.ts';
 import { appendAudit } from './audit.ts';
 import { getCase } from './cases.ts';
 import { getEvidence } from './evidence.ts';
-import { sha256File } from '../common/hashing.ts';
+import { sha256File, sha256Hex } from '../common/hashing.ts';
 import { newId } from './ids.ts';
 import { appVersion } from './version.ts';
 
@@ -117,16 +117,18 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
     result, methodVersion: result.method.version, appVersion: appVersion(), backend: result.backend,
     startedAt, finishedAt: new Date().toISOString(),
   };
+  // the exact text stored, hashed into the audit entry: a later edit of any part of the result shows (trail-rows.ts)
+  const resultText = JSON.stringify(record.result);
   await db.transaction(async (tx) => {
     await tx.run(`INSERT INTO analyses (id, case_id, evidence_id, reference_set, reference_set_id, reference_provenance, mode,
       parameters, result, method_version, app_version, backend, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [record.id, record.caseId, record.evidenceId, record.referenceSet, record.referenceSetId, JSON.stringify(record.referenceProvenance),
-        record.mode, JSON.stringify(record.parameters), JSON.stringify(record.result), record.methodVersion, record.appVersion,
+        record.mode, JSON.stringify(record.parameters), resultText, record.methodVersion, record.appVersion,
         record.backend, record.startedAt, record.finishedAt]);
     await appendAudit(tx, kase.id, actor, 'analysis', {
       analysisId: record.id, evidenceId: item.id, sha256: item.sha256, referenceSet: ref.name, referenceSetId: ref.id,
       mode: record.mode, applicable: result.applicable, estimate: result.estimate, methodVersion: record.methodVersion,
-      appVersion: record.appVersion, backend: record.backend,
+      appVersion: record.appVersion, backend: record.backend, resultSha256: sha256Hex(resultText),
     }, record.finishedAt);
   });
   return { status: 'done', evidenceId: item.id, analysis: record };

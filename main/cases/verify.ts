@@ -1,5 +1,6 @@
 // Verifying a case: is everything it recorded still exactly what was recorded? The audit chain is
 // walked (first broken link) and compared with the journal kept beside the database (journal.ts),
+// every row is held to the audit entry that recorded it (trail-rows.ts),
 // every stored evidence copy and companion is re-hashed against its row, every issued report's copy
 // likewise, and every report's signed manifest is compared with the database now (anchors.ts). The
 // verification itself is audited, unless the chain is broken: an entry appended after a cut tail
@@ -13,9 +14,10 @@ import { listEvidence } from './evidence.ts';
 import { compareWithJournal, readJournal } from './journal.ts';
 import { listReports } from './reports.ts';
 import { recoverStore } from './store.ts';
+import { compareCaseRowsWithTrail } from './trail-rows.ts';
 
 export type ProblemKind = 'audit-chain' | 'audit-journal' | 'evidence-hash' | 'evidence-missing' | 'report-hash' | 'report-missing'
-  | 'report-unsigned' | 'report-signature' | 'report-divergence'
+  | 'report-unsigned' | 'report-signature' | 'report-divergence' | 'record-divergence'
   // warnings: they do not make a case fail, and say what could not be checked
   | 'journal-missing' | 'journal-unreadable' | 'reports-not-compared';
 
@@ -63,6 +65,8 @@ export async function verifyCase(db: Database, caseIdOrPrefix: string, options: 
   const anchored = compareWithJournal(journal, await auditRows(db, kase.id));
   problems.push(...anchored.problems);
   warnings.push(...anchored.warnings);
+  // the rows beside the trail: each must be what its entry recorded
+  problems.push(...(await compareCaseRowsWithTrail(db, kase.id)));
   const evidence = await listEvidence(db, kase.id);
   let companions = 0;
   for (const item of evidence) {

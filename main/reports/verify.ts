@@ -171,8 +171,9 @@ async function verifyManifest(path: string, report: ReportVerification, signerCe
 // ---- case-side comparison (main/cases/) can replace its body without touching the signature checks.
 async function compareManifestWithCase(db: Database, manifest: ReportManifest, caseId: string | undefined, pdfSha256: string): Promise<{ caseId: string | null; matches: boolean; problems: string[] }> {
   // dynamic: signed-statement.ts imports verifyReport, so a static import would make a cycle
-  const [{ getCase }, { compareManifestNow, compareSignedReports }, { compareWithJournal, readJournal }, { auditRows }, { checkSignedStatement }] = await Promise.all([
-    import('../cases/cases.ts'), import('../cases/anchors.ts'), import('../cases/journal.ts'), import('../cases/audit.ts'), import('./signed-statement.ts')]);
+  const [{ getCase }, { compareManifestNow, compareSignedReports }, { compareWithJournal, readJournal }, { auditRows }, { checkSignedStatement }, { compareCaseRowsWithTrail }] = await Promise.all([
+    import('../cases/cases.ts'), import('../cases/anchors.ts'), import('../cases/journal.ts'), import('../cases/audit.ts'), import('./signed-statement.ts'),
+    import('../cases/trail-rows.ts')]);
   try {
     const kase = await getCase(db, caseId ?? manifest.case?.id);
     // this report's manifest, every report stored with the case, and the journal beside the database:
@@ -181,6 +182,7 @@ async function compareManifestWithCase(db: Database, manifest: ReportManifest, c
       ...(await compareManifestNow(db, kase.id, manifest, pdfSha256)),
       ...(await compareSignedReports(db, kase.id, checkSignedStatement)),
       ...compareWithJournal(await readJournal(db.path, kase.id), await auditRows(db, kase.id)).problems,
+      ...(await compareCaseRowsWithTrail(db, kase.id)),
     ].map((p) => p.message);
     return { caseId: kase.id, matches: problems.length === 0, problems };
   } catch (err) {

@@ -19,7 +19,7 @@ import { commitStaging, openStore } from '../store.ts';
 import { CASE_JSON, LIMITS, MANIFEST, SIGNATURE, foldersOf, parseManifest, type ArchiveFile, type ArchiveManifest, type ArchiveSignature,
   type CaseRows, type ImportResult, type ListedFile, type VerifyCms } from './format.ts';
 import { readArchive, type EntryHeader, type EntryPlan } from './reader.ts';
-import { checkNewToDatabase, checkRows, insertCaseRows, parseCaseRows } from './rows.ts';
+import { checkNewToDatabase, checkRows, checkRowsRecorded, insertCaseRows, parseCaseRows } from './rows.ts';
 
 export interface ImportOptions {
   actor?: string;
@@ -41,6 +41,7 @@ export async function importCase(db: Database, archive: string, options: ImportO
     const state = new ImportState(db, info, free, work, bad, options);
     const { sha256: archiveSha256 } = await readArchive(file, (h) => state.plan(h), { readSize: info.compressed ? 16 << 10 : 1 << 20, bad });
     const { manifest, rows, signature } = state.finish();
+    checkRowsRecorded(rows, bad);
     const caseId = rows.case.id;
     await db.transaction(async (tx) => {
       // checked again under the write lock: another import of the same case may have committed meanwhile

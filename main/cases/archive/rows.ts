@@ -7,6 +7,7 @@
 import type { Queryable, SqlValue } from '../../db/database.ts';
 import { AuditError } from '../../errors.ts';
 import { verifyChain } from '../audit.ts';
+import { compareRowsWithTrail, type RecordedRows } from '../trail-rows.ts';
 import { CASE_JSON, ROW_TABLES, UUID, isObject, type ArchiveManifest, type CaseRows, type RowTable } from './format.ts';
 
 type Bad = (m: string) => AuditError;
@@ -96,6 +97,13 @@ export function checkRows(rows: CaseRows, manifest: ArchiveManifest, bad: Bad): 
   }
   checkReports(rows, manifest, bad);
   checkFiles(rows, manifest, bad);
+}
+
+/** Every row as its own audit entry recorded it: what case verify checks, checked before the rows are
+ *  written (an edited estimate in an unsigned archive is refused, not imported and found later). */
+export function checkRowsRecorded(rows: CaseRows, bad: Bad): void {
+  const diverging = compareRowsWithTrail(rows as unknown as RecordedRows, rows.audit_log)[0];
+  if (diverging) throw bad(`case.json's rows are not what its audit trail recorded: ${diverging.message}`);
 }
 
 /** Every report the audit trail records as issued is in the archive with the hash it was issued with,

@@ -18,6 +18,7 @@ import { checkSignedStatement } from '../../../main/reports/signed-statement.ts'
 import { verifyReport } from '../../../main/reports/verify.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';
 import type { FeatureEngine } from '../../../native/types.ts';
+import { sha256Hex } from '../../../main/common/hashing.ts';
 import { makePki, type TestPki } from '../reports/pki.ts';
 import { buildReportedCase, copyCase, type ReportedCase } from './anchor-fixture.ts';
 import { rewriteTrail } from './anchor-rewrite.ts';
@@ -48,6 +49,14 @@ beforeEach(async () => {
 afterEach(async () => { await c.cleanup(); });
 
 const verify = () => verifyCase(db, built.caseId, { checkSignedStatement });
+
+/** The report's audit entry made to record the companions its row now holds (what a consistent attacker does). */
+async function recordCompanions(companions: { role: string; sha256: string }[]): Promise<void> {
+  const entry = (await listAudit(db, built.caseId)).find((e) => e.action === 'report' && e.details.reportId === report.id)!;
+  await rewriteTrail(db, c.dbPath, built.caseId, entry.seq, ({ manifestSha256: _m, signatureSha256: _s, ...d }) => ({
+    ...d, ...Object.fromEntries(companions.map((x) => [`${x.role}Sha256`, x.sha256])) }));
+  rmSync(journalPath(c.dbPath), { force: true });   // so that what is shown is the report's own anchor
+}
 const storedManifest = () => JSON.parse(readFileSync(report.companions.find((x) => x.role === 'manifest')!.storedPath, 'utf8')) as ReportManifest;
 
 /** The attack on the estimated evidence: its analysis row gets another estimate and interval, its
@@ -55,10 +64,11 @@ const storedManifest = () => JSON.parse(readFileSync(report.companions.find((x) 
 async function rewriteEstimate(estimate: number): Promise<{ analysisId: string; seq: number }> {
   const [row] = await rawSql(c.dbPath, 'SELECT id, result FROM analyses WHERE evidence_id = ?', [built.evidenceIds[0]]);
   const result = JSON.parse(row.result as string) as Record<string, unknown>;
-  await rawSql(c.dbPath, 'UPDATE analyses SET result = ? WHERE id = ?',
-    [JSON.stringify({ ...result, estimate, interval: { low: estimate, high: estimate, coverage: 0.9, method: 'edited' } }), row.id]);
+  const edited = JSON.stringify({ ...result, estimate, interval: { low: estimate, high: estimate, coverage: 0.9, method: 'edited' } });
+  await rawSql(c.dbPath, 'UPDATE analyses SET result = ? WHERE id = ?', [edited, row.id]);
   const entry = (await listAudit(db, built.caseId)).find((e) => e.action === 'analysis' && e.details.analysisId === row.id)!;
-  await rewriteTrail(db, c.dbPath, built.caseId, entry.seq, (d) => ({ ...d, estimate }));
+  // consistent: the entry records the edited row's estimate and hash, so only the report can tell
+  await rewriteTrail(db, c.dbPath, built.caseId, entry.seq, (d) => ({ ...d, estimate, resultSha256: sha256Hex(edited) }));
   rmSync(journalPath(c.dbPath));
   expect((await verifyAudit(db, built.caseId)).ok).toBe(true);   // the chain alone is satisfied
   return { analysisId: row.id as string, seq: entry.seq };
@@ -87,8 +97,6 @@ describe('signed reports anchor the case', () => {
     for (const mode of ['best', 'faithful'] as const) {
       expect((await runAnalysis(db, built.caseId, built.evidenceIds[0], 'mini', { mode }, engine)).status).toBe('done');
     }
-    // a re-analysis with a changed result (a later row), as a new method version would give
-    await rawSql(c.dbPath, "UPDATE analyses SET result = json_set(result, '$.estimate', 100) WHERE id = (SELECT id FROM analyses WHERE evidence_id = ? ORDER BY started_at DESC LIMIT 1)", [built.evidenceIds[0]]);
     const later = await verify();
     expect(later.problems).toEqual([]);
     expect(later.ok).toBe(true);
@@ -152,6 +160,7 @@ describe('signed reports anchor the case', () => {
       return { role: x.role, fileName: x.fileName, storedPath: `${built.caseId}/reports/${report.id}/${x.fileName}`, size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
     });
     await rawSql(c.dbPath, 'UPDATE reports SET companions = ? WHERE id = ?', [JSON.stringify(companions), report.id]);
+    await recordCompanions(companions);
 
     const v = await verify();
     expect(v.problems).toEqual([expect.objectContaining({ kind: 'report-signature', reportId: report.id,
@@ -168,8 +177,10 @@ describe('signed reports anchor the case', () => {
     // the row's hash brought along: the signature is what refuses it then
     const { sha256File } = await import('../../../main/common/hashing.ts');
     const now = await sha256File(manifest.storedPath);
-    await rawSql(c.dbPath, 'UPDATE reports SET companions = ? WHERE id = ?', [JSON.stringify(report.companions.map((x, i) => ({
-      role: x.role, fileName: x.fileName, storedPath: `${built.caseId}/reports/${report.id}/${x.fileName}`, size: i === 0 ? now.size : x.size, sha256: i === 0 ? now.sha256 : x.sha256 }))), report.id]);
+    const rehashed = report.companions.map((x, i) => ({
+      role: x.role, fileName: x.fileName, storedPath: `${built.caseId}/reports/${report.id}/${x.fileName}`, size: i === 0 ? now.size : x.size, sha256: i === 0 ? now.sha256 : x.sha256 }));
+    await rawSql(c.dbPath, 'UPDATE reports SET companions = ? WHERE id = ?', [JSON.stringify(rehashed), report.id]);
+    await recordCompanions(rehashed);
     expect((await verify()).problems).toEqual([expect.objectContaining({ kind: 'report-signature',
       message: expect.stringContaining('cannot be trusted: the manifest signature does not match its contents') })]);
 
@@ -177,6 +188,7 @@ describe('signed reports anchor the case', () => {
     expect((await verify()).problems).toEqual([expect.objectContaining({ kind: 'report-missing', message: `report ${report.id}: its stored signed manifest (report.manifest.json) is gone` })]);
 
     await rawSql(c.dbPath, "UPDATE reports SET companions = '[]' WHERE id = ?", [report.id]);
+    await recordCompanions([]);   // as a report recorded before companions existed
     expect((await verify()).problems).toEqual([{ kind: 'report-unsigned', reportId: report.id,
       message: `report ${report.id}: no signed manifest is stored with it, so what it certified cannot be compared with the case` }]);
   });

@@ -24,6 +24,14 @@ beforeEach(async () => {
 });
 afterEach(async () => { await t.cleanup(); });
 
+/** A consistent rewrite of note entry `seq`: the note's row and its entry say the same new text. */
+async function rewriteNote(seq: number, text: string): Promise<void> {
+  const [entry] = await rawSql(t.dbPath, 'SELECT details FROM audit_log WHERE case_id = ? AND seq = ?', [caseId, seq]);
+  const { noteId } = JSON.parse(entry.details as string) as { noteId: string };
+  await rawSql(t.dbPath, 'UPDATE notes SET text = ? WHERE id = ?', [text, noteId]);
+  await rewriteTrail(db, t.dbPath, caseId, seq, (d) => ({ ...d, text }));
+}
+
 const journalLines = () => readFileSync(journalPath(t.dbPath), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('audit journal', () => {
@@ -42,7 +50,7 @@ describe('audit journal', () => {
   });
 
   it('names a consistently rewritten entry that the chain check passes', async () => {
-    await rewriteTrail(db, t.dbPath, caseId, 3, () => ({ noteId: 'n', text: 'a note nobody wrote' }));
+    await rewriteNote(3, 'a note nobody wrote');
     expect((await verifyAudit(db, caseId)).ok).toBe(true);   // the attack: the chain alone is satisfied
 
     const v = await verifyCase(db, caseId);
@@ -55,6 +63,7 @@ describe('audit journal', () => {
   it('names a cut tail when the head was moved back with it', async () => {
     const trail = await auditRows(db, caseId);
     await rawSql(t.dbPath, 'DELETE FROM audit_log WHERE case_id = ? AND seq >= 5', [caseId]);
+    await rawSql(t.dbPath, "DELETE FROM notes WHERE text IN ('note 4', 'note 5')");   // the rows those entries recorded, with them
     await rawSql(t.dbPath, 'UPDATE cases SET audit_head_seq = 4, audit_head_hash = ? WHERE id = ?', [trail[3].hash, caseId]);
     expect((await verifyAudit(db, caseId)).ok).toBe(true);
 
@@ -65,7 +74,7 @@ describe('audit journal', () => {
 
   it('says plainly when there is no journal anchor (a warning: older databases still verify)', async () => {
     rmSync(journalPath(t.dbPath));
-    await rewriteTrail(db, t.dbPath, caseId, 3, () => ({ noteId: 'n', text: 'rewritten with the journal deleted' }));
+    await rewriteNote(3, 'rewritten with the journal deleted');
     const v = await verifyCase(db, caseId);
     expect(v.ok).toBe(true);
     expect(v.warnings).toEqual([expect.objectContaining({ kind: 'journal-missing',
@@ -84,7 +93,7 @@ describe('audit journal', () => {
     expect(read.unreadable).toEqual([1, 2, 3, 10]);
     expect(read.lines.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5, 6]);
 
-    await rewriteTrail(db, t.dbPath, caseId, 4, () => ({ noteId: 'n', text: 'changed' }));
+    await rewriteNote(4, 'changed');
     const v = await verifyCase(db, caseId);
     expect(v.problems.map((p) => [p.kind, p.seq])).toEqual([['audit-journal', 4]]);
     expect(v.warnings).toEqual([expect.objectContaining({ kind: 'journal-unreadable', message: expect.stringContaining('4 unreadable line(s) (line 1, 2, 3, 10)') })]);
