@@ -6,19 +6,27 @@ import type { Queryable } from '../db/database.ts';
 import { toApiError } from '../errors.ts';
 import { readNearCalibration, type NearCalibration } from './calibration.ts';
 import { FINGERPRINT_FORMAT, unpackFingerprint, type Fingerprint } from './fingerprint.ts';
-import { adapterKeys, FLOOR_COMPUTED, FLOOR_REFERENCE, informative, shapeBox, sigmaDistance } from './keys.ts';
+import { adapterKeys, FLOOR_COMPUTED, FLOOR_REFERENCE, informative, shapeBox, sigmaDistance, tolerance } from './keys.ts';
 import { compareFingerprints, type Comparison } from './match.ts';
 import { describeMatch, type MatchKind, type ProvenanceMatch, type Where } from './describe.ts';
 import { layoutIdOf, moduleIds, POSITIONS, readDescribe, readLayout, readReferenceFingerprint, readSetConfig, type Describe, type SetConfig } from './store.ts';
 
-/** Module-index hits read per query; beyond it the pre-filter says it was saturated. */
-export const MAX_HITS = 50_000;
-/** Stored fingerprints compared in full per query (most module hits first). */
-export const MAX_CANDIDATES = 1_000;
-/** Stored adapters checked for `near` per query. */
-export const MAX_NEAR_CANDIDATES = 500;
-/** Matches reported per query (strongest kinds first); the rest are counted. */
-export const MAX_MATCHES = 100;
+export interface SearchLimits {
+  /** Module-index hits read per query; beyond it the pre-filter says it was saturated. */
+  hits: number;
+  /** Stored fingerprints compared in full per query (identical files, then the same-update box, then most module hits). */
+  candidates: number;
+  /** Stored adapters checked for `near` per query. */
+  near: number;
+  /** Matches reported per query (strongest kinds first); the rest are counted. */
+  matches: number;
+}
+
+export const SEARCH_LIMITS: SearchLimits = { hits: 50_000, candidates: 1_000, near: 500, matches: 100 };
+/** Half-width of the adapter-key box that looks for the same update directly (beyond the query's own
+ *  tolerance), relative to ‖σ(ΔW)‖: a bfloat16 re-save moves it by well under 1 %. It keeps a same-update
+ *  candidate first in line when the module shapes are not distinctive enough to rank candidates. */
+const SAME_UPDATE_BOX = 0.02;
 
 export interface Query {
   sha256: string;
@@ -30,7 +38,7 @@ export interface Query {
 
 export interface SearchResult {
   matches: ProvenanceMatch[];
-  /** Matches beyond MAX_MATCHES, not listed. */
+  /** Matches beyond the limit, not listed. */
   truncated: number;
   /** What was searched. */
   searched: { evidence: number; referenceAdapters: number; unreadable: number };
@@ -43,6 +51,8 @@ export interface SearchResult {
 interface Candidate {
   id: number;
   identical: boolean;
+  /** Inside the same-update box of the adapter keys. */
+  exact: boolean;
   hits: number;
   near: boolean;
 }
@@ -50,27 +60,39 @@ interface Candidate {
 interface StoredRow {
   id: number; source: string; evidence_id: string | null; reference_adapter_id: number | null; set_id: number | null;
   sha256: string | null; status: string; reason: string; layout_id: number | null; describe: string; data: unknown; format: number;
+  /** A reference adapter's stored features and set, read with the row (one query for all candidates). */
+  features: unknown; adapter_set_id: number | null;
 }
 
-export async function searchIndex(q: Queryable, query: Query): Promise<SearchResult> {
+export async function searchIndex(q: Queryable, query: Query, limits: SearchLimits = SEARCH_LIMITS): Promise<SearchResult> {
   const notes: string[] = [];
   const near = await readNearCalibration(q);
   const candidates = new Map<number, Candidate>();
   const candidate = (id: number) => {
     let c = candidates.get(id);
-    if (!c) candidates.set(id, (c = { id, identical: false, hits: 0, near: false }));
+    if (!c) candidates.set(id, (c = { id, identical: false, exact: false, hits: 0, near: false }));
     return c;
   };
-  for (const r of await q.all<{ id: number }>(`SELECT id FROM provenance_fingerprints WHERE sha256 = ? LIMIT ${MAX_CANDIDATES}`, [query.sha256])) {
+  for (const r of await q.all<{ id: number }>(`SELECT id FROM provenance_fingerprints WHERE sha256 = ? LIMIT ${limits.candidates}`, [query.sha256])) {
     candidate(r.id).identical = true;
   }
   if (query.fp) {
-    for (const [id, hits] of await moduleHits(q, query.fp, notes)) candidate(id).hits = hits;
-    if (near.threshold !== null) for (const id of await nearHits(q, query.fp, near.threshold, notes)) candidate(id).near = true;
+    const layout = await layoutIdOf(q, query.fp.modules.map((m) => m.id), false);
+    if (layout !== null) {
+      const k = adapterKeys(query.fp);
+      const exactBox = 2 * query.fp.modules.reduce((s, m) => s + tolerance({ m, floor: FLOOR_COMPUTED }), 0) + SAME_UPDATE_BOX * k.norm;
+      for (const id of await adapterHits(q, layout, query.fp, exactBox, limits.candidates, notes, 'same-update')) candidate(id).exact = true;
+      if (near.threshold !== null) {
+        const d = near.threshold * k.norm / (1 - near.threshold);
+        for (const id of await adapterHits(q, layout, query.fp, d, limits.near, notes, 'near')) candidate(id).near = true;
+      }
+    }
+    for (const [id, hits] of await moduleHits(q, query.fp, limits.hits, notes)) candidate(id).hits = hits;
   }
-  const ranked = [...candidates.values()].sort((a, b) => Number(b.identical) - Number(a.identical) || b.hits - a.hits || a.id - b.id);
-  if (ranked.length > MAX_CANDIDATES) notes.push(`${ranked.length} stored fingerprints were candidates; the ${MAX_CANDIDATES} with the most agreeing modules were compared`);
-  const chosen = ranked.slice(0, MAX_CANDIDATES);
+  const ranked = [...candidates.values()].sort((a, b) => Number(b.identical) - Number(a.identical) || Number(b.exact) - Number(a.exact)
+    || b.hits - a.hits || a.id - b.id);
+  if (ranked.length > limits.candidates) notes.push(`${ranked.length} stored fingerprints were candidates; the first ${limits.candidates} were compared (identical files, then those inside the same-update box, then those with the most agreeing modules)`);
+  const chosen = ranked.slice(0, limits.candidates);
 
   const rows = await storedRows(q, chosen.map((c) => c.id));
   const wheres = await resolveWheres(q, rows);
@@ -107,7 +129,7 @@ export async function searchIndex(q: Queryable, query: Query): Promise<SearchRes
   }
   matches.sort(byStrength);
   return {
-    matches: matches.slice(0, MAX_MATCHES), truncated: Math.max(0, matches.length - MAX_MATCHES),
+    matches: matches.slice(0, limits.matches), truncated: Math.max(0, matches.length - limits.matches),
     searched: await searched(q), skipped, near, notes,
   };
 }
@@ -119,13 +141,13 @@ function byStrength(a: ProvenanceMatch, b: ProvenanceMatch): number {
 }
 
 /** Stored fingerprints whose indexed modules' shape boxes overlap the query's: id → modules that overlap. */
-async function moduleHits(q: Queryable, fp: Fingerprint, notes: string[]): Promise<Map<number, number>> {
+async function moduleHits(q: Queryable, fp: Fingerprint, limit: number, notes: string[]): Promise<Map<number, number>> {
   const modules = fp.modules.filter((m) => informative({ m, floor: FLOOR_COMPUTED }));
   const dictionary = await moduleIds(q, modules.map((m) => m.id), false);
   const boxes = modules.filter((m) => dictionary.has(m.id)).map((m) => ({ module: dictionary.get(m.id)!, box: shapeBox({ m, floor: FLOOR_COMPUTED }) }));
   const hits = new Map<number, number>();
   let total = 0;
-  for (let i = 0; i < boxes.length && total < MAX_HITS; i += 100) {
+  for (let i = 0; i < boxes.length && total <= limit; i += 100) {
     const chunk = boxes.slice(i, i + 100);
     const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
     const params = chunk.flatMap(({ module, box }) => [module, box.lo[0], box.hi[0], box.lo[1], box.hi[1], box.lo[2], box.hi[2], box.lo[3], box.hi[3]]);
@@ -133,38 +155,38 @@ async function moduleHits(q: Queryable, fp: Fingerprint, notes: string[]): Promi
       SELECT r.id FROM b JOIN provenance_module_index r ON r.module_lo <= b.m AND r.module_hi >= b.m
         AND r.s1_lo <= b.h1 AND r.s1_hi >= b.l1 AND r.s2_lo <= b.h2 AND r.s2_hi >= b.l2
         AND r.s3_lo <= b.h3 AND r.s3_hi >= b.l3 AND r.s4_lo <= b.h4 AND r.s4_hi >= b.l4
-      LIMIT ${MAX_HITS - total + 1}`, params);
+      LIMIT ${limit - total + 1}`, params);
     total += rows.length;
     for (const r of rows) {
       const id = Math.floor(r.id / POSITIONS);
       hits.set(id, (hits.get(id) ?? 0) + 1);
     }
   }
-  if (total > MAX_HITS) notes.push(`the module pre-filter matched more than ${MAX_HITS} stored modules (their σ(ΔW) shapes are not distinctive); candidates may be missing`);
+  if (total > limit) notes.push(`the module pre-filter matched more than ${limit} stored modules (their σ(ΔW) shapes are not distinctive); candidates may be missing`);
   return hits;
 }
 
-/** Stored adapters of the query's layout within the near threshold on every adapter key (keys.ts). */
-async function nearHits(q: Queryable, fp: Fingerprint, threshold: number, notes: string[]): Promise<number[]> {
-  const layout = await layoutIdOf(q, fp.modules.map((m) => m.id), false);
-  if (layout === null) return [];
+/** Stored adapters of the query's layout within `d` of the query on every adapter key (keys.ts): all
+ *  those whose concatenated σ(ΔW) lies within distance d of the query's. */
+async function adapterHits(q: Queryable, layout: number, fp: Fingerprint, d: number, limit: number, notes: string[], what: string): Promise<number[]> {
   const k = adapterKeys(fp);
-  if (!(k.norm > 0)) return [];
-  const d = threshold * k.norm / (1 - threshold);
+  if (!(k.norm > 0) || !Number.isFinite(d)) return [];
   const params = [layout, layout, k.norm + d, k.norm - d, ...k.projections.flatMap((p) => [p + d, p - d])];
   const rows = await q.all<{ id: number }>(`SELECT id FROM provenance_adapter_index WHERE layout_lo <= ? AND layout_hi >= ?
     AND norm_lo <= ? AND norm_hi >= ? AND p1_lo <= ? AND p1_hi >= ? AND p2_lo <= ? AND p2_hi >= ? AND p3_lo <= ? AND p3_hi >= ?
-    LIMIT ${MAX_NEAR_CANDIDATES + 1}`, params);
-  if (rows.length > MAX_NEAR_CANDIDATES) notes.push(`more than ${MAX_NEAR_CANDIDATES} stored adapters fall inside the near pre-filter; ${MAX_NEAR_CANDIDATES} were checked`);
-  return rows.slice(0, MAX_NEAR_CANDIDATES).map((r) => r.id);
+    LIMIT ${limit + 1}`, params);
+  if (rows.length > limit) notes.push(`more than ${limit} stored adapters fall inside the ${what} pre-filter; ${limit} were checked`);
+  return rows.slice(0, limit).map((r) => r.id);
 }
 
 async function storedRows(q: Queryable, ids: number[]): Promise<Map<number, StoredRow>> {
   const out = new Map<number, StoredRow>();
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
-    for (const r of await q.all<StoredRow>(`SELECT id, source, evidence_id, reference_adapter_id, set_id, sha256, status, reason, layout_id,
-      describe, data, format FROM provenance_fingerprints WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk)) out.set(r.id, r);
+    for (const r of await q.all<StoredRow>(`SELECT f.id, f.source, f.evidence_id, f.reference_adapter_id, f.set_id, f.sha256, f.status,
+      f.reason, f.layout_id, f.describe, f.data, f.format, a.features, a.set_id AS adapter_set_id FROM provenance_fingerprints f
+      LEFT JOIN reference_adapters a ON f.source = 'reference' AND a.id = f.reference_adapter_id
+      WHERE f.id IN (${chunk.map(() => '?').join(', ')})`, chunk)) out.set(r.id, r);
   }
   return out;
 }
@@ -185,9 +207,8 @@ class StoredReader {
       const names = await this.layout(row.layout_id);
       return { fp: unpackFingerprint(row.data, names), floor: FLOOR_COMPUTED };
     }
-    const adapter = await this.q.get<{ features: unknown; set_id: number }>('SELECT features, set_id FROM reference_adapters WHERE id = ?', [row.reference_adapter_id]);
-    if (!adapter) throw new Error('the reference adapter is no longer stored');
-    return { fp: readReferenceFingerprint(adapter.features, await this.config(adapter.set_id)), floor: FLOOR_REFERENCE };
+    if (row.adapter_set_id === null) throw new Error('the reference adapter is no longer stored');
+    return { fp: readReferenceFingerprint(row.features, await this.config(row.adapter_set_id)), floor: FLOOR_REFERENCE };
   }
 
   private layout(id: number): Promise<string[]> {

@@ -11,10 +11,13 @@
 //   ./node_modules/.bin/node test/bench/provenance.bench.ts
 //   PROVENANCE_BENCH_ADAPTERS=2000   a quick run
 //   PROVENANCE_BENCH_RUNS=9          searches timed (default 7)
+//   PROVENANCE_BENCH_SHAPES=same     the pre-filter's worst case: every stored module has the query's σ(ΔW)
+//                                    shape (each scaled differently), so the module R-tree selects nothing
+//                                    and the candidate bounds (MAX_HITS, MAX_CANDIDATES) do the work
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../main/db/open.ts';
+import { openDatabase } from '../../main/services/database.ts';
 import { writeStandalone } from '../../main/generator/adapters.ts';
 import { packFeatures } from '../../main/reference/features-blob.ts';
 import { fingerprintFile } from '../../main/provenance/file.ts';
@@ -27,6 +30,7 @@ import { randomAdapter, sd1Modules } from '../unit/reference/fixture.ts';
 
 const ADAPTERS = Number(process.env.PROVENANCE_BENCH_ADAPTERS ?? 10_000);
 const RUNS = Number(process.env.PROVENANCE_BENCH_RUNS ?? 7);
+const SAME_SHAPES = process.env.PROVENANCE_BENCH_SHAPES === 'same';
 const RANK = 8;
 const SIZES = [1, 5, 10, 20, 50, 100, 200, 300, 400, 500];
 const layout = sd1Modules(1);
@@ -61,10 +65,18 @@ function syntheticFeatures(seed: number): ModuleFeatures[] {
   });
 }
 
+/** The query's own spectra, each module scaled by its own factor: no module shape tells them apart. */
+function sameShapes(features: ModuleFeatures[], k: number): ModuleFeatures[] {
+  return features.map((f, m) => {
+    const c = 1.5 + k / ADAPTERS + (m % 7) * 0.01;
+    return { ...f, sigmaDW: f.sigmaDW.map((v) => v * c), normDW: f.normDW * c };
+  });
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'lora-audit-bench-provenance-'));
 try {
   console.log(`provenance bench: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, ` +
-    `load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${ADAPTERS} stored adapters`);
+    `load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}, ${ADAPTERS} stored adapters${SAME_SHAPES ? ', all of the query\'s σ(ΔW) shapes' : ''}`);
   const db = await openDatabase(join(dir, 'cases.sqlite'));
   // the real adapter: written as kohya (the query) and stored, by its features, among the synthetic ones
   const real = randomAdapter(layout, RANK, 7).map((m) => ({ ...m, a: Float32Array.from(m.a), b: Float32Array.from(m.b) }));
@@ -82,7 +94,7 @@ try {
       const rows: unknown[] = [];
       const n = Math.min(100, ADAPTERS - i);
       for (let k = i; k < i + n; k++) {
-        const features = k === realAt ? realFeatures : syntheticFeatures(k + 1);
+        const features = k === realAt ? realFeatures : SAME_SHAPES ? sameShapes(realFeatures, k) : syntheticFeatures(k + 1);
         rows.push(set.lastID, `set-${Math.floor(k / SIZES.length)}`, SIZES[k % SIZES.length], `synthetic row ${k}`, packFeatures(features, ids, RANK));
       }
       await tx.run(`INSERT INTO reference_adapters (set_id, name, label, source, features) VALUES ${Array(n).fill('(?, ?, ?, ?, ?)').join(', ')}`, rows as never);
@@ -106,7 +118,8 @@ try {
   console.log(`| build the provenance index of the set | ${index.ms.toFixed(0)} | ${index.cpuMs.toFixed(0)} | once per set state; ${result.near.sets[0]?.pairs ?? 0} calibration pairs |`);
   console.log(`| fingerprint the query file (kohya, ${(fp.fp!.modules.length)} modules) | ${median(files.map((f) => f.ms)).toFixed(1)} | ${median(files.map((f) => f.cpuMs)).toFixed(1)} | read, σ(ΔW), probe sketches |`);
   console.log(`| **search ${result.searched.referenceAdapters} stored adapters** | **${median(searches.map((s) => s.ms)).toFixed(1)}** | ${median(searches.map((s) => s.cpuMs)).toFixed(1)} | ` +
-    `${result.matches.length} match(es): ${result.matches.map((m) => m.kind).join(', ')}; runs ${searches.map((s) => s.ms.toFixed(0)).join(' ')} |`);
+    `${result.matches.length} match(es): ${result.matches.map((m) => m.kind).join(', ')}; runs ${searches.map((s) => s.ms.toFixed(0)).join(' ')}` +
+    `${result.notes.length ? `; notes: ${result.notes.join('; ')}` : ''} |`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { createCase } from '../../../main/cases/cases.ts';
 import { storedFile, storeRoot } from '../../../main/cases/store.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { diffusersKey } from '../../../main/intake/naming.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 import { checkFingerprinted, type ProvenanceReport } from '../../../main/provenance/check.ts';
+import { SEARCH_LIMITS, searchIndex } from '../../../main/provenance/search.ts';
 import { fingerprintFile } from '../../../main/provenance/file.ts';
 import { clearIndex, syncIndex } from '../../../main/provenance/sync.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
@@ -123,6 +124,32 @@ describe('a hostile database', () => {
       ['provenance', kohya, '--rebuild', '--db', dbPath]);
     expect(rebuilt.data.index).toMatchObject({ evidenceIndexed: 1, referenceSetsIndexed: ['wise'] });
     expect(rebuilt.data.results[0].matches.map((m) => `${m.kind} ${m.where.source}`).sort()).toEqual(['same-update evidence', 'same-update reference']);
+  });
+});
+
+describe('a hostile library', () => {
+  it('stuffed with the query\'s own module shapes (each module scaled apart) still puts the same update first in line', async () => {
+    const original = adapterWeights(1);
+    // every module of every decoy has the original's σ(ΔW) shape at another scale: the module R-tree
+    // cannot rank them, and the candidate bound below leaves room for 3 of 11
+    const decoys = Array.from({ length: 10 }, (_, k) => ({
+      file: `decoy-${k}.safetensors`, name: 'decoy', size: k + 1,
+      modules: original.map((m, i) => ({ ...m, b: m.b.map((v) => v * (1.5 + 0.1 * k + 0.01 * i)) })),
+    }));
+    const folder = writeReferenceFolder(join(t.dir, 'stuffed'), [...decoys, { file: 'panda-10.safetensors', name: 'panda', size: 10, modules: original }]);
+    const db = await openDatabase(join(t.dir, 'stuffed-lab', 'cases.sqlite'));
+    const engine = await createFeatureEngine({ backend: 'cpu' });
+    try {
+      await importReference(db, { name: 'stuffed', paths: [folder], engine });
+      await syncIndex(db, { evidenceFile: () => { throw new Error('no evidence here'); } });
+      const f = await fingerprintFile(kohya);
+      const r = await searchIndex(db, { sha256: f.sha256, fp: f.fp, describe: { family: f.family, dtypes: f.dtypes } }, { ...SEARCH_LIMITS, candidates: 3 });
+      expect(r.matches.map((m) => [m.kind, m.where.source === 'reference' && m.where.name])).toEqual([['same-update', 'panda']]);
+      expect(r.notes).toContain('11 stored fingerprints were candidates; the first 3 were compared (identical files, then those inside the same-update box, then those with the most agreeing modules)');
+    } finally {
+      engine.dispose();
+      await db.close();
+    }
   });
 });
 
