@@ -22,9 +22,8 @@ export interface ProvenanceReport extends SearchResult {
 
 export type CheckOptions = SyncOptions;
 
-export async function checkFingerprinted(q: Queryable, file: FileFingerprint, sync: SyncReport | null, excludeEvidenceId?: string): Promise<ProvenanceReport> {
-  const describe = { family: file.family, dtypes: file.dtypes };
-  const result = await searchIndex(q, { sha256: file.sha256, fp: file.fp, describe, ...(excludeEvidenceId ? { excludeEvidenceId } : {}) });
+export async function checkFingerprinted(q: Queryable, file: FileFingerprint, sync: SyncReport | null): Promise<ProvenanceReport> {
+  const result = await searchIndex(q, { sha256: file.sha256, fp: file.fp, describe: { family: file.family, dtypes: file.dtypes } });
   return {
     file: file.file, sha256: file.sha256,
     fingerprint: file.fp ? { status: 'indexed', family: file.family, modules: file.fp.modules.length }

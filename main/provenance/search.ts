@@ -32,8 +32,6 @@ export interface Query {
   sha256: string;
   fp: Fingerprint | null;
   describe: Describe;
-  /** The evidence item this query is (add-evidence): not matched with itself. */
-  excludeEvidenceId?: string;
 }
 
 export interface SearchResult {
@@ -54,7 +52,6 @@ interface Candidate {
   /** Inside the same-update box of the adapter keys. */
   exact: boolean;
   hits: number;
-  near: boolean;
 }
 
 interface StoredRow {
@@ -70,7 +67,7 @@ export async function searchIndex(q: Queryable, query: Query, limits: SearchLimi
   const candidates = new Map<number, Candidate>();
   const candidate = (id: number) => {
     let c = candidates.get(id);
-    if (!c) candidates.set(id, (c = { id, identical: false, exact: false, hits: 0, near: false }));
+    if (!c) candidates.set(id, (c = { id, identical: false, exact: false, hits: 0 }));
     return c;
   };
   for (const r of await q.all<{ id: number }>(`SELECT id FROM provenance_fingerprints WHERE sha256 = ? LIMIT ${limits.candidates}`, [query.sha256])) {
@@ -84,7 +81,7 @@ export async function searchIndex(q: Queryable, query: Query, limits: SearchLimi
       for (const id of await adapterHits(q, layout, query.fp, exactBox, limits.candidates, notes, 'same-update')) candidate(id).exact = true;
       if (near.threshold !== null) {
         const d = near.threshold * k.norm / (1 - near.threshold);
-        for (const id of await adapterHits(q, layout, query.fp, d, limits.near, notes, 'near')) candidate(id).near = true;
+        for (const id of await adapterHits(q, layout, query.fp, d, limits.near, notes, 'near')) candidate(id);
       }
     }
     for (const [id, hits] of await moduleHits(q, query.fp, limits.hits, notes)) candidate(id).hits = hits;
@@ -103,7 +100,6 @@ export async function searchIndex(q: Queryable, query: Query, limits: SearchLimi
     const row = rows.get(c.id);
     const where = row ? wheres.get(row.id) : undefined;
     if (!row || !where) continue; // gone since the search began, or its evidence/adapter row is: the next sync drops it
-    if (row.source === 'evidence' && row.evidence_id === query.excludeEvidenceId) continue;
     if (c.identical) {
       matches.push(describeMatch({ kind: 'identical-file', where, query, stored: readDescribe(row.describe), sha256: query.sha256 }));
       continue;
@@ -122,7 +118,8 @@ export async function searchIndex(q: Queryable, query: Query, limits: SearchLimi
       matches.push(describeMatch({ kind: comparison.kind, where, query, stored: readDescribe(row.describe), comparison }));
       continue;
     }
-    if (c.near && near.threshold !== null) {
+    if (near.threshold !== null) {
+      // every adapter within the threshold is in the near box; one found otherwise is measured all the same
       const d = sigmaDistance(query.fp, stored.fp);
       if (d !== null && d < near.threshold) matches.push(describeMatch({ kind: 'near', where, query, stored: readDescribe(row.describe), distance: d, near }));
     }
