@@ -14,7 +14,7 @@ import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 import { checkFingerprinted, type ProvenanceReport } from '../../../main/provenance/check.ts';
 import { SEARCH_LIMITS, searchIndex } from '../../../main/provenance/search.ts';
 import { fingerprintFile } from '../../../main/provenance/file.ts';
-import { clearIndex, syncIndex } from '../../../main/provenance/sync.ts';
+import { syncIndex } from '../../../main/provenance/sync.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';
 import { cliJson, rawSql, tempDir } from '../cases/helpers.ts';
