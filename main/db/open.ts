@@ -1,9 +1,9 @@
-// Where the case database lives and how every host (CLI, headless host, Electron shell) opens it.
+// Where the case database lives, and opening it with the migrations the caller hands in (the list of
+// every module's schema is composed above this layer: main/services/database.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dataDir } from './data-dir.ts';
-import { Database } from './database.ts';
-import { migrations } from './migrations.ts';
+import { Database, type Migration } from './database.ts';
 
 export { dataDir };
 
@@ -11,7 +11,7 @@ export function defaultDbPath(): string {
   return join(dataDir(), 'cases.sqlite');
 }
 
-export async function openDatabase(path: string = defaultDbPath()): Promise<Database> {
+export async function openDatabaseWith(path: string, migrations: readonly Migration[]): Promise<Database> {
   mkdirSync(dirname(path), { recursive: true });
-  return Database.open(path, migrations);
+  return Database.open(path, [...migrations]);
 }

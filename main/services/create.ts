@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Req } from '../api/contract.ts';
 import type { Database } from '../db/database.ts';
-import { openDatabase } from '../db/open.ts';
+import { openDatabase } from './database.ts';
 import { appVersion } from '../cases/version.ts';
 import { createFeatureEngine } from '../../native/engine.ts';
 import { useBaseModelFolder } from '../intake/base-models.ts';

@@ -13,7 +13,7 @@ import { verifyAudit } from '../../main/cases/audit.ts';
 import { verifyCase } from '../../main/cases/verify.ts';
 import { exportCase, importCase } from '../../main/cases/archive.ts';
 import { sha256File } from '../../main/common/hashing.ts';
-import { openDatabase } from '../../main/db/open.ts';
+import { openDatabase } from '../../main/services/database.ts';
 import { fixedInspector } from '../unit/cases/helpers.ts';
 
 const MB = 1 << 20;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import { AuditError } from '../../main/errors.ts';
-import { openDatabase } from '../../main/db/open.ts';
+import { openDatabase } from '../../main/services/database.ts';
 import type { Database } from '../../main/db/database.ts';
 import { writeLoraWiseParquet } from '../../main/reference/lorawise-writer.ts';
 import { importReference } from '../../main/reference/import-parquet.ts';

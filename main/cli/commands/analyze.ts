@@ -3,7 +3,8 @@
 // a refused file gets its reasons and no number (and the command exits 1).
 import { toApiError, type ApiError } from '../../errors.ts';
 import { analyzeFile } from '../../analysis/analyze-file.ts';
-import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import { defaultDbPath } from '../../db/open.ts';
+import { openDatabase } from '../../services/database.ts';
 import type { AnalysisResult } from '../../dsire/types.ts';
 import { loadReferenceSet } from '../../reference/store.ts';
 import { BACKEND_NAMES, createFeatureEngine } from '../../../native/engine.ts';

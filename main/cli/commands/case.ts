@@ -1,7 +1,8 @@
 // lora-audit case …: cases with chain of custody (see main/cases/). Every subcommand takes
 // --db <path> (default: the app's database) and keeps the evidence store beside that database.
 import type { Database } from '../../db/database.ts';
-import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import { defaultDbPath } from '../../db/open.ts';
+import { openDatabase } from '../../services/database.ts';
 import { exportCase, importCase, type ArchiveSigning, type ExportResult, type ImportResult } from '../../cases/archive.ts';
 import { listAudit, verifyAudit, type AuditEntry, type ChainVerification } from '../../cases/audit.ts';
 import { CASE_STATUSES, createCase, getCase, listCases, setCaseStatus, type CaseRecord, type CaseStatus } from '../../cases/cases.ts';

@@ -1,6 +1,7 @@
 // lora-audit evaluate --reference <set>: the paper's evaluation protocol on a stored reference set
 // (split by name, seeded splits), with the ablations and, in best mode, the interval's measured coverage.
-import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import { defaultDbPath } from '../../db/open.ts';
+import { openDatabase } from '../../services/database.ts';
 import { evaluate } from '../../dsire/evaluate.ts';
 import type { EvaluationResult, MeanStd } from '../../dsire/types.ts';
 import { loadReferenceSet } from '../../reference/store.ts';

@@ -5,7 +5,8 @@
 // notes} | {file, error}]}. Exit 1 when a file could not be read at all. --rebuild recomputes the whole
 // index first (from the evidence copies and the reference sets' rows).
 import { storedFile, storeRoot } from '../../cases/store.ts';
-import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import { defaultDbPath } from '../../db/open.ts';
+import { openDatabase } from '../../services/database.ts';
 import { toApiError, type ApiError } from '../../errors.ts';
 import { visible } from '../../intake/disclosure.ts';
 import { checkFingerprinted, syncIndex, type ProvenanceReport } from '../../provenance/check.ts';

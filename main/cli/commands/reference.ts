@@ -3,7 +3,8 @@
 // run again continues where it stopped.
 import { resolve } from 'node:path';
 import { usageError, requireString, type Command, type Values } from '../framework.ts';
-import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import { defaultDbPath } from '../../db/open.ts';
+import { openDatabase } from '../../services/database.ts';
 import type { Database } from '../../db/database.ts';
 import type { ImportProgress, ImportReport } from '../../reference/import-run.ts';
 import type { PackInfo } from '../../reference/pack.ts';

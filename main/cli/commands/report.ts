@@ -4,7 +4,8 @@
 // One command (not two subcommands) because the case id sits where a subcommand name would.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import { defaultDbPath } from '../../db/open.ts';
+import { openDatabase } from '../../services/database.ts';
 import { AuditError } from '../../errors.ts';
 import { loadKey, writeExaminerKey, type CertificateInfo } from '../../reports/keys.ts';
 import { chromiumRenderer } from '../../reports/render.ts';

@@ -1,7 +1,8 @@
 // lora-audit verify <report.pdf>: checks a signed report as a third party would. Exits 1 when any
 // check fails (signature, integrity, trust, manifest, evidence vs case). Human output names the
 // signer's certificate by its SHA-256 fingerprint and lists every signature when there are several.
-import { defaultDbPath, openDatabase } from '../../db/open.ts';
+import { defaultDbPath } from '../../db/open.ts';
+import { openDatabase } from '../../services/database.ts';
 import type { CertificateInfo } from '../../reports/keys.ts';
 import { verifyReport, type ReportVerification } from '../../reports/verify.ts';
 import { usageError, type Command } from '../framework.ts';

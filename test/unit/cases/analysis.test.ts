@@ -8,7 +8,7 @@ import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { listAnalyses, runAnalysis } from '../../../main/cases/analyses.ts';
 import { listAudit, verifyAudit } from '../../../main/cases/audit.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';

@@ -8,7 +8,7 @@ import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { runAnalysis } from '../../../main/cases/analyses.ts';
 import type { Database } from '../../../main/db/database.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import { createCaseReport } from '../../../main/reports/report.ts';

@@ -12,7 +12,7 @@ import { addEvidence } from '../../../main/cases/evidence.ts';
 import { sha256Hex } from '../../../main/common/hashing.ts';
 import { storeRoot } from '../../../main/cases/store.ts';
 import type { Database } from '../../../main/db/database.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { TAR_END, readTar, snapshot, tarEntry, tarHeader, writeTar, type TarEntry } from './archive-helpers.ts';
 import { plainInspector, tempDir } from './helpers.ts';
 

@@ -10,7 +10,7 @@ import { addEvidence } from '../../../main/cases/evidence.ts';
 import { addNote } from '../../../main/cases/notes.ts';
 import { newId } from '../../../main/cases/ids.ts';
 import type { Database } from '../../../main/db/database.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { editCaseJson, rehash, repack, snapshot, unpack } from './archive-helpers.ts';
 import { plainInspector, tempDir } from './helpers.ts';
 

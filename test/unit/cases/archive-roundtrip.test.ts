@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportCase, importCase } from '../../../main/cases/archive.ts';
 import { verifyCase } from '../../../main/cases/verify.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { signDetachedCms, verifyDetachedCms } from '../../../main/reports/cms.ts';
 import { loadKey } from '../../../main/reports/keys.ts';
 import { checkSignedStatement } from '../../../main/reports/signed-statement.ts';

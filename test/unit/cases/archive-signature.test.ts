@@ -9,7 +9,7 @@ import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { addNote } from '../../../main/cases/notes.ts';
 import { recordReport } from '../../../main/cases/reports.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { signDetachedCms, verifyDetachedCms } from '../../../main/reports/cms.ts';
 import { loadKey, type LoadedKey } from '../../../main/reports/keys.ts';
 import { createServices } from '../../../main/services/create.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { create as tarCreate, extract as tarExtract } from 'tar';
 import { exportCase, importCase } from '../../../main/cases/archive.ts';
 import { sha256File } from '../../../main/common/hashing.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { CATUNDCHAT, PEFT_BERT, TRUNCATED, cliJson, rawSql, runCli, tempDir } from './helpers.ts';
 
 interface Added { caseId: string; evidence: { id: string; sha256: string; storedPath: string; family: string; companions: unknown[] }[]; errors: { input: string; code: string }[] }

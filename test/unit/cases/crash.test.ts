@@ -8,7 +8,7 @@ import { verifyAudit } from '../../../main/cases/audit.ts';
 import { listEvidence } from '../../../main/cases/evidence.ts';
 import { recoverStore } from '../../../main/cases/store.ts';
 import { sha256File } from '../../../main/common/hashing.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { CATUNDCHAT, PEFT_BERT, cli, cliJson, node, rawSql, repoRoot, tempDir } from './helpers.ts';
 
 /** A distinct evidence file: a real fixture plus a few trailing bytes, so every import is new. */

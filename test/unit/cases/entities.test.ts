@@ -11,7 +11,7 @@ import { verifyCase } from '../../../main/cases/verify.ts';
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import type { Database } from '../../../main/db/database.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { CATUNDCHAT, PEFT_BERT, plainInspector, rawSql, tempDb } from './helpers.ts';
 
 let t: Awaited<ReturnType<typeof tempDb>>;

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sqlite3 from 'sqlite3';
 import type { Database } from '../../../main/db/database.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { INSPECTION_VERSION, readInspection, type EvidenceInspection } from '../../../main/cases/inspect.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -23,7 +23,7 @@ describe('Database', () => {
   it('applies each migration once when four processes open a new database at the same moment', async () => {
     const path = join(dir, 'race.sqlite');
     const script = `
-      const { openDatabase } = await import(${JSON.stringify(join(root, 'main', 'db', 'open.ts'))});
+      const { openDatabase } = await import(${JSON.stringify(join(root, 'main', 'services', 'database.ts'))});
       const db = await openDatabase(${JSON.stringify(path)});
       await db.close();`;
     const runs = await Promise.all([0, 1, 2, 3].map(() => new Promise<{ code: number | null; err: string }>((resolve) => {

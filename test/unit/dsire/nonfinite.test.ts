@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { analyze } from '../../../main/dsire/analyze.ts';
 import { describeAdapter } from '../../../main/dsire/describe.ts';
 import type { AnalysisResult } from '../../../main/dsire/types.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Manifest } from '../../../main/generator/benchmark.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import { loadReferenceSet } from '../../../main/reference/store.ts';
 import { evaluate } from '../../../main/dsire/evaluate.ts';

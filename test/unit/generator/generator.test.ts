@@ -13,7 +13,7 @@ import { effectOptions, smallOptions } from '../../../main/generator/presets.ts'
 import { formatEffect } from '../../../main/generator/effect.ts';
 import { openAdapter } from '../../../main/intake/open.ts';
 import { extractFeatures } from '../../../main/features/extract.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import { loadReferenceSet } from '../../../main/reference/store.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';

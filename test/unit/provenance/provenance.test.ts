@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { addEvidence, listEvidence } from '../../../main/cases/evidence.ts';
 import { createCase } from '../../../main/cases/cases.ts';
 import { listAudit } from '../../../main/cases/audit.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import type { ProvenanceMatch } from '../../../main/provenance/describe.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';

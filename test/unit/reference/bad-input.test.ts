@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import type { ModuleWeights } from '../../../main/intake/model.ts';
 import { writeLoraWiseParquet, type LoraWiseRow } from '../../../main/reference/lorawise-writer.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';

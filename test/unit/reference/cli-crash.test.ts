@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { writeLoraWiseParquet } from '../../../main/reference/lorawise-writer.ts';
 import { randomAdapter, sd1Modules } from './fixture.ts';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { loadModuleWeights, openAdapter } from '../../../main/intake/open.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import type { Database } from '../../../main/db/database.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import { writeLoraWiseParquet, type LoraWiseRow } from '../../../main/reference/lorawise-writer.ts';

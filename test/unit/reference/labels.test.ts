@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import { parseLabels } from '../../../main/reference/import-folder.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import type { Database } from '../../../main/db/database.ts';
 import { writeLoraWiseParquet } from '../../../main/reference/lorawise-writer.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import { writeLoraWiseParquet } from '../../../main/reference/lorawise-writer.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { runAnalysis } from '../../../main/cases/analyses.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import { buildReportModel } from '../../../main/reports/model.ts';
