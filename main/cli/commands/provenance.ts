@@ -69,8 +69,8 @@ function humanEntry(r: Entry): string {
   for (const m of r.matches) lines.push(`  ${m.kind}: ${shown(m.detail)}`);
   if (r.truncated) lines.push(`  … and ${r.truncated} more matches, not listed (the strongest come first)`);
   for (const s of r.skipped) lines.push(`  skipped a stored fingerprint that does not read back: ${shown(s.reason)}`);
-  lines.push(r.near.threshold === null ? '  near threshold: none (not calibrated), so near is not claimed'
-    : `  near threshold: ${(100 * r.near.threshold).toPrecision(2)}% σ(ΔW) distance, ${shown(nearCalibrationText(r.near))}`);
+  // without a threshold, near.notes says why
+  if (r.near.threshold !== null) lines.push(`  near threshold: ${(100 * r.near.threshold).toPrecision(2)}% σ(ΔW) distance, ${shown(nearCalibrationText(r.near))}`);
   for (const n of [...r.near.notes, ...r.notes]) lines.push(`  note: ${shown(n)}`);
   return lines.join('\n');
 }
