@@ -6,6 +6,7 @@
 // verification itself is audited, unless the chain is broken: an entry appended after a cut tail
 // would hide the cut.
 import type { Database } from '../db/database.ts';
+import { AuditError } from '../errors.ts';
 import { resolveActor } from './actor.ts';
 import { appendAudit, auditRows, verifyAudit, type ChainVerification } from './audit.ts';
 import { checkStoredCopy, compareSignedReports, type CheckSignedStatement } from './anchors.ts';
@@ -108,4 +109,18 @@ export async function verifyCase(db: Database, caseIdOrPrefix: string, options: 
     }, result.verifiedAt));
   }
   return result;
+}
+
+/** For what vouches for a case (a signed report, an archive): the case must verify first, and the
+ *  first problem is named when it does not, with `what` saying what was not done. `tolerate`: kinds
+ *  of problem the caller states itself (a report shows a broken chain and refused evidence). */
+export async function requireVerified(db: Database, caseIdOrPrefix: string, options: VerifyCaseOptions, what: string,
+  tolerate: ProblemKind[] = []): Promise<CaseVerification> {
+  const check = await verifyCase(db, caseIdOrPrefix, options);
+  const first = check.problems.find((p) => !tolerate.includes(p.kind));
+  if (first) {
+    throw new AuditError(first.kind === 'audit-chain' ? 'AUDIT_BROKEN' : 'HASH_MISMATCH',
+      `case ${check.caseId} does not verify, so ${what}: ${first.message}`);
+  }
+  return check;
 }

@@ -80,6 +80,13 @@ export interface CaseReport extends Omit<IssuedReport, 'manifestData'> {
  *  manifest, record it in the case. The key is opened first, so a wrong passphrase costs no rendering. */
 export async function createCaseReport(db: Database, caseIdOrPrefix: string, options: CaseReportOptions): Promise<CaseReport> {
   const key = options.key ?? loadKey(options.p12, options.passphrase, options.keyFile);
+  // The examiner signs what the database says: only once its rows, earlier signed reports and the
+  // journal agree with the audit trail (an edited estimate would otherwise be certified). A broken
+  // chain and a changed stored copy are what the report itself states (its custody section, and the
+  // analysis refused on the changed copy), so they do not stop it.
+  const [{ requireVerified }, { checkSignedStatement }] = await Promise.all([import('../cases/verify.ts'), import('./signed-statement.ts')]);
+  await requireVerified(db, caseIdOrPrefix, { checkSignedStatement, ...(options.actor ? { actor: options.actor } : {}) }, 'no report is signed for it',
+    ['audit-chain', 'evidence-hash', 'evidence-missing']);
   const model = await buildReportModel(db, caseIdOrPrefix, options.engine ? { engine: options.engine } : {});
   const issued = await issueReport(model, { ...options, key });
   const recorded = await recordIssuedReport(db, issued, options.actor);

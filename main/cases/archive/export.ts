@@ -13,23 +13,19 @@ import { getCase, type CaseRow } from '../cases.ts';
 import { canonicalJson, sha256File } from '../../common/hashing.ts';
 import { newId } from '../ids.ts';
 import { storeRoot } from '../store.ts';
-import { verifyCase } from '../verify.ts';
+import { requireVerified, type VerifyCaseOptions } from '../verify.ts';
 import { appVersion } from '../version.ts';
 import { ARCHIVE_FORMAT, ARCHIVE_VERSION, CASE_JSON, MANIFEST, ROW_TABLES, SIGNATURE, type ArchiveManifest, type ArchiveSigning, type CaseRows, type ExportResult } from './format.ts';
 
 /** What verifyCase takes (the actor, and the signed-report checker the service layer hands in), and
  *  how to sign the manifest: without `signing` the archive is unsigned (and an import says so). */
-export type ExportOptions = NonNullable<Parameters<typeof verifyCase>[2]> & { signing?: ArchiveSigning };
+export type ExportOptions = VerifyCaseOptions & { signing?: ArchiveSigning };
 
 /** Exports a case that verifies (an archive vouches for what it holds, so a case that fails
  *  verification is refused, naming the first problem). */
 export async function exportCase(db: Database, caseIdOrPrefix: string, outFile: string, options: ExportOptions = {}): Promise<ExportResult> {
   const kase = await getCase(db, caseIdOrPrefix);
-  const check = await verifyCase(db, kase.id, options);
-  if (!check.ok) {
-    throw new AuditError(check.problems[0].kind === 'audit-chain' ? 'AUDIT_BROKEN' : 'HASH_MISMATCH',
-      `case ${kase.id} does not verify, so it is not exported: ${check.problems[0].message}`);
-  }
+  await requireVerified(db, kase.id, options, 'it is not exported');
   const root = storeRoot(db.path);
   const out = resolve(outFile);
   const work = join(tmpdir(), `lora-audit-export-${process.pid}-${newId()}`);

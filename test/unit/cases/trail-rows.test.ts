@@ -2,8 +2,9 @@
 // stored evidence copy swapped together with its row's SHA-256, used to pass `case verify` (the chain
 // and the journal were untouched, and no report covered the row), so a report signed afterwards
 // printed the new value. Every row is now held to the audit entry that recorded it, in case verify,
-// in verify --db, and in an archive import before anything is written.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// in verify --db, and in an archive import before anything is written; and a report is signed only
+// for a case that verifies.
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,11 +14,11 @@ import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { addNote } from '../../../main/cases/notes.ts';
 import { verifyCase } from '../../../main/cases/verify.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { checkSignedStatement } from '../../../main/reports/signed-statement.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';
 import type { FeatureEngine } from '../../../native/types.ts';
-import { buildReportedCase, copyCase, type ReportedCase } from './anchor-fixture.ts';
+import { blankPdf, buildReportedCase, copyCase, type ReportedCase } from './anchor-fixture.ts';
 import { editCaseJson, rehash, repack, unpack } from './archive-helpers.ts';
 import { plainInspector, rawSql, tempDb } from './helpers.ts';
 
@@ -69,6 +70,17 @@ describe('analysis rows against their audit entries', () => {
     expect(v.ok).toBe(false);
     expect(v.manifest?.evidenceMatchesCase).toBe(false);
     expect(v.problems).toEqual([expect.stringMatching(new RegExp(`^analysis ${analysisId} is not what audit entry \\d+ recorded \\(estimate: 500 now`))]);
+  });
+
+  it('no report is signed for the case while the row differs (it would have certified 500)', async () => {
+    await setEstimate('500');
+    const { createCaseReport } = await import('../../../main/reports/report.ts');
+    const out = join(c.dir, 'out', 'after-edit.pdf');
+    await expect(createCaseReport(c.db, built.caseId, { out, p12: readFileSync(built.pki.p12), passphrase: built.pki.passphrase, renderer: blankPdf }))
+      .rejects.toMatchObject({ code: 'HASH_MISMATCH',
+        message: expect.stringMatching(new RegExp(`^case ${built.caseId} does not verify, so no report is signed for it: analysis ${analysisId} is not what audit entry \\d+ recorded \\(estimate: 500 now`)) });
+    expect(existsSync(out)).toBe(false);
+    expect(await rawSql(c.dbPath, 'SELECT id FROM reports')).toHaveLength(1);
   });
 
   it('an estimate of 1e999 (read back as Infinity) is named as Infinity, also against an entry of an older version (no result hash)', async () => {

@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../../main/db/database.ts';
-import { openDatabase } from '../../../main/db/open.ts';
+import { openDatabase } from '../../../main/services/database.ts';
 import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
-import { listAudit, verifyAudit } from '../../../main/cases/audit.ts';
+import { appendAudit, listAudit, verifyAudit } from '../../../main/cases/audit.ts';
+import { sha256Hex } from '../../../main/common/hashing.ts';
 import { listReports } from '../../../main/cases/reports.ts';
 import { runAnalysis } from '../../../main/cases/analyses.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';
@@ -65,10 +66,16 @@ beforeAll(async () => {
     // One analysis of the good file, as the analysis service stores it (schema v100).
     const result = { ...makeModel('estimated').results[0].result!, file: ok.fileName, sha256: ok.sha256 };
     const ref = makeModel('estimated').references[0];
-    await db.run(`INSERT INTO analyses (id, case_id, evidence_id, reference_set, reference_set_id, reference_provenance, mode, parameters,
-      result, method_version, app_version, backend, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ['an-1', caseId, ok.id, ref.name, ref.id, JSON.stringify(ref.provenance), 'faithful', '{"k":1}', JSON.stringify(result),
-        '1.0.0', '0.1.0', 'cpu', '2026-11-28T18:00:00.000Z', '2026-11-28T18:00:01.000Z']);
+    // With its audit entry, as runAnalysis writes both: a row no entry records is a divergence (and no report is signed).
+    await db.transaction(async (tx) => {
+      await tx.run(`INSERT INTO analyses (id, case_id, evidence_id, reference_set, reference_set_id, reference_provenance, mode, parameters,
+        result, method_version, app_version, backend, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ['an-1', caseId, ok.id, ref.name, ref.id, JSON.stringify(ref.provenance), 'faithful', '{"k":1}', JSON.stringify(result),
+          '1.0.0', '0.1.0', 'cpu', '2026-11-28T18:00:00.000Z', '2026-11-28T18:00:01.000Z']);
+      await appendAudit(tx, caseId, { name: 'Ana Examiner', osUser: 'ana' }, 'analysis', {
+        analysisId: 'an-1', evidenceId: ok.id, sha256: ok.sha256, referenceSet: ref.name, referenceSetId: ref.id, mode: 'faithful',
+        applicable: result.applicable, estimate: result.estimate, methodVersion: '1.0.0', resultSha256: sha256Hex(JSON.stringify(result)) });
+    });
     // A third file whose stored copy is altered after import: the analysis service refuses it (the
     // refusal lives only in the audit trail) and the report must say so.
     writeFileSync(join(dir, 'altered.safetensors'), 'bytes of an adapter altered after import');
@@ -105,7 +112,7 @@ describe('the report model from a case database', () => {
     expect(model.references).toHaveLength(1);
     expect(model.audit.chainOk).toBe(true);
     expect(model.results[2]).toMatchObject({ result: null, refusal: expect.stringMatching(/^the analysis was refused: the stored copy of altered.safetensors no longer matches/) });
-    expect(model.audit.entries.map((e) => e.action)).toEqual(['case-created', 'evidence-added', 'evidence-added', 'evidence-added', 'analysis-refused']);
+    expect(model.audit.entries.map((e) => e.action)).toEqual(['case-created', 'evidence-added', 'evidence-added', 'analysis', 'evidence-added', 'analysis-refused']);
   });
 });
 
