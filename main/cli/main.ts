@@ -37,6 +37,7 @@ commands:
   case create|list|show|add-evidence|note|status|analyze|verify|export|import
   report <case> --out <file.pdf> --key <file.p12>   (report keygen: an examiner key)
   verify <report.pdf> [--manifest …] [--trust <ca.pem>]
+  provenance <file…> [--rebuild]        is it a copy of an adapter in a case or a reference set (same file, same update, rescaled, subset, near)
   generate                              build the mini LoRA-WiSE benchmark and demo
   version                               versions of the app, the method, the runtime, and the cached backend
 
