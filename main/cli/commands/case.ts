@@ -66,7 +66,8 @@ const list: Command<{ cases: CaseRecord[] }> = {
   human: ({ cases }) => (cases.length === 0 ? 'no cases yet (lora-audit case create --title … --examiner …)' : cases.map(caseLine).join('\n')),
 };
 
-interface CaseView {
+/** What `case show` prints (the app's view of a case is services/views.ts caseView). */
+interface CaseShowOutput {
   case: CaseRecord;
   evidence: EvidenceItem[];
   analyses: AnalysisRecord[];
@@ -75,7 +76,7 @@ interface CaseView {
   audit: { entries: number; ok: boolean; head: ChainVerification['head']; problem?: ChainVerification['problem']; recent: AuditEntry[] };
 }
 
-const show: Command<CaseView> = {
+const show: Command<CaseShowOutput> = {
   name: 'case show',
   summary: 'A case with its evidence, analyses, reports, notes and a summary of its audit trail.',
   usage: 'case show <case> [--db <path>]',
