@@ -1,25 +1,27 @@
 // Reference sets from LoRA-WiSE parquet shards (../shared/docs/LORA-WISE.md), and the one entry point
-// for every import: importReference. Per shard: magic bytes, SHA-256 (a shard already in the set is
-// skipped), the footer (which columns, how many values per row, which rank), then the weight columns
-// of a few modules at a time, each flat list reshaped with the rank (down → r×in, up → out×r) and
-// turned into features by the features engine, then name and label, then one transaction. Bad rows
-// (NaN, NULL, a length the rank does not divide, a shape unlike the others, a duplicate (name, label))
-// become findings naming the file and row; a bad file becomes an error naming it; the rest goes on.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+// for every import: importReference. Per shard: magic bytes, SHA-256 on a worker thread (a shard
+// already in the set is skipped), the footer (which columns, how many values per row, which rank),
+// then the weight columns of a few modules at a time, each flat list reshaped with the rank (down →
+// r×in, up → out×r) and turned into features by the features engine, then name and label, then —
+// with the file unchanged since before the hash began — one transaction. Bad rows (NaN, NULL, a length
+// the rank does not divide, a shape unlike the others, a duplicate (name, label)) become findings
+// naming the file and row; a bad file becomes an error naming it; the rest goes on. Where the time
+// goes: docs/BENCHMARKS.md, "Reference import"; ImportOptions.profile measures it.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Database } from '../db/database.ts';
 import { AuditError } from '../errors.ts';
-import type { BaseModelHint, ModuleWeights } from '../intake/model.ts';
+import type { BaseModelHint } from '../intake/model.ts';
 import type { ModuleFeatures } from '../../native/types.ts';
 import { importLabelledFolder, LABELS_FILE } from './import-folder.ts';
-import { IMPORTER_VERSION, ImportRun, type AdapterToStore, type ImportOptions, type ImportReport } from './import-run.ts';
+import { addStage, IMPORTER_VERSION, ImportRun, timed, timedSync, type AdapterToStore, type ImportOptions, type ImportReport } from './import-run.ts';
 import { checkMagic, localShardPath, ParquetShard, readAhead, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
+import { fileChange, hashShard, identityOf, type FileIdentity, type HashJob } from './shard-hash.ts';
+import { checkChunk, Float32Arena, RowStates, type ChunkContext } from './shard-rows.ts';
 import { isTrainingSetSize } from './store.ts';
 import type { ModuleShape, ReferenceConfig } from './types.ts';
 
-export type { ImportOptions, ImportReport, ImportProgress, ImportFinding, ImportFileError } from './import-run.ts';
+export type { ImportOptions, ImportReport, ImportProgress, ImportFinding, ImportFileError, ImportProfile, ImportStage } from './import-run.ts';
 
 /** Decoded float64 bytes of one column group across one row group: bounds the memory of a pass. 32 MB
  *  measured best here: 96 MB peaked at 0.87 GB RSS on a 300 MB shard, 32 MB at 0.54-0.63 GB, at the same speed. */
@@ -44,22 +46,6 @@ export function baseModelHint(modules: ModuleShape[]): BaseModelHint {
   const k = modules.find((m) => m.id.endsWith('attn2.to_k'));
   if (!k) return 'unknown';
   return k.inFeatures === 768 ? 'sd1' : k.inFeatures === 1024 ? 'sd2' : 'unknown';
-}
-
-async function hashFile(run: ImportRun, file: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  let done = 0;
-  let last = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) {
-    run.checkCancelled(file);
-    hash.update(chunk as Buffer);
-    done += (chunk as Buffer).length;
-    if (done - last >= 64 << 20 || done === size) {
-      last = done;
-      run.progress({ phase: 'hashing', bytesDone: run.bytesBefore + done, file });
-    }
-  }
-  return hash.digest('hex');
 }
 
 function resolveRank(run: ImportRun, layout: ShardLayout, file: string): number {
@@ -124,184 +110,161 @@ function groupModules(layout: ShardLayout): ShardModuleColumns[][] {
   return groups;
 }
 
-function firstNonFinite(v: Float64Array): number {
-  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return i;
-  return -1;
-}
-
-interface RowState {
-  features: (ModuleFeatures | undefined)[];   // by index in layout.modules
-  shapes: [number, number][];                  // [in, out] by index in layout.modules
-  bad: boolean;
-}
-
 /** Imports one shard; throws an AuditError naming the file when the shard as a whole is unusable. */
 async function importShard(run: ImportRun, file: string): Promise<void> {
   const fileName = shardFileName(file);
-  const st = await stat(file);
-  await checkMagic(file, st.size);
-  // A shard whose name and size match one already in the set is probably a re-run: hash it first and
-  // skip it. A new shard is hashed while it is decoded (the hash runs on this thread, DuckDB's decoding
-  // on its own), and the hash is checked again before anything is committed.
-  const hashing = hashFile(run, file, st.size);
-  hashing.catch(() => undefined);   // awaited below; never an unhandled rejection meanwhile
+  const profile = run.opts.profile;
+  const before = identityOf(await stat(file, { bigint: true }));
+  const size = Number(before.size);
+  await checkMagic(file, size);
+  // The hash runs on a worker thread from the start. A shard whose name and size match one already in
+  // the set is probably a re-run: its hash is awaited first and the shard skipped. A new shard is hashed
+  // while DuckDB decodes it and this thread computes features; the hash is awaited before the commit.
+  const hashing = hashShard(file, (bytes) => run.progress({ phase: 'hashing', bytesDone: run.bytesBefore + bytes, file }));
+  const stopHashing = () => hashing.stop();
+  run.opts.signal?.addEventListener('abort', stopHashing, { once: true });
   const skipIfKnown = (sha256: string): boolean => {
     if (!run.shas.has(sha256)) return false;
     run.report.skipped.push({ file: fileName, sha256, reason: `already in set "${run.opts.name}" (same SHA-256)` });
-    run.progress({ phase: 'skipped', bytesDone: run.bytesBefore + st.size, file });
+    run.progress({ phase: 'skipped', bytesDone: run.bytesBefore + size, file });
     return true;
   };
-  if (run.shardKeys.has(ImportRun.shardKey(fileName, st.size)) && skipIfKnown(await hashing)) return;
-  const shard = await ParquetShard.open(file);
+  let shard: ParquetShard | undefined;
   try {
-    const layout = await shard.layout();
-    const rank = resolveRank(run, layout, file);
-    if (run.config) checkAgainstConfig(run.config, layout, file);
-    if (layout.ignored.length) {
-      run.finding({ file: fileName, severity: 'info', code: 'IGNORED_COLUMNS',
-        message: `${layout.ignored.length} column(s) that are not LoRA factors were ignored (e.g. ${layout.ignored[0]})` });
-    }
-    const scale = run.config?.scale ?? 1;
-    const rows = new Map<number, RowState>();
-    const stateOf = (row: number): RowState => {
-      let s = rows.get(row);
-      if (!s) { s = { features: [], shapes: [], bad: false }; rows.set(row, s); }
-      return s;
-    };
-    const moduleIndex = new Map(layout.modules.map((m, i) => [m.id, i]));
-    const configShapes = run.config ? new Map(run.config.modules.map((m) => [m.id, m])) : null;
-    const totalCompressed = layout.modules.reduce((s, m) => s + m.compressedBytes, 0) || 1;
-    let compressedDone = 0;
-    const bad = (row: number, code: string, message: string) => {
-      const s = stateOf(row);
-      if (!s.bad) run.finding({ file: fileName, row, severity: 'error', code, message: `row ${row}: ${message}; the row was left out` });
-      s.bad = true;
-    };
-
-    async function* chunks() {
-      for (const group of groupModules(layout)) {
-        for await (const chunk of shard.columns(group.flatMap((m) => [m.down, m.up]), run.opts.signal)) yield { group, chunk };
-        yield { group, chunk: null };   // end of the group, for progress
-      }
-    }
-    // Read-ahead: DuckDB decodes the next chunk on its threads while this one's features are computed.
-    for await (const { group, chunk } of readAhead(chunks())) {
-      if (chunk === null) {
-        compressedDone += group.reduce((s, m) => s + m.compressedBytes, 0);
-        run.progress({ phase: 'reading', bytesDone: run.bytesBefore + Math.round(st.size * compressedDone / totalCompressed), file });
-        continue;
-      }
-      const batch: ModuleWeights[][] = [];
-      const batchRows: number[] = [];
-      for (const rc of chunk) {
-        const state = stateOf(rc.row);
-        if (state.bad) continue;
-        const modules: ModuleWeights[] = [];
-        for (let g = 0; g < group.length && !state.bad; g++) {
-          const m = group[g];
-          const a = rc.values[2 * g];
-          const b = rc.values[2 * g + 1];
-          if (a === null || b === null || rc.hasNullElement[2 * g] || rc.hasNullElement[2 * g + 1]) {
-            bad(rc.row, 'NULL_VALUES', `${a === null || rc.hasNullElement[2 * g] ? m.down : m.up} holds NULL`);
-            break;
-          }
-          if (a.length % rank !== 0 || b.length % rank !== 0 || a.length === 0 || b.length === 0) {
-            const col = a.length % rank !== 0 || a.length === 0 ? m.down : m.up;
-            const len = col === m.down ? a.length : b.length;
-            bad(rc.row, 'NOT_DIVISIBLE_BY_RANK', `${col} holds ${len} values, not a (non-zero) multiple of rank ${rank}`);
-            break;
-          }
-          const nfA = firstNonFinite(a);
-          const nfB = nfA < 0 ? firstNonFinite(b) : -1;
-          if (nfA >= 0 || nfB >= 0) {
-            bad(rc.row, 'NAN_VALUES', `${nfA >= 0 ? m.down : m.up} holds NaN or infinite values (first at index ${nfA >= 0 ? nfA : nfB})`);
-            break;
-          }
-          const inF = a.length / rank;
-          const outF = b.length / rank;
-          if (run.config) {
-            const s = run.config.modules.find((x) => x.id === m.id)!;
-            if (s.inFeatures !== inF || s.outFeatures !== outF) {
-              bad(rc.row, 'SHAPE_MISMATCH', `${m.id} is ${outF}×${inF} at rank ${rank}, the set has ${s.outFeatures}×${s.inFeatures}`);
-              break;
-            }
-          }
-          state.shapes[moduleIndex.get(m.id)!] = [inF, outF];
-          modules.push({ id: m.id, rank, inFeatures: inF, outFeatures: outF, scale, a, b });
-        }
-        if (state.bad) continue;
-        batch.push(modules);
-        batchRows.push(rc.row);
-      }
-      if (batch.length) {
-        run.checkCancelled(file);
-        const features = await run.opts.engine.computeBatch(batch);
-        features.forEach((fs, k) => {
-          const state = stateOf(batchRows[k]);
-          fs.forEach((f, j) => { state.features[moduleIndex.get(batch[k][j].id)!] = f; });
-        });
-      }
-    }
-
-    // The set's module shapes: its own, or (a new set) what most rows of this first shard have.
-    let shapes: ModuleShape[];
-    if (run.config) {
-      shapes = run.config.modules;
-    } else {
-      shapes = layout.modules.map((m, i) => {
-        const count = new Map<string, number>();
-        for (const s of rows.values()) if (!s.bad && s.shapes[i]) { const k = s.shapes[i].join('x'); count.set(k, (count.get(k) ?? 0) + 1); }
-        const best = [...count.entries()].sort((x, y) => y[1] - x[1])[0];
-        if (!best) throw new AuditError('BAD_SHARD', `no usable row: every row was left out (see the findings)`, file);
-        const [inF, outF] = best[0].split('x').map(Number);
-        return { id: m.id, inFeatures: inF, outFeatures: outF };
-      });
-      for (const [row, s] of rows) {
-        if (s.bad) continue;
-        const i = shapes.findIndex((m, k) => s.shapes[k][0] !== m.inFeatures || s.shapes[k][1] !== m.outFeatures);
-        if (i >= 0) {
-          bad(row, 'SHAPE_MISMATCH', `${shapes[i].id} is ${s.shapes[i][1]}×${s.shapes[i][0]} at rank ${rank}, ` +
-            `most rows have ${shapes[i].outFeatures}×${shapes[i].inFeatures}`);
-        }
-      }
-    }
-
-    const adapters: AdapterToStore[] = [];
-    const seen = new Set<string>();
-    for (const r of await shard.names()) {
-      const s = stateOf(r.row);
-      if (s.bad) continue;
-      if (r.name === null || r.label === null) { bad(r.row, 'MISSING_NAME_OR_LABEL', 'name or label is NULL'); continue; }
-      if (!isTrainingSetSize(r.label)) { bad(r.row, 'BAD_LABEL', `label ${r.label} is not a training-set size (a whole number ≥ 1)`); continue; }
-      const key = ImportRun.key(r.name, r.label);
-      if (seen.has(key) || run.keys.has(key)) {
-        bad(r.row, 'DUPLICATE_ROW', `(name ${r.name}, label ${r.label}) is already ${seen.has(key) ? 'in this shard' : `in set "${run.opts.name}"`}`);
-        continue;
-      }
-      if (s.features.length !== layout.modules.length || s.features.some((f) => f === undefined)) {
-        bad(r.row, 'MISSING_VALUES', 'some weight columns were never read for this row');
-        continue;
-      }
-      seen.add(key);
-      adapters.push({ name: r.name, label: r.label, source: `${fileName}#row${r.row}`, features: s.features as ModuleFeatures[] });
-    }
-
-    const sha256 = await hashing;
-    if (skipIfKnown(sha256)) return;
-    const now = new Date().toISOString();
-    const config: ReferenceConfig = run.config ?? {
-      rank, family: 'diffusers-lora', method: 'lora', scaleRule: 'one', scale: 1,
-      baseModel: baseModelHint(shapes), modules: shapes, sizes: [], names: [],
-    };
-    run.progress({ phase: 'committing', bytesDone: run.bytesBefore + st.size, file });
-    await run.commit({ fileName, size: st.size, sha256, rows: layout.rows }, adapters, {
-      config,
-      provenance: { source: 'lora-wise-parquet', importerVersion: IMPORTER_VERSION, createdAt: now, shards: [] },
-    });
-    run.progress({ phase: 'committed', bytesDone: run.bytesBefore + st.size, file });
+    run.checkCancelled(file);
+    if (run.shardKeys.has(ImportRun.shardKey(fileName, size)) && skipIfKnown((await hashing.done).sha256)) return;
+    shard = await timed(profile, 'footer', () => ParquetShard.open(file));
+    await readShard(run, file, shard, before, hashing, skipIfKnown);
   } finally {
-    shard.close();
+    run.opts.signal?.removeEventListener('abort', stopHashing);
+    hashing.stop();   // a no-op once the hash is done
+    if (shard) timedSync(profile, 'close', () => shard!.close());
   }
+}
+
+/** Footer, columns, features, names, then (with the hash and the file unchanged) one commit. */
+async function readShard(run: ImportRun, file: string, shard: ParquetShard, before: FileIdentity, hashing: HashJob,
+  skipIfKnown: (sha256: string) => boolean): Promise<void> {
+  const fileName = shardFileName(file);
+  const profile = run.opts.profile;
+  const size = Number(before.size);
+  const layout = await timed(profile, 'footer', () => shard.layout());
+  const rank = resolveRank(run, layout, file);
+  if (run.config) checkAgainstConfig(run.config, layout, file);
+  if (layout.ignored.length) {
+    run.finding({ file: fileName, severity: 'info', code: 'IGNORED_COLUMNS',
+      message: `${layout.ignored.length} column(s) that are not LoRA factors were ignored (e.g. ${layout.ignored[0]})` });
+  }
+  const rows = new RowStates(run, fileName);
+  await readWeights(run, file, size, shard, layout, rank, rows);
+  const shapes = settleShapes(run, layout, rank, rows, file);
+  const adapters = await timed(profile, 'names', async () => collectAdapters(run, layout, rows, await shard.names(), fileName));
+
+  const hashed = await timed(profile, 'hash-wait', () => hashing.done);
+  addStage(profile, 'hash-worker', 0, hashed.cpuMs);
+  // The bytes hashed are the bytes DuckDB read only if the file stayed the same file, unchanged, from
+  // before the hash began until after DuckDB's last read.
+  const after = identityOf(await stat(file, { bigint: true }));
+  const change = fileChange(before, hashed.opened) ?? fileChange(before, hashed.hashed) ?? fileChange(before, after);
+  if (change !== null || hashed.bytes !== size) {
+    throw new AuditError('HASH_MISMATCH', `the file changed while it was being imported (${change ?? 'its length changed'}); ` +
+      'nothing from it was stored: import it again once nothing is writing to it', file);
+  }
+  if (skipIfKnown(hashed.sha256)) return;
+  const config: ReferenceConfig = run.config ?? {
+    rank, family: 'diffusers-lora', method: 'lora', scaleRule: 'one', scale: 1,
+    baseModel: baseModelHint(shapes), modules: shapes, sizes: [], names: [],
+  };
+  run.progress({ phase: 'committing', bytesDone: run.bytesBefore + size, file });
+  await timed(profile, 'sqlite', () => run.commit({ fileName, size, sha256: hashed.sha256, rows: layout.rows }, adapters, {
+    config,
+    provenance: { source: 'lora-wise-parquet', importerVersion: IMPORTER_VERSION, createdAt: new Date().toISOString(), shards: [] },
+  }));
+  run.progress({ phase: 'committed', bytesDone: run.bytesBefore + size, file });
+}
+
+/** The weight columns, a group of modules at a time, each row checked and turned into features. */
+async function readWeights(run: ImportRun, file: string, size: number, shard: ParquetShard, layout: ShardLayout, rank: number,
+  rows: RowStates): Promise<void> {
+  const profile = run.opts.profile;
+  const moduleIndex = new Map(layout.modules.map((m, i) => [m.id, i]));
+  const context: ChunkContext = {
+    rank, scale: run.config?.scale ?? 1, moduleIndex, rows, arena: new Float32Arena(),
+    configShapes: run.config ? new Map(run.config.modules.map((m) => [m.id, m])) : null,
+  };
+  const totalCompressed = layout.modules.reduce((s, m) => s + m.compressedBytes, 0) || 1;
+  let compressedDone = 0;
+
+  const groups = groupModules(layout);
+  const chunks = shard.columnGroups(groups.map((group) => group.flatMap((m) => [m.down, m.up])), run.opts.signal,
+    (work) => timedSync(profile, 'transfer', work));
+  let groupsDone = 0;
+  const progressTo = (done: number) => {
+    for (; groupsDone < done; groupsDone++) compressedDone += groups[groupsDone].reduce((s, m) => s + m.compressedBytes, 0);
+    run.progress({ phase: 'reading', bytesDone: run.bytesBefore + Math.round(size * compressedDone / totalCompressed), file });
+  };
+  // Read-ahead: DuckDB decodes the next chunk on its threads while this one's features are computed.
+  for await (const { group: groupIndex, rows: chunk } of readAhead(chunks)) {
+    if (groupIndex > groupsDone) progressTo(groupIndex);
+    const group = groups[groupIndex];
+    const { batch, batchRows } = timedSync(profile, 'check', () => checkChunk(chunk, group, context));
+    if (batch.length) {
+      run.checkCancelled(file);
+      const features = await timed(profile, 'features', () => run.opts.engine.computeBatch(batch));
+      features.forEach((fs, k) => {
+        const state = rows.of(batchRows[k]);
+        fs.forEach((f, j) => { state.features[moduleIndex.get(batch[k][j].id)!] = f; });
+      });
+    }
+  }
+  progressTo(groups.length);
+}
+
+/** The set's module shapes: its own, or (a new set) what most rows of this first shard have; rows unlike them are left out. */
+function settleShapes(run: ImportRun, layout: ShardLayout, rank: number, rows: RowStates, file: string): ModuleShape[] {
+  if (run.config) return run.config.modules;
+  const shapes = layout.modules.map((m, i) => {
+    const count = new Map<string, number>();
+    for (const [, s] of rows.entries()) if (!s.bad && s.shapes[i]) { const k = s.shapes[i].join('x'); count.set(k, (count.get(k) ?? 0) + 1); }
+    const best = [...count.entries()].sort((x, y) => y[1] - x[1])[0];
+    if (!best) throw new AuditError('BAD_SHARD', `no usable row: every row was left out (see the findings)`, file);
+    const [inF, outF] = best[0].split('x').map(Number);
+    return { id: m.id, inFeatures: inF, outFeatures: outF };
+  });
+  for (const [row, s] of rows.entries()) {
+    if (s.bad) continue;
+    const i = shapes.findIndex((m, k) => s.shapes[k][0] !== m.inFeatures || s.shapes[k][1] !== m.outFeatures);
+    if (i >= 0) {
+      rows.bad(row, 'SHAPE_MISMATCH', `${shapes[i].id} is ${s.shapes[i][1]}×${s.shapes[i][0]} at rank ${rank}, ` +
+        `most rows have ${shapes[i].outFeatures}×${shapes[i].inFeatures}`);
+    }
+  }
+  return shapes;
+}
+
+/** The rows to store: every row not left out, with a name, a training-set size, and features for every module. */
+function collectAdapters(run: ImportRun, layout: ShardLayout, rows: RowStates,
+  names: { row: number; name: string | null; label: number | null }[], fileName: string): AdapterToStore[] {
+  const adapters: AdapterToStore[] = [];
+  const seen = new Set<string>();
+  for (const r of names) {
+    const s = rows.of(r.row);
+    if (s.bad) continue;
+    if (r.name === null || r.label === null) { rows.bad(r.row, 'MISSING_NAME_OR_LABEL', 'name or label is NULL'); continue; }
+    if (!isTrainingSetSize(r.label)) { rows.bad(r.row, 'BAD_LABEL', `label ${r.label} is not a training-set size (a whole number ≥ 1)`); continue; }
+    const key = ImportRun.key(r.name, r.label);
+    if (seen.has(key) || run.keys.has(key)) {
+      rows.bad(r.row, 'DUPLICATE_ROW', `(name ${r.name}, label ${r.label}) is already ${seen.has(key) ? 'in this shard' : `in set "${run.opts.name}"`}`);
+      continue;
+    }
+    if (s.features.length !== layout.modules.length || s.features.some((f) => f === undefined)) {
+      rows.bad(r.row, 'MISSING_VALUES', 'some weight columns were never read for this row');
+      continue;
+    }
+    seen.add(key);
+    adapters.push({ name: r.name, label: r.label, source: `${fileName}#row${r.row}`, features: s.features as ModuleFeatures[] });
+  }
+  return adapters;
 }
 
 interface Unit { kind: 'shard' | 'folder'; path: string; bytes: number }

@@ -49,6 +49,51 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void;
   /** LoRA rank of the shards; otherwise the set's, the shard's `lora_rank` metadata, or inferred from SD widths. */
   rank?: number;
+  /** Filled with where the time went (benchmarks, profiling); nothing is measured when absent. */
+  profile?: ImportProfile;
+}
+
+/** The importer's stages on the calling thread, in the order a shard meets them, and the hash worker's. */
+export type ImportStage = 'footer' | 'transfer' | 'check' | 'features' | 'names' | 'hash-wait' | 'sqlite' | 'close' | 'hash-worker';
+
+/** Wall and CPU milliseconds per stage, summed over the shards of a run. The stages of the calling thread
+ *  do not overlap; its wall time outside them is time spent waiting for DuckDB's decoding. */
+export type ImportProfile = Partial<Record<ImportStage, { wallMs: number; cpuMs: number }>>;
+
+/** This thread's CPU time in ms (the process's where the runtime lacks threadCpuUsage). */
+export function threadCpuMs(): number {
+  const u = typeof process.threadCpuUsage === 'function' ? process.threadCpuUsage() : process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Times one synchronous or asynchronous stage into `profile` (a no-op without one). */
+export async function timed<T>(profile: ImportProfile | undefined, stage: ImportStage, work: () => T | Promise<T>): Promise<T> {
+  if (!profile) return work();
+  const wall = performance.now();
+  const cpu = threadCpuMs();
+  try {
+    return await work();
+  } finally {
+    addStage(profile, stage, performance.now() - wall, threadCpuMs() - cpu);
+  }
+}
+
+export function timedSync<T>(profile: ImportProfile | undefined, stage: ImportStage, work: () => T): T {
+  if (!profile) return work();
+  const wall = performance.now();
+  const cpu = threadCpuMs();
+  try {
+    return work();
+  } finally {
+    addStage(profile, stage, performance.now() - wall, threadCpuMs() - cpu);
+  }
+}
+
+export function addStage(profile: ImportProfile | undefined, stage: ImportStage, wallMs: number, cpuMs: number): void {
+  if (!profile) return;
+  const s = (profile[stage] ??= { wallMs: 0, cpuMs: 0 });
+  s.wallMs += wallMs;
+  s.cpuMs += cpuMs;
 }
 
 export interface AdapterToStore { name: string; label: number; source: string; features: ModuleFeatures[] }
