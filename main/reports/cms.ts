@@ -153,7 +153,8 @@ interface ParsedSignedData { signedData: pkijs.SignedData; certificates: ParsedC
 
 /** Structure checks, all before any maths: bounded size, one DER object then only zero padding, a
  *  SignedData with one signer, detached (no content of its own to stand in for the data), signed
- *  attributes present, and a bounded number of certificates. */
+ *  attributes present, nothing unsigned besides the certificates (no unsigned attributes, no CRLs,
+ *  one digest algorithm), and a bounded number of certificates. */
 function parseSignedData(cms: Uint8Array, problems: string[]): ParsedSignedData | null {
   const fail = (why: string) => { problems.push(`the signature cannot be read: ${why}`); return null; };
   if (cms.byteLength === 0 || cms.every((b) => b === 0)) return fail('the signature placeholder is empty');
@@ -189,6 +190,15 @@ function parseSignedData(cms: Uint8Array, problems: string[]): ParsedSignedData 
   if (signedData.encapContentInfo.eContent) return fail('it encapsulates content of its own instead of signing the document detached');
   if (signedData.encapContentInfo.eContentType !== OID.data) return fail(`its content type ${signedData.encapContentInfo.eContentType} is not id-data`);
   if (!signedData.signerInfos[0].signedAttrs) return fail('the signature has no signed attributes (a bare PKCS#1 signature is not accepted)');
+  // What the signature does not cover cannot be carried: unsigned attributes (where a forged time-stamp
+  // token would ride, shown as such by other viewers) and revocation lists could be added to a genuine
+  // signature after signing, changing the /Contents while it still verified. This app writes neither.
+  if (signedData.signerInfos[0].unsignedAttrs) return fail('it carries unsigned attributes, which its signature does not cover (added after signing, or by a signer this verifier does not accept)');
+  if ((signedData.crls?.length ?? 0) > 0) return fail('it carries revocation lists, which its signature does not cover');
+  const digests = signedData.digestAlgorithms.map((a) => a.algorithmId);
+  if (digests.length !== 1 || digests[0] !== signedData.signerInfos[0].digestAlgorithm.algorithmId) {
+    return fail(`it lists the digest algorithms ${digests.join(', ') || '(none)'}, not exactly the one its signer used`);
+  }
   if (certificateElements.length > MAX_CERTIFICATES) return fail(`it carries ${certificateElements.length} certificates; at most ${MAX_CERTIFICATES} are read`);
   const certificates: ParsedCertificate[] = [];
   for (const el of certificateElements) {
