@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, type Locator, type Page } from '@playwright/test';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const realAdapters = resolve(root, '..', 'shared', 'fixtures', 'real-adapters');
+export { realAdaptersDir as realAdapters } from '../fixtures.ts';
 export const demoAssets = join(root, 'assets', 'demo');
 
 /** Drops files on a drop zone as a user dragging them from the desktop would: a DataTransfer built

@@ -23,4 +23,4 @@ export interface Target {
 }
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const fixturesDir = resolve(repoRoot, '../shared/fixtures/real-adapters');
+export { realAdaptersDir as fixturesDir } from '../fixtures.ts';

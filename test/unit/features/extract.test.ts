@@ -2,8 +2,7 @@
 // finite features, grouping does not change results, and adapters without A/B factors are refused.
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAuditError } from '../../../main/errors.ts';
 import { extractFeatures } from '../../../main/features/extract.ts';
@@ -17,8 +16,8 @@ import { seededRandom } from '../../../native/probe.ts';
 import { referenceFeatures } from '../../../native/reference.ts';
 import type { FeatureEngine } from '../../../native/types.ts';
 import { isDescending, relErr } from './helpers.ts';
+import { haveRealAdapters, realAdapter, realAdaptersDir } from '../../fixtures.ts';
 
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/fixtures/real-adapters');
 
 let dir: string;
 let engine: FeatureEngine;
@@ -83,9 +82,8 @@ describe('features from adapter files', () => {
     direct.forEach((d, i) => expect(relErr(f32[i], d.sigmaDW)).toBeLessThan(1e-12));
   });
 
-  it('reading in small groups gives the same features as reading the adapter at once', async () => {
-    const path = join(FIXTURES, 'diffusers-sd15-attnproc-catundchat-animal/pytorch_lora_weights.safetensors');
-    if (!existsSync(path)) return; // the fixtures live beside the clone (../shared); CI has them there too
+  it.skipIf(!haveRealAdapters)('reading in small groups gives the same features as reading the adapter at once', async () => {
+    const path = realAdapter('diffusers-sd15-attnproc-catundchat-animal/pytorch_lora_weights.safetensors');
     await withAdapter(path, async (a) => {
       const whole = await extractFeatures(a, engine);
       const grouped = await extractFeatures(a, engine, { groupValues: 5000 });
@@ -94,21 +92,19 @@ describe('features from adapter files', () => {
     });
   });
 
-  it('refuses an adapter with no LoRA A/B modules (LyCORIS LoKr) with NO_MODULES', async () => {
-    const path = join(FIXTURES, 'lycoris-lokr-sd15-dim4-smartfalcon/smart_falcon_4_lokr.safetensors');
-    if (!existsSync(path)) return;
+  it.skipIf(!haveRealAdapters)('refuses an adapter with no LoRA A/B modules (LyCORIS LoKr) with NO_MODULES', async () => {
+    const path = realAdapter('lycoris-lokr-sd15-dim4-smartfalcon/smart_falcon_4_lokr.safetensors');
     await withAdapter(path, async (a) => {
       await expect(extractFeatures(a, engine)).rejects.toSatisfy((e: unknown) => isAuditError(e, 'NO_MODULES') && /lokr/.test((e as Error).message));
     });
   });
 
-  it('the real adapters give finite, descending features for every module, matching the float64 reference', async () => {
-    if (!existsSync(FIXTURES)) return;
+  it.skipIf(!haveRealAdapters)('the real adapters give finite, descending features for every module, matching the float64 reference', async () => {
     const reference = await createFeatureEngine({ backend: 'reference' });
     let checked = 0;
     try {
-      for (const name of readdirSync(FIXTURES).sort()) {
-        const folder = join(FIXTURES, name);
+      for (const name of readdirSync(realAdaptersDir).sort()) {
+        const folder = join(realAdaptersDir, name);
         if (!existsSync(folder) || name.endsWith('.md')) continue;
         for (const file of readdirSync(folder).filter((f) => /\.(safetensors|bin)$/.test(f))) {
           let adapter: CanonicalAdapter;

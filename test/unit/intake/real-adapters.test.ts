@@ -1,15 +1,13 @@
 // Every real adapter in ../shared/fixtures/real-adapters/ reads with the facts its MANIFEST.md states,
 // or is refused with the right typed error.
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { isAuditError } from '../../../main/errors.ts';
 import { loadModuleWeights, openAdapter } from '../../../main/intake/open.ts';
 import { inspectFile } from '../../../main/intake/inspect.ts';
 import type { CanonicalAdapter } from '../../../main/intake/model.ts';
+import { haveRealAdapters, realAdapter } from '../../fixtures.ts';
 
-const ROOT = fileURLToPath(new URL('../../../../shared/fixtures/real-adapters/', import.meta.url));
-const at = (p: string) => ROOT + p;
+const at = realAdapter;
 
 interface Expect { file: string; family: string; method: string; rank: number; modules: number; dtype: string[]; base: string; sha256: string; scale?: number }
 
@@ -42,7 +40,7 @@ async function openKept(file: string): Promise<CanonicalAdapter> {
 }
 afterAll(async () => { for (const a of opened) await a.source.close(); });
 
-describe.skipIf(!existsSync(ROOT))('real adapters from MANIFEST.md', () => {
+describe.skipIf(!haveRealAdapters)('real adapters from MANIFEST.md', () => {
   it.each(TABLE)('$file', async (e) => {
     const r = await inspectFile(at(e.file));
     expect(r.error).toBeNull();

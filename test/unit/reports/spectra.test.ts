@@ -1,7 +1,5 @@
 // The spectra chart's data: from stored reference features and the evidence's own features, and never
 // from bytes other than the evidence.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFeatureEngine } from '../../../native/engine.ts';
 import type { FeatureEngine, ModuleFeatures } from '../../../native/types.ts';
@@ -9,9 +7,9 @@ import { openAdapter } from '../../../main/intake/open.ts';
 import { extractFeatures } from '../../../main/features/extract.ts';
 import type { ReferenceSet } from '../../../main/reference/types.ts';
 import { evidenceSpectra, spectraFromFeatures } from '../../../main/reports/spectra.ts';
+import { haveRealAdapters, realAdapter } from '../../fixtures.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ADAPTER = join(here, '../../../../shared/fixtures/real-adapters/diffusers-sd15-peft-faithsang/pytorch_lora_weights.safetensors');
+const ADAPTER = realAdapter('diffusers-sd15-peft-faithsang/pytorch_lora_weights.safetensors');
 
 const feat = (id: string, s: number): ModuleFeatures => ({
   id, rank: 2, sigmaA: Float64Array.of(s, s / 2), sigmaB: Float64Array.of(s, s / 3), sigmaDW: Float64Array.of(s, s / 4),
@@ -46,7 +44,7 @@ describe('spectraFromFeatures', () => {
   });
 });
 
-describe('evidenceSpectra', () => {
+describe.skipIf(!haveRealAdapters)('evidenceSpectra', () => {
   let engine: FeatureEngine;
   let features: ModuleFeatures[];
   let sha256: string;
