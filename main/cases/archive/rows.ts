@@ -132,16 +132,19 @@ function checkReports(rows: CaseRows, manifest: ArchiveManifest, bad: Bad): void
   }
 }
 
-/** Rows ↔ listed files: each file a row records is listed (same size and SHA-256); each listed store
- *  file lies in the folder of one row (an evidence item's or a report's). */
+/** Rows ↔ listed files: each file a row records is listed (same size and SHA-256) and lies in that
+ *  row's own folder; each listed store file lies in the folder of one row (an evidence item's or a report's). */
 function checkFiles(rows: CaseRows, manifest: ArchiveManifest, bad: Bad): void {
   const caseId = rows.case.id;
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
   const owners = new Map<string, string>(); // row folder (store/…) → the row owning it
-  const expect = (kind: 'evidence' | 'reports', id: string, rel: string, sha256: unknown, size: unknown) => {
+  const expect = (kind: 'evidence' | 'reports', id: string, ownFolder: unknown, rel: string, sha256: unknown, size: unknown) => {
     const owner = `${kind} row ${id}`;
     const parts = rel.split('/');
     if (parts.length !== 4 || parts[0] !== caseId || parts[1] !== kind) throw bad(`${owner} records ${rel.slice(0, 200)}, outside the case's own folder`);
+    // the store's own layout (evidence/<SHA-256 of the file>/, reports/<report id>/) and nothing else:
+    // a folder named like an unpacking folder (".partial-<pid>-…") was deleted by the next case verify
+    if (parts[2] !== ownFolder) throw bad(`${owner} records ${rel.slice(0, 200)}, not in its own folder ${caseId}/${kind}/${String(ownFolder).slice(0, 64)}`);
     const f = listed.get(`store/${rel}`);
     if (!f) throw bad(`${owner} records ${rel}, which the archive does not hold`);
     if (typeof sha256 !== 'string' || f.sha256 !== sha256) throw bad(`${rel} does not match the SHA-256 its row records`);
@@ -152,12 +155,12 @@ function checkFiles(rows: CaseRows, manifest: ArchiveManifest, bad: Bad): void {
     owners.set(folder, owner);
   };
   for (const r of rows.evidence) {
-    expect('evidence', r.id as string, r.stored_path as string, r.sha256, r.size);
-    for (const c of companionsOf(r)!) expect('evidence', r.id as string, c.storedPath, c.sha256, c.size);
+    expect('evidence', r.id as string, r.sha256, r.stored_path as string, r.sha256, r.size);
+    for (const c of companionsOf(r)!) expect('evidence', r.id as string, r.sha256, c.storedPath, c.sha256, c.size);
   }
   for (const r of rows.reports) {
-    expect('reports', r.id as string, r.stored_path as string, r.sha256, r.size);
-    for (const c of typeof r.companions === 'string' ? companionsOf(r)! : []) expect('reports', r.id as string, c.storedPath, c.sha256, c.size);
+    expect('reports', r.id as string, r.id, r.stored_path as string, r.sha256, r.size);
+    for (const c of typeof r.companions === 'string' ? companionsOf(r)! : []) expect('reports', r.id as string, r.id, c.storedPath, c.sha256, c.size);
   }
   for (const f of manifest.files) {
     if (f.path === CASE_JSON) continue;
