@@ -8,8 +8,8 @@
 // It is append-only by use (O_APPEND, fsynced), not by protection: someone who also edits or deletes
 // the journal defeats it. A missing journal is therefore reported (a warning, not a failure: databases
 // written before the journal existed, or copied without it, must still verify; the warning says that a
-// rewrite would not be seen by this check). Its lines are untrusted input: length and count are bounded,
-// and lines that do not parse are skipped and reported.
+// rewrite would not be seen by this check). Its lines are untrusted input: their length and count, and
+// the bytes read, are bounded, and lines that do not parse are skipped and reported.
 import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -20,6 +20,9 @@ import type { VerifyProblem } from './verify.ts';
 export const MAX_JOURNAL_LINE_BYTES = 1024;
 /** Lines read per verification (about 180 MB of journal): past this the rest is reported as unread. */
 export const MAX_JOURNAL_LINES = 1_000_000;
+/** Bytes read per verification, whatever they hold: a journal extended without newlines (a sparse
+ *  file of a terabyte costs nothing to make) would otherwise be read to its end. */
+export const MAX_JOURNAL_BYTES = 256 * 1024 * 1024;
 const CHUNK = 1 << 16;
 const HASH = /^[0-9a-f]{64}$/;
 const UNREADABLE_SHOWN = 5;
@@ -38,8 +41,10 @@ export interface JournalRead {
   unreadableCount: number;
   /** The first few of them, by line number (1-based). */
   unreadable: number[];
-  /** Lines past MAX_JOURNAL_LINES were not read. */
+  /** Lines past MAX_JOURNAL_LINES, or bytes past MAX_JOURNAL_BYTES, were not read. */
   truncated: boolean;
+  /** Bytes read. */
+  bytes: number;
   /** Set when the path exists but is not a regular file. */
   notAFile: boolean;
 }
@@ -74,7 +79,7 @@ export async function appendJournal(dbPath: string, head: JournalHead, at: strin
 /** Reads this case's journal lines, bounded in line length and count. Never throws for bad content. */
 export async function readJournal(dbPath: string, caseId: string): Promise<JournalRead> {
   const path = journalPath(dbPath);
-  const out: JournalRead = { path, exists: false, lines: [], total: 0, unreadableCount: 0, unreadable: [], truncated: false, notAFile: false };
+  const out: JournalRead = { path, exists: false, lines: [], total: 0, unreadableCount: 0, unreadable: [], truncated: false, bytes: 0, notAFile: false };
   let handle: FileHandle;
   try {
     // non-blocking: a FIFO put in its place must not hang the verification
@@ -104,8 +109,14 @@ export async function readJournal(dbPath: string, caseId: string): Promise<Journ
     };
     const buffer = Buffer.allocUnsafe(CHUNK);
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
+      if (out.bytes >= MAX_JOURNAL_BYTES) {
+        // what is left unread is said, not guessed at: a line cut here is not taken as torn
+        out.truncated = true;
+        return out;
+      }
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, MAX_JOURNAL_BYTES - out.bytes), null);
       if (bytesRead === 0) break;
+      out.bytes += bytesRead;
       let start = 0;
       while (start < bytesRead) {
         const nl = buffer.indexOf(0x0a, start);
@@ -187,7 +198,7 @@ export function compareWithJournal(journal: JournalRead, trail: { seq: number; h
     warnings.push({ kind: 'journal-unreadable', file, message: `the audit journal has ${journal.unreadableCount} unreadable line(s) (line ${journal.unreadable.join(', ')}${more}), which were ignored` });
   }
   if (journal.truncated) {
-    warnings.push({ kind: 'journal-unreadable', file, message: `the audit journal has more than ${MAX_JOURNAL_LINES} lines; only the first ${MAX_JOURNAL_LINES} were compared` });
+    warnings.push({ kind: 'journal-unreadable', file, message: `the audit journal is longer than one verification reads (${MAX_JOURNAL_LINES} lines or ${MAX_JOURNAL_BYTES} bytes); only its beginning was compared` });
   }
   const bySeq = new Map(trail.map((r) => [r.seq, r.hash]));
   const lastSeq = trail.reduce((m, r) => Math.max(m, r.seq), 0);
