@@ -15,7 +15,8 @@ import { resolveActor } from './actor.ts';
 import { appendAudit } from './audit.ts';
 import { getCase } from './cases.ts';
 import { getEvidence } from './evidence.ts';
-import { sha256File, sha256Hex } from '../common/hashing.ts';
+import { sha256Hex } from '../common/hashing.ts';
+import { checkStoredCopy, NOT_A_FILE, storedCopyPhrase } from './anchors.ts';
 import { newId } from './ids.ts';
 import { appVersion } from './version.ts';
 
@@ -83,13 +84,15 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
 
   // 1. the bytes must still be the ones imported
   for (const f of [{ path: item.storedPath, sha256: item.sha256, name: item.fileName }, ...item.companions.map((c) => ({ path: c.storedPath, sha256: c.sha256, name: c.fileName }))]) {
-    const now = await sha256File(f.path).catch(() => null);
-    if (now?.sha256 !== f.sha256) {
+    // a regular file only: a FIFO or a link to a device put in its place would hang the hash
+    const problem = await checkStoredCopy(f.path, f.sha256);
+    if (problem) {
+      const now = problem === 'missing' || problem === NOT_A_FILE ? null : problem;
       return refuse({
         severity: 'error', code: 'EVIDENCE_HASH_MISMATCH',
-        message: now ? `the stored copy of ${f.name} no longer matches the SHA-256 recorded at import (recorded ${f.sha256}, now ${now.sha256}): it was modified, so it is not analysed`
-          : `the stored copy of ${f.name} is gone, so it cannot be analysed`,
-      }, { file: f.name, recorded: f.sha256, now: now?.sha256 ?? null });
+        message: now ? `the stored copy of ${f.name} no longer matches the SHA-256 recorded at import (recorded ${f.sha256}, now ${now}): it was modified, so it is not analysed`
+          : `the stored copy of ${f.name} ${storedCopyPhrase(problem, f.sha256)}, so it cannot be analysed`,
+      }, { file: f.name, recorded: f.sha256, now });
     }
   }
 

@@ -9,7 +9,7 @@
 // Layers: main/cases may not import main/reports, which owns manifest and PDF signatures. The check
 // of the signed statement is therefore a parameter (CheckSignedStatement); main/reports/signed-statement.ts
 // provides it, and the hosts hand it to verifyCase (and verify --db to this function directly).
-import { access } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import type { Queryable } from '../db/database.ts';
 import { auditRows } from './audit.ts';
 import { canonicalJson, sha256File } from '../common/hashing.ts';
@@ -30,15 +30,28 @@ export type CheckSignedStatement = (files: { pdf: string; manifest: string; sign
 export const MAX_SIGNED_MANIFEST_BYTES = 32 * 1024 * 1024;
 const MAX_SIGNATURE_BYTES = 1024 * 1024;
 
-/** null when the stored copy still has the recorded SHA-256; 'missing'; or the SHA-256 it has now. */
+/** null when the stored copy still has the recorded SHA-256; 'missing'; NOT_A_FILE when something else
+ *  took its place (a FIFO would block the hash until someone wrote to it, a link to /dev/zero would
+ *  never end: the app stores regular files only, so nothing else is read); or the SHA-256 it has now. */
 export async function checkStoredCopy(path: string, sha256: string): Promise<string | null> {
+  let info;
   try {
-    await access(path);
+    info = await lstat(path);
   } catch {
     return 'missing';
   }
+  if (!info.isFile()) return NOT_A_FILE;
   const now = await sha256File(path);
   return now.sha256 === sha256 ? null : now.sha256;
+}
+
+export const NOT_A_FILE = 'not a regular file';
+
+/** What checkStoredCopy found, as the end of a sentence about the stored copy. */
+export function storedCopyPhrase(problem: string, recorded: string): string {
+  if (problem === 'missing') return 'is gone';
+  if (problem === NOT_A_FILE) return 'is no longer a regular file (something else, a link, a FIFO or a device, was put in its place): not read';
+  return `no longer matches its recorded SHA-256 (recorded ${recorded}, now ${problem})`;
 }
 
 /** What a report certified of one result, in the manifest's terms (main/reports/manifest.ts). */
@@ -103,11 +116,9 @@ async function compareOne(report: ReportRecord, caseId: string, now: CaseNow, ch
       continue;
     }
     const problem = await checkStoredCopy(file.storedPath, file.sha256);
-    if (problem === 'missing') {
-      fileProblems.push({ kind: 'report-missing', reportId, file: file.storedPath, message: `report ${reportId}: its stored ${name} (${file.fileName}) is gone` });
-    } else if (problem) {
-      fileProblems.push({ kind: 'report-hash', reportId, file: file.storedPath,
-        message: `report ${reportId}: its stored ${name} (${file.fileName}) no longer matches its recorded SHA-256 (recorded ${file.sha256}, now ${problem})` });
+    if (problem) {
+      fileProblems.push({ kind: problem === 'missing' ? 'report-missing' : 'report-hash', reportId, file: file.storedPath,
+        message: `report ${reportId}: its stored ${name} (${file.fileName}) ${storedCopyPhrase(problem, file.sha256)}` });
     }
   }
   if (fileProblems.length > 0) return fileProblems;

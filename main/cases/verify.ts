@@ -9,7 +9,7 @@ import type { Database } from '../db/database.ts';
 import { AuditError } from '../errors.ts';
 import { resolveActor } from './actor.ts';
 import { appendAudit, auditRows, verifyAudit, type ChainVerification } from './audit.ts';
-import { checkStoredCopy, compareSignedReports, type CheckSignedStatement } from './anchors.ts';
+import { checkStoredCopy, compareSignedReports, storedCopyPhrase, type CheckSignedStatement } from './anchors.ts';
 import { getCase } from './cases.ts';
 import { listEvidence } from './evidence.ts';
 import { compareWithJournal, readJournal } from './journal.ts';
@@ -75,21 +75,18 @@ export async function verifyCase(db: Database, caseIdOrPrefix: string, options: 
     companions += item.companions.length;
     for (const f of files) {
       const problem = await checkStoredCopy(f.path, f.sha256);
-      if (problem === 'missing') {
-        problems.push({ kind: 'evidence-missing', evidenceId: item.id, file: f.path, message: `evidence ${item.id} (${f.name}): the stored copy is gone` });
-      } else if (problem) {
-        problems.push({ kind: 'evidence-hash', evidenceId: item.id, file: f.path,
-          message: `evidence ${item.id} (${f.name}): the stored copy no longer matches its recorded SHA-256 (recorded ${f.sha256}, now ${problem})` });
+      if (problem) {
+        problems.push({ kind: problem === 'missing' ? 'evidence-missing' : 'evidence-hash', evidenceId: item.id, file: f.path,
+          message: `evidence ${item.id} (${f.name}): the stored copy ${storedCopyPhrase(problem, f.sha256)}` });
       }
     }
   }
   const reports = await listReports(db, kase.id);
   for (const r of reports) {
     const problem = await checkStoredCopy(r.storedPath, r.sha256);
-    if (problem === 'missing') {
-      problems.push({ kind: 'report-missing', reportId: r.id, file: r.storedPath, message: `report ${r.id}: its stored copy is gone` });
-    } else if (problem) {
-      problems.push({ kind: 'report-hash', reportId: r.id, file: r.storedPath, message: `report ${r.id}: its stored copy no longer matches its recorded SHA-256 (recorded ${r.sha256}, now ${problem})` });
+    if (problem) {
+      problems.push({ kind: problem === 'missing' ? 'report-missing' : 'report-hash', reportId: r.id, file: r.storedPath,
+        message: `report ${r.id}: its stored copy ${storedCopyPhrase(problem, r.sha256)}` });
     }
   }
   if (options.checkSignedStatement) {

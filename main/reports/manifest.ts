@@ -4,7 +4,7 @@
 // report against a case without reading the PDF. The check uses node:crypto (native) and measures the
 // certificate's key first: a signature file is as hostile as the PDF it travels with.
 import { createPrivateKey, sign, verify, X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import forge from 'node-forge';
 import { AuditError } from '../errors.ts';
 import type { CertificateInfo, LoadedKey } from './keys.ts';
@@ -152,12 +152,24 @@ export function checkManifestSignature(manifestPath: string, signaturePath = `${
   return out;
 }
 
-/** A file's bytes, null when it cannot be read, or 'too large' past `limit` (checked before reading). */
-function readBounded(path: string, limit: number): Buffer | null | 'too large' {
+/** A regular file's bytes; null when it cannot be read or is not a regular file (a FIFO put in its
+ *  place would block the read until someone writes to it, /dev/zero would never end), 'too large'
+ *  past `limit`. Opened non-blocking and checked through the descriptor it is then read from. */
+export function readBounded(path: string, limit: number): Buffer | null | 'too large' {
+  let fd: number;
   try {
-    if (statSync(path).size > limit) return 'too large';
-    return readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return null;
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) return null;
+    if (info.size > limit) return 'too large';
+    return readFileSync(fd);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }

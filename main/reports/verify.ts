@@ -3,12 +3,12 @@
 // one examiner signature is valid over the whole file, who signed, whether the signer chains to an
 // anchor the verifier trusts, and whether the signed manifest matches the PDF and the case. Every
 // failed check is a sentence in `problems`; nothing here throws for a bad report.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/database.ts';
 import { AuditError } from '../errors.ts';
 import type { CertificateInfo } from './keys.ts';
-import { checkManifestSignature, type ReportManifest } from './manifest.ts';
+import { checkManifestSignature, readBounded, type ReportManifest } from './manifest.ts';
 import { readTrustAnchors, type ParsedCertificate } from './verify/certificates.ts';
 import { checkPdfSignature, type CheckedSignature, type SignatureVerification } from './verify/pdf-signature.ts';
 import { PdfStructureError } from './verify/pdf-structure.ts';
@@ -93,18 +93,10 @@ export async function verifyReport(pdfPath: string, options: VerifyOptions = {})
 }
 
 function readReport(pdfPath: string): Buffer {
-  let size: number;
-  try {
-    size = statSync(pdfPath).size;
-  } catch {
-    throw new AuditError('FILE_NOT_FOUND', 'the report cannot be read', pdfPath);
-  }
-  if (size > MAX_REPORT_BYTES) throw new AuditError('LIMIT_EXCEEDED', `the report is larger than ${MAX_REPORT_BYTES} bytes`, pdfPath);
-  try {
-    return readFileSync(pdfPath);
-  } catch {
-    throw new AuditError('FILE_NOT_FOUND', 'the report cannot be read', pdfPath);
-  }
+  const bytes = readBounded(pdfPath, MAX_REPORT_BYTES);
+  if (bytes === 'too large') throw new AuditError('LIMIT_EXCEEDED', `the report is larger than ${MAX_REPORT_BYTES} bytes`, pdfPath);
+  if (!bytes) throw new AuditError('FILE_NOT_FOUND', 'the report cannot be read (it is missing, or not a regular file)', pdfPath);
+  return bytes;
 }
 
 /** Every signature field with a value, oldest revision first (by where its range ends). An examiner
