@@ -10,6 +10,7 @@ import {
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { sha256File } from '../common/hashing.ts';
+import { visible } from './disclosure.ts';
 
 const LYCORIS_PARTS = /^(hada_|lokr_|glora_|diff|on_input|ia3$)/;
 
@@ -127,15 +128,20 @@ export async function parseKohyaMetadata(ctx: IntakeContext, findings: Finding[]
 
   const dirs = parseDatasetDirs(md.ss_dataset_dirs, findings);
   if (dirs) {
-    out.datasetDirs = dirs;
-    out.realImageCount = dirs.reduce((s, d) => s + d.imgCount, 0);
-    const expected = dirs.reduce((s, d) => s + d.imgCount * d.repeats, 0);
-    if (withRepeats !== undefined && expected !== withRepeats) {
-      findings.push({ severity: 'info', code: 'KOHYA_COUNTS_DIFFER',
-        message: `ss_num_train_images (${withRepeats}) differs from Σ img_count × n_repeats over ss_dataset_dirs (${expected})` });
+    out.datasetDirs = dirs.kept;
+    // a claim is a whole number of images from at least one folder: a sum past 2^53 (entries of 1e308
+    // images added up to Infinity) is none, and so is a list without one usable entry
+    if (dirs.folders > 0 && Number.isSafeInteger(dirs.images)) {
+      out.realImageCount = dirs.images;
+      if (withRepeats !== undefined && Number.isSafeInteger(dirs.withRepeats) && dirs.withRepeats !== withRepeats) {
+        findings.push({ severity: 'info', code: 'KOHYA_COUNTS_DIFFER',
+          message: `ss_num_train_images (${withRepeats}) differs from Σ img_count × n_repeats over ss_dataset_dirs (${dirs.withRepeats})` });
+      }
+      findings.push({ severity: 'info', code: 'KOHYA_IMAGE_COUNT',
+        message: `metadata states ${out.realImageCount} distinct training images (Σ img_count over ${dirs.folders} folders)${withRepeats !== undefined ? `; ss_num_train_images = ${withRepeats} counts repeats` : ''}` });
+    } else if (dirs.folders > 0) {
+      findings.push({ severity: 'warning', code: 'BAD_DATASET_DIRS', message: `ss_dataset_dirs' img_count values add up to more than ${Number.MAX_SAFE_INTEGER}: not a training-set size; image count unknown` });
     }
-    findings.push({ severity: 'info', code: 'KOHYA_IMAGE_COUNT',
-      message: `metadata states ${out.realImageCount} distinct training images (Σ img_count over ${dirs.length} folders)${withRepeats !== undefined ? `; ss_num_train_images = ${withRepeats} counts repeats` : ''}` });
   }
 
   const stated = md.sshs_model_hash;
@@ -193,7 +199,24 @@ async function legacyHash(ctx: IntakeContext, stated: string): Promise<string> {
   return plain;
 }
 
-function parseDatasetDirs(text: string | undefined, findings: Finding[]): KohyaMetadata['datasetDirs'] | undefined {
+/** ss_dataset_dirs folders kept in the metadata (a training run has a handful); the image count is
+ *  summed over all of them. A hostile header may list a million. */
+export const MAX_DATASET_DIRS = 1000;
+/** Entries without a usable img_count named one by one (each quoting its folder, cut and escaped);
+ *  the rest are counted. */
+const NAMED_BAD_DIRS = 5;
+const DIR_NAME_CHARS = 200;
+
+interface DatasetDirs {
+  kept: NonNullable<KohyaMetadata['datasetDirs']>;
+  /** Folders with a usable img_count, all of them (not only the kept ones). */
+  folders: number;
+  /** Σ img_count and Σ img_count × n_repeats over those folders (may pass 2^53: the caller checks). */
+  images: number;
+  withRepeats: number;
+}
+
+function parseDatasetDirs(text: string | undefined, findings: Finding[]): DatasetDirs | undefined {
   if (text === undefined) return undefined;
   let parsed: unknown;
   try {
@@ -203,16 +226,31 @@ function parseDatasetDirs(text: string | undefined, findings: Finding[]): KohyaM
     return undefined;
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const out: NonNullable<KohyaMetadata['datasetDirs']> = [];
+  const out: DatasetDirs = { kept: [], folders: 0, images: 0, withRepeats: 0 };
+  let bad = 0;
   for (const [dir, v] of Object.entries(parsed as Record<string, unknown>)) {
     const e = v as { img_count?: unknown; n_repeats?: unknown };
     const imgCount = Number(e?.img_count);
-    const repeats = Number(e?.n_repeats ?? 1);
-    if (!Number.isFinite(imgCount) || imgCount < 0) {
-      findings.push({ severity: 'warning', code: 'BAD_DATASET_DIRS', message: `ss_dataset_dirs entry "${dir}" has no usable img_count` });
+    const stated = Number(e?.n_repeats ?? 1);
+    // counts of images are whole numbers: 2.5 images, -1 or 1e400 is no count
+    if (!Number.isSafeInteger(imgCount) || imgCount < 0) {
+      if (bad++ < NAMED_BAD_DIRS) {
+        findings.push({ severity: 'warning', code: 'BAD_DATASET_DIRS', message: `ss_dataset_dirs entry "${visible(dir, DIR_NAME_CHARS).text}" has no usable img_count` });
+      }
       continue;
     }
-    out.push({ dir, imgCount, repeats: Number.isFinite(repeats) ? repeats : 1 });
+    const repeats = Number.isSafeInteger(stated) && stated >= 0 ? stated : 1;
+    out.folders++;
+    out.images += imgCount;
+    out.withRepeats += imgCount * repeats;
+    if (out.kept.length < MAX_DATASET_DIRS) out.kept.push({ dir, imgCount, repeats });
+  }
+  if (bad > NAMED_BAD_DIRS) {
+    findings.push({ severity: 'warning', code: 'BAD_DATASET_DIRS', message: `${bad - NAMED_BAD_DIRS} more ss_dataset_dirs entries have no usable img_count` });
+  }
+  if (out.folders > MAX_DATASET_DIRS) {
+    findings.push({ severity: 'info', code: 'KOHYA_DATASET_DIRS_CUT',
+      message: `ss_dataset_dirs lists ${out.folders} folders; the first ${MAX_DATASET_DIRS} are kept in the metadata (the image count sums all of them)` });
   }
   return out;
 }
