@@ -5,6 +5,7 @@
 // `builtins.eval`) is refused with UNSAFE_PICKLE naming it, before anything could be called. Nothing is
 // ever evaluated: "calling" an allowed callable only records what it would rebuild.
 import { AuditError } from '../errors.ts';
+import { visible } from './disclosure.ts';
 import type { DType } from './model.ts';
 
 export interface PickleGlobal { kind: 'global'; module: string; name: string }
@@ -71,9 +72,10 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
     }
   };
   const refuse = (module: string, name: string, opcode: string): never => {
+    const shown = globalName(module, name);
     throw new AuditError('UNSAFE_PICKLE',
-      `the pickle imports ${module}.${name} (${opcode}), which is not a tensor-rebuild global; refused without running anything`, file,
-      { global: `${module}.${name}`, opcode, position: pos });
+      `the pickle imports ${shown} (${opcode}), which is not a tensor-rebuild global; refused without running anything`, file,
+      { global: shown, opcode, position: pos });
   };
   const global = (module: string, name: string, opcode: string): PickleGlobal => {
     if (!isAllowedGlobal(module, name)) refuse(module, name, opcode);
@@ -194,11 +196,11 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
         stack.push(global(module, name, 'STACK_GLOBAL'));
         break;
       }
-      case 0x69: { const module = line(); const name = line(); global(module, name, 'INST'); throw malformed(`INST ${module}.${name} builds an object, not a tensor`); }
+      case 0x69: { const module = line(); const name = line(); global(module, name, 'INST'); throw malformed(`INST ${globalName(module, name)} builds an object, not a tensor`); }
       case 0x6f: case 0x81: case 0x92: {                                      // OBJ, NEWOBJ, NEWOBJ_EX: build instances of classes
         const items = op === 0x6f ? popMark() : op === 0x81 ? [pop(), pop()].reverse() : [pop(), pop(), pop()].reverse();
         const cls = items[0];
-        const name = cls && typeof cls === 'object' && 'kind' in cls && cls.kind === 'global' ? `${cls.module}.${cls.name}` : 'an unknown class';
+        const name = cls && typeof cls === 'object' && 'kind' in cls && cls.kind === 'global' ? globalName(cls.module, cls.name) : 'an unknown class';
         throw new AuditError('UNSAFE_PICKLE', `the pickle instantiates ${name} (${op === 0x6f ? 'OBJ' : op === 0x81 ? 'NEWOBJ' : 'NEWOBJ_EX'}); only tensor rebuilds are accepted`, file,
           { global: name, opcode: 'OBJ' });
       }
@@ -253,6 +255,17 @@ export function walkPickle(bytes: Uint8Array, file: string): Value {
     if (!dtype || typeof key !== 'string' || typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) throw malformed('storage with a bad type, key or size');
     return { kind: 'storage', dtype, key, location: typeof location === 'string' ? location : '', numel };
   }
+}
+
+/** Characters of a global's name quoted in an error: the name is the pickle's own text, of any length
+ *  (a GLOBAL line runs to the next newline, megabytes away) and with any control characters. */
+export const MAX_GLOBAL_CHARS = 200;
+
+/** `module.name` as an error quotes it: escaped, and cut with its full length said. */
+function globalName(module: string, name: string): string {
+  const full = module.length + 1 + name.length;
+  const shown = visible(`${module.slice(0, MAX_GLOBAL_CHARS)}.${name.slice(0, MAX_GLOBAL_CHARS)}`, MAX_GLOBAL_CHARS);
+  return shown.cut || full > MAX_GLOBAL_CHARS ? `${shown.text}… (${full} characters)` : shown.text;
 }
 
 /** A dict key as text. Only strings and numbers are spelled out: String() of a key that is a deeply
