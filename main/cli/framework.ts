@@ -3,6 +3,7 @@
 // clear line (or {"error": {code, message, file}}) and a non-zero exit.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AuditError, toApiError } from '../errors.ts';
+import { visible } from '../intake/disclosure.ts';
 import { closest } from './suggest.ts';
 import { jsonReplacer } from '../api/json.ts';
 
@@ -54,9 +55,9 @@ export async function execute(command: Command, argv: string[], out: Output = pr
     const onSigint = () => controller.abort();
     process.once('SIGINT', onSigint);
     try {
-      const ctx: CommandContext = { json, log: (line) => { if (!json) err.write(line + '\n'); }, signal: controller.signal };
+      const ctx: CommandContext = { json, log: (line) => { if (!json) err.write(terminalText(line) + '\n'); }, signal: controller.signal };
       const result = await command.run(ctx, values as Values, positionals);
-      out.write(json ? JSON.stringify(result.data, jsonReplacer, 2) + '\n' : command.human(result.data) + '\n');
+      out.write(json ? JSON.stringify(result.data, jsonReplacer, 2) + '\n' : terminalText(command.human(result.data)) + '\n');
       return result.exitCode ?? 0;
     } finally {
       process.off('SIGINT', onSigint);
@@ -65,9 +66,16 @@ export async function execute(command: Command, argv: string[], out: Output = pr
     const api = toApiError(e);
     const isUsage = api.code === 'BAD_REQUEST' || (e as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
     if (json) out.write(JSON.stringify({ error: { code: isUsage ? 'BAD_REQUEST' : api.code, message: api.message, ...(api.file ? { file: api.file } : {}) } }, null, 2) + '\n');
-    else err.write(`lora-audit ${command.name}: ${api.file ? api.file + ': ' : ''}${api.message}\n${isUsage ? `usage: lora-audit ${command.usage}\n` : ''}`);
+    else err.write(`lora-audit ${command.name}: ${terminalText(`${api.file ? api.file + ': ' : ''}${api.message}`)}\n${isUsage ? `usage: lora-audit ${command.usage}\n` : ''}`);
     return isUsage ? 2 : 1;
   }
+}
+
+/** Human output as a terminal shows it: titles, file names, notes and metadata are anyone's text, and
+ *  an escape sequence in them would recolour, clear or retitle the examiner's terminal (or hide a line).
+ *  Control and invisible characters are shown escaped (\u{1B}); line breaks between lines are kept. */
+export function terminalText(text: string): string {
+  return text.split('\n').map((line) => visible(line, Number.POSITIVE_INFINITY).text).join('\n');
 }
 
 /** The option mistakes node:util's strict parse would report in its own words, said in ours:
