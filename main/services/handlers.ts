@@ -87,17 +87,17 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
       const view = (p: (typeof v.problems)[number]) => ({ kind: p.kind, message: p.message, ...(p.seq !== undefined ? { seq: p.seq } : {}), ...(p.evidenceId ? { evidenceId: p.evidenceId } : {}) });
       return { ok: v.ok, problems: v.problems.map(view), warnings: v.warnings.map(view) };
     },
-    'cases.export': async ({ caseId, out, keyPath, passphrase }) => {
+    'cases.export': async ({ caseId, out, keyPath, passphrase }, job) => {
       let signing: ArchiveSigning | undefined;
       if (keyPath) {
         const key = loadKey(new Uint8Array(await readFile(keyPath)), passphrase ?? '', keyPath); // a wrong passphrase fails before anything is written
         signing = { sign: (data) => signDetachedCms(data, key), signer: key.info };
       }
-      const r = await exportCase(db, caseId, out, { checkSignedStatement, ...(signing ? { signing } : {}) });
+      const r = await exportCase(db, caseId, out, { checkSignedStatement, ...(signing ? { signing } : {}), ...archiveJob(job, 'exporting the case') });
       return { path: r.file, sha256: r.sha256, signed: r.signed, ...(r.signer ? { signer: r.signer } : {}) };
     },
-    'cases.import': async ({ archive, trust }) => {
-      const r = await importCase(db, archive, { trust: trust ?? [], verifyCms: verifyDetachedCms });
+    'cases.import': async ({ archive, trust }, job) => {
+      const r = await importCase(db, archive, { trust: trust ?? [], verifyCms: verifyDetachedCms, ...archiveJob(job, 'importing the case') });
       return { ...(await caseDetail(r.caseId)).case, signature: r.signature };
     },
 
@@ -234,3 +234,11 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
 }
 
 export type { Channel, Req, JobContext };
+
+/** An archive job reports files done and honours the job's cancel (a large case is minutes of hashing). */
+function archiveJob(job: JobContext, phase: string): { signal: AbortSignal; onProgress(done: number, total: number, file: string): void } {
+  return {
+    signal: job.signal,
+    onProgress: (done, total, file) => job.progress({ phase, done, total, unit: 'files', message: file }),
+  };
+}

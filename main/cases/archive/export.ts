@@ -15,11 +15,11 @@ import { newId } from '../ids.ts';
 import { storeRoot } from '../store.ts';
 import { requireVerified, type VerifyCaseOptions } from '../verify.ts';
 import { appVersion } from '../version.ts';
-import { ARCHIVE_FORMAT, ARCHIVE_VERSION, CASE_JSON, MANIFEST, ROW_TABLES, SIGNATURE, type ArchiveManifest, type ArchiveSigning, type CaseRows, type ExportResult } from './format.ts';
+import { ARCHIVE_FORMAT, ARCHIVE_VERSION, CASE_JSON, MANIFEST, ROW_TABLES, SIGNATURE, throwIfCancelled, type ArchiveJob, type ArchiveManifest, type ArchiveSigning, type CaseRows, type ExportResult } from './format.ts';
 
 /** What verifyCase takes (the actor, and the signed-report checker the service layer hands in), and
  *  how to sign the manifest: without `signing` the archive is unsigned (and an import says so). */
-export type ExportOptions = VerifyCaseOptions & { signing?: ArchiveSigning };
+export type ExportOptions = VerifyCaseOptions & ArchiveJob & { signing?: ArchiveSigning };
 
 /** Exports a case that verifies (an archive vouches for what it holds, so a case that fails
  *  verification is refused, naming the first problem). */
@@ -41,12 +41,20 @@ export async function exportCase(db: Database, caseIdOrPrefix: string, outFile: 
         storeFiles.push(`${folder}/${name}`);
       }
     }
+    const total = 2 * storeFiles.length + 1;   // each stored file copied, then every file hashed
+    let done = 0;
     for (const rel of storeFiles) {
+      throwIfCancelled(options, out);
       await mkdir(dirname(join(work, 'store', rel)), { recursive: true });
       await cp(join(root, rel), join(work, 'store', rel));
+      options.onProgress?.(++done, total, rel);
     }
     const files: ArchiveManifest['files'] = [];
-    for (const rel of [CASE_JSON, ...storeFiles.map((p) => `store/${p}`)]) files.push({ path: rel, ...(await sha256File(join(work, rel))) });
+    for (const rel of [CASE_JSON, ...storeFiles.map((p) => `store/${p}`)]) {
+      throwIfCancelled(options, out);
+      files.push({ path: rel, ...(await sha256File(join(work, rel), { signal: options.signal })) });
+      options.onProgress?.(++done, total, rel);
+    }
     const manifest: ArchiveManifest = {
       format: ARCHIVE_FORMAT, version: ARCHIVE_VERSION, caseId: kase.id, title: kase.title,
       exportedAt: new Date().toISOString(), appVersion: appVersion(),

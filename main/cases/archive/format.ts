@@ -12,6 +12,17 @@ import type { CaseRow } from '../cases.ts';
 import type { SqlValue } from '../../db/database.ts';
 import { AuditError } from '../../errors.ts';
 
+/** A long archive job's progress and cancel (the app shows the first and honours the second). */
+export interface ArchiveJob {
+  signal?: AbortSignal;
+  /** Files handled so far of the total the manifest lists (export: copied and hashed). */
+  onProgress?(done: number, total: number, file: string): void;
+}
+
+export function throwIfCancelled(job: ArchiveJob, file: string): void {
+  if (job.signal?.aborted) throw new AuditError('CANCELLED', 'the archive job was cancelled; nothing was written', file);
+}
+
 export const ARCHIVE_FORMAT = 'lora-audit-case-archive';
 /** 2: the manifest lists the issued reports, and may be signed (manifest.json.p7s). 1 is still read. */
 export const ARCHIVE_VERSION = 2;

@@ -16,12 +16,12 @@ import { resolveActor } from '../actor.ts';
 import { appendAudit } from '../audit.ts';
 import { newId } from '../ids.ts';
 import { commitStaging, openStore } from '../store.ts';
-import { CASE_JSON, LIMITS, MANIFEST, SIGNATURE, foldersOf, parseManifest, type ArchiveFile, type ArchiveManifest, type ArchiveSignature,
+import { CASE_JSON, LIMITS, MANIFEST, SIGNATURE, foldersOf, throwIfCancelled, type ArchiveJob, parseManifest, type ArchiveFile, type ArchiveManifest, type ArchiveSignature,
   type CaseRows, type ImportResult, type ListedFile, type VerifyCms } from './format.ts';
 import { readArchive, type EntryHeader, type EntryPlan } from './reader.ts';
 import { checkNewToDatabase, checkRows, checkRowsRecorded, insertCaseRows, parseCaseRows } from './rows.ts';
 
-export interface ImportOptions {
+export interface ImportOptions extends ArchiveJob {
   actor?: string;
   /** PEM files of certificates to trust as the signer (or its issuer). */
   trust?: string[];
@@ -87,6 +87,8 @@ class ImportState {
   private listed = new Map<string, ListedFile>();
   private folders = new Set<string>();
   private arrived = new Set<string>();
+  /** Listed files among `arrived` (which holds folders too): the import's progress. */
+  private filesArrived = 0;
   private made = new Set<string>();
   private rows: CaseRows | null = null;
   private signature: ArchiveSignature = { status: 'unsigned' };
@@ -109,6 +111,8 @@ class ImportState {
 
   async plan(h: EntryHeader): Promise<EntryPlan> {
     const { bad } = this;
+    throwIfCancelled(this.options, this.info.path);
+    if (this.manifest) this.options.onProgress?.(this.filesArrived, this.manifest.files.length, h.path);
     const isFile = h.type === 'File';
     if (!this.manifest) {
       if (h.path !== MANIFEST || !isFile) throw bad(`the archive's first entry is ${h.path.slice(0, 200)}, not manifest.json: it is not a LoRA Auditor case archive (or was rebuilt out of order)`);
@@ -132,6 +136,7 @@ class ImportState {
     if (this.arrived.has(h.path)) throw bad(`the archive holds ${h.path} twice`);
     if (h.size !== f.size) throw bad(`the archive's ${h.path} is ${h.size} bytes; the manifest lists ${f.size}`);
     this.arrived.add(h.path);
+    this.filesArrived++;
     if (!this.rows) {
       if (h.path !== CASE_JSON) throw bad(`${h.path} comes before case.json: the archive was rebuilt out of order`);
       if (h.size > LIMITS.caseJsonBytes) throw bad(`case.json is ${h.size} bytes; an import reads at most ${LIMITS.caseJsonBytes}`);
