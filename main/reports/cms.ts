@@ -98,7 +98,15 @@ export async function checkDetachedCms(data: Uint8Array, cms: Uint8Array, anchor
   const timeAttr = attrs.find((a) => a.type === OID.signingTime)?.values[0];
   if (timeAttr instanceof asn1js.UTCTime || timeAttr instanceof asn1js.GeneralizedTime) {
     const t = timeAttr.toDate();
-    if (Number.isFinite(t.getTime())) out.signingTime = t.toISOString();
+    if (Number.isFinite(t.getTime())) {
+      out.signingTime = t.toISOString();
+      // The signer writes this time himself; one outside his certificate's validity is false (a report
+      // "signed" years before its certificate existed), or was made with a certificate not valid then.
+      if (!(signer.cert.notBefore.value <= t && t <= signer.cert.notAfter.value)) {
+        problems.push(`the signature says it was made at ${out.signingTime}, outside its certificate's validity (${out.signer.notBefore} to ${out.signer.notAfter}): ` +
+          'the signing time is false, or the certificate was not valid when it signed');
+      }
+    }
   }
   const unusable = certificates.map((c) => ({ c, why: keyProblem(c.cert) })).filter((x) => x.why !== null);
   if (unusable.length > 0) {
