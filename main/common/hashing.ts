@@ -42,6 +42,15 @@ export async function sha256File(path: string, options: HashOptions = {}): Promi
   return { sha256: hash.digest('hex'), size };
 }
 
+/** FNV-1a's 32-bit offset basis: the starting value for fnv1a(). */
+export const FNV1A_OFFSET = 0x811c9dc5;
+
+/** One step of FNV-1a (32-bit) over a 32-bit word: a fast, stable, non-cryptographic fingerprint, for
+ *  seeds and cache keys only (never for custody: that is SHA-256). */
+export function fnv1a(h: number, word: number): number {
+  return Math.imul(h ^ word, 0x01000193) >>> 0;
+}
+
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }

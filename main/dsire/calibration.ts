@@ -10,6 +10,7 @@ import { buildTable, type FeatureTable } from './table.ts';
 import { CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, tallyOf, type Neighbours, type Tallies } from './variants.ts';
 import type { ReferenceSet } from '../reference/types.ts';
 import type { DsireMode, Variant } from './types.ts';
+import { FNV1A_OFFSET, fnv1a } from '../common/hashing.ts';
 
 export interface CandidateScore { variant: Variant; accuracy: number; mae: number }
 
@@ -71,12 +72,11 @@ const cache = new Map<string, Map<DsireMode, ReferenceModel>>();
 const CACHE_SETS = 2;
 
 function fingerprint(ref: ReferenceSet): string {
-  let h = 0x811c9dc5;
+  let h = FNV1A_OFFSET;
   const mix = (x: number) => {
     const v = new Float64Array([x]);
     const u = new Uint32Array(v.buffer);
-    h = Math.imul(h ^ u[0], 0x01000193) >>> 0;
-    h = Math.imul(h ^ u[1], 0x01000193) >>> 0;
+    h = fnv1a(fnv1a(h, u[0]), u[1]);
   };
   for (const a of ref.adapters) {
     mix(a.id);

@@ -1,15 +1,16 @@
 // Seeded randomness for the generator. Everything the generator draws (images, noise, timesteps, LoRA
 // init) comes from here, never from Math.random or TF.js's own seeding, so a seed fixes every byte.
+// Why not native/prng.ts's mulberry32, which the evaluation splits and the probes use: a demo build draws
+// about 10⁹ numbers, more than mulberry32's 2³² period should serve, and sfc32 (2¹²⁸ state) is what the
+// committed demo was generated with, so changing it would change every byte of assets/demo/.
+import { FNV1A_OFFSET, fnv1a } from '../common/hashing.ts';
 
 /** FNV-1a over the parts joined by '/': a stable 32-bit seed for (base seed, name, size, …). */
 export function seedOf(...parts: (string | number)[]): number {
-  let h = 0x811c9dc5;
+  let h = FNV1A_OFFSET;
   const s = parts.join('/');
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+  for (let i = 0; i < s.length; i++) h = fnv1a(h, s.charCodeAt(i));
+  return h;
 }
 
 /** sfc32: small, fast, good enough statistically for procedural data; 2^128 state. */
