@@ -1,11 +1,12 @@
 // Examiner signing keys. An examiner with a PKI brings a PKCS#12 file from their CA; one without can
 // have the app make a key pair and a self-signed certificate. Either way the key lives only inside an
 // encrypted PKCS#12 (AES-256, PBKDF2 from the passphrase): nothing unencrypted ever touches disk.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import forge from 'node-forge';
 import { AuditError } from '../errors.ts';
 import { certificateInfoOf, parseCertificate } from './verify/certificates.ts';
+import { writeFilesInPlace } from './write-new.ts';
 
 export interface ExaminerIdentity {
   name: string;             // the certificate's subject CN
@@ -130,6 +131,14 @@ export function bytesToBinary(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('binary');
 }
 
+function lstatOrNull(path: string): ReturnType<typeof lstatSync> | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
 export interface WrittenKey {
   key: string;            // the encrypted PKCS#12 (mode 600)
   certificate: string;    // the certificate alone, to hand to whoever verifies this examiner's reports
@@ -139,14 +148,14 @@ export interface WrittenKey {
 /** Makes an examiner key and writes it with its certificate beside it (`x.p12` → `x.cert.pem`).
  *  An existing key file is never overwritten unless asked: a lost signing key is not recoverable. */
 export async function writeExaminerKey(out: string, identity: ExaminerIdentity, passphrase: string, options: { force?: boolean } = {}): Promise<WrittenKey> {
-  if (existsSync(out) && options.force !== true) {
+  // lstat, not exists: a link there (even one pointing nowhere) is something there
+  if (lstatOrNull(out) && options.force !== true) {
     throw new AuditError('BAD_REQUEST', 'a key file already exists there; refusing to overwrite a signing key', out);
   }
   const p12 = await createExaminerKey(identity, passphrase);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, p12, { mode: 0o600 });
   const key = loadKey(p12, passphrase, out);
   const certificate = out.replace(/\.p12$|\.pfx$/i, '') + '.cert.pem';
-  writeFileSync(certificate, key.certificatePem);
+  writeFilesInPlace([[out, p12, 0o600], [certificate, Buffer.from(key.certificatePem)]]);
   return { key: out, certificate, info: key.info };
 }

@@ -1,6 +1,6 @@
 // Issuing a report: model → HTML → PDF → signed PDF → signed manifest, written next to each other,
 // then recorded in the case (a read-only copy, a reports row and an audit entry).
-import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
@@ -12,6 +12,7 @@ import { buildReportModel, type ReportModel } from './model.ts';
 import type { PdfRenderer } from './render.ts';
 import { signPdf } from './sign.ts';
 import { renderReportHtml } from './template.ts';
+import { writeFilesInPlace } from './write-new.ts';
 import { manifestPathFor } from './verify.ts';
 
 export interface IssueOptions {
@@ -56,9 +57,7 @@ export async function issueReport(model: ReportModel, options: IssueOptions): Pr
   const manifestPath = manifestPathFor(out);
   const manifest = buildManifest(signed, { fileName: basename(out), size: pdf.byteLength, sha256, pages }, key.info);
   const { manifestBytes, signatureBytes } = signManifest(manifest, key);
-  const files: [string, Uint8Array][] = [[out, pdf], [manifestPath, manifestBytes], [`${manifestPath}.sig`, signatureBytes]];
-  for (const [path, data] of files) writeFileSync(`${path}.partial`, data);
-  for (const [path] of files) renameSync(`${path}.partial`, path);
+  writeFilesInPlace([[out, pdf], [manifestPath, manifestBytes], [`${manifestPath}.sig`, signatureBytes]]);
   return { pdf: out, manifest: manifestPath, manifestSignature: `${manifestPath}.sig`, sha256, size: pdf.byteLength, pages, signer: key.info, manifestData: manifest };
 }
 

@@ -66,7 +66,10 @@ export async function exportCase(db: Database, caseIdOrPrefix: string, outFile: 
     if (options.signing) await writeFile(join(work, SIGNATURE), await options.signing.sign(manifestBytes));
     // written beside the target and renamed, so a crash never leaves a half archive under its name
     await mkdir(dirname(out), { recursive: true });
-    const partial = `${out}.partial-${process.pid}`;
+    // an unpredictable name created here first (O_EXCL): a link planted at a guessable one would have
+    // sent the archive into its target; the tar writer then opens this regular file of ours
+    const partial = `${out}.partial-${process.pid}-${newId()}`;
+    await (await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644)).close();
     // Not compressed: adapter weights are float noise to gzip (measured 0.90 of the size on the real
     // fixtures) and compression was most of the export's time (docs/BENCHMARKS.md, case files section).
     // Import reads gzipped archives too. The order is the format's: the import requires it.
