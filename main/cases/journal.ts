@@ -15,6 +15,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AuditError } from '../errors.ts';
 import type { VerifyProblem } from './verify.ts';
+import { syncPath } from '../common/fs.ts';
 
 /** A line is ~180 bytes; anything longer was not written by this app. */
 export const MAX_JOURNAL_LINE_BYTES = 1024;
@@ -67,7 +68,7 @@ export async function appendJournal(dbPath: string, head: JournalHead, at: strin
     const { bytesWritten } = await handle.write(line, 0, line.length);
     if (bytesWritten !== line.length) throw new Error(`only ${bytesWritten} of ${line.length} bytes were written`);
     await handle.sync();
-    if (created) await syncDir(dirname(path));
+    if (created) await syncPath(dirname(path));
   } catch (e) {
     throw new AuditError('DB_ERROR', `audit entry ${head.seq} of case ${head.caseId} was recorded in the database, but the audit journal ` +
       `could not be written (${(e as Error).message}): the next recorded change writes it again`, path);
@@ -218,13 +219,4 @@ export function compareWithJournal(journal: JournalRead, trail: { seq: number; h
         `${beyond.seq === lastSeq + 1 ? `entry ${beyond.seq} was` : `entries ${lastSeq + 1}–${beyond.seq} were`} cut from its tail` });
   }
   return { problems, warnings };
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -16,6 +16,7 @@ import { storeRoot } from '../store.ts';
 import { requireVerified, type VerifyCaseOptions } from '../verify.ts';
 import { appVersion } from '../version.ts';
 import { ARCHIVE_FORMAT, ARCHIVE_VERSION, CASE_JSON, MANIFEST, ROW_TABLES, SIGNATURE, throwIfCancelled, type ArchiveJob, type ArchiveManifest, type ArchiveSigning, type CaseRows, type ExportResult } from './format.ts';
+import { syncPath } from '../../common/fs.ts';
 
 /** What verifyCase takes (the actor, and the signed-report checker the service layer hands in), and
  *  how to sign the manifest: without `signing` the archive is unsigned (and an import says so). */
@@ -75,7 +76,7 @@ export async function exportCase(db: Database, caseIdOrPrefix: string, outFile: 
     // Import reads gzipped archives too. The order is the format's: the import requires it.
     await create({ file: partial, cwd: work, portable: true },
       [MANIFEST, ...(options.signing ? [SIGNATURE] : []), CASE_JSON, ...(storeFiles.length ? ['store'] : [])]);
-    await fsync(partial);
+    await syncPath(partial);
     await rename(partial, out);
     const { sha256, size } = await sha256File(out);
     const s = options.signing?.signer;
@@ -101,13 +102,4 @@ export async function readCaseRows(q: Queryable, caseId: string): Promise<CaseRo
 /** The store folder of each evidence item and report (relative to the store root). */
 function rowFolders(rows: CaseRows): string[] {
   return [...rows.evidence, ...rows.reports].map((r) => dirname(r.stored_path as string));
-}
-
-async function fsync(path: string): Promise<void> {
-  const handle = await open(path, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
