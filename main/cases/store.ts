@@ -53,7 +53,13 @@ export async function stageCopy(src: string, dir: string, fileName: string): Pro
     throw new AuditError('FILE_NOT_FOUND', e.code === 'ENOENT' ? 'no such file' : e.message, src);
   });
   if (info.isDirectory()) throw new AuditError('IS_DIRECTORY', 'is a folder, not a file: give the adapter file itself', src);
-  const input = await open(src, constants.O_RDONLY);
+  // non-blocking, and checked through the descriptor that is read: a FIFO (say, unpacked from someone's
+  // tar under an adapter's or a companion's name) would wait for a writer, a device would never end
+  const input = await open(src, constants.O_RDONLY | constants.O_NONBLOCK);
+  if (!(await input.stat()).isFile()) {
+    await input.close();
+    throw new AuditError('IS_DIRECTORY', 'is not a regular file (a FIFO, socket or device): give the adapter file itself', src);
+  }
   const target = join(dir, fileName);
   const output = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   const hash = createHash('sha256');

@@ -1,6 +1,7 @@
 // Something other than a regular file in a stored copy's place (issue 15 review): a FIFO made `case
 // verify` (and `case analyze`, and `verify` of a stored report) wait forever for a writer, and a link to
-// /dev/zero would hash forever. The store holds regular files only, so anything else is named and not read.
+// /dev/zero would hash forever. The store holds regular files only, so anything else is named and not
+// read; and `case add-evidence` no longer waits on a FIFO given as the adapter or lying beside it.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -51,6 +52,31 @@ describe('an evidence copy replaced by a FIFO or a link to a device', () => {
         message: `the stored copy of adapter.safetensors ${NOT_A_FILE}, so it cannot be analysed` } });
     }, 20_000);
   }
+});
+
+describe('case add-evidence of a FIFO', () => {
+  let t: Awaited<ReturnType<typeof tempDb>>;
+  let caseId: string;
+  beforeEach(async () => {
+    t = await tempDb();
+    caseId = (await createCase(t.db, { title: 'Intake', examiner: 'E' })).id;
+  });
+  afterEach(async () => { await t.cleanup(); });
+
+  it('as the adapter, or as its adapter_config.json, is refused instead of waiting for a writer; nothing is stored', async () => {
+    const adapter = join(t.dir, 'model.safetensors');
+    fifo(adapter);
+    await expect(addEvidence(t.db, caseId, adapter, { inspector: plainInspector })).rejects.toMatchObject({ code: 'IS_DIRECTORY',
+      message: expect.stringContaining('is not a regular file (a FIFO, socket or device): give the adapter file itself') });
+
+    const folder = join(t.dir, 'peft');
+    execFileSync('mkdir', [folder]);
+    writeFileSync(join(folder, 'adapter_model.safetensors'), 'weights');
+    fifo(join(folder, 'adapter_config.json'));
+    await expect(addEvidence(t.db, caseId, join(folder, 'adapter_model.safetensors'), { inspector: plainInspector })).rejects.toMatchObject({ code: 'IS_DIRECTORY',
+      message: expect.stringContaining('adapter_config.json') });
+    expect(await t.db.all('SELECT id FROM evidence')).toEqual([]);
+  }, 20_000);
 });
 
 describe('a stored report replaced by a FIFO', () => {
