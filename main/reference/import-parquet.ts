@@ -15,7 +15,7 @@ import type { BaseModelHint } from '../intake/model.ts';
 import type { ModuleFeatures } from '../../native/types.ts';
 import { importLabelledFolder, LABELS_FILE } from './import-folder.ts';
 import { addStage, IMPORTER_VERSION, ImportRun, timed, timedSync, type AdapterToStore, type ImportOptions, type ImportReport } from './import-run.ts';
-import { checkMagic, localShardPath, ParquetShard, readAhead, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
+import { checkMagic, localShardPath, ParquetShard, readAhead, releaseChunk, shardFileName, type ShardLayout, type ShardModuleColumns } from './parquet-shard.ts';
 import { fileChange, hashShard, identityOf, type FileIdentity, type HashJob } from './shard-hash.ts';
 import { checkChunk, Float32Arena, RowStates, type ChunkContext } from './shard-rows.ts';
 import { isTrainingSetSize } from './store.ts';
@@ -216,6 +216,7 @@ async function readWeights(run: ImportRun, file: string, size: number, shard: Pa
         fs.forEach((f, j) => { state.features[moduleIndex.get(batch[k][j].id)!] = f; });
       });
     }
+    releaseChunk(chunk);
   }
   progressTo(groups.length);
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../../main/services/database.ts';
 import type { ModuleWeights } from '../../../main/intake/model.ts';
 import { importReference, type ImportProfile } from '../../../main/reference/import-parquet.ts';
-import { ParquetShard } from '../../../main/reference/parquet-shard.ts';
+import { ParquetShard, releaseChunk } from '../../../main/reference/parquet-shard.ts';
 import { downColumn, upColumn, writeLoraWiseParquet, type LoraWiseRow } from '../../../main/reference/lorawise-writer.ts';
 import { listReferenceSets, loadReferenceSet } from '../../../main/reference/store.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';
@@ -184,6 +184,23 @@ describe('ParquetShard.columnGroups (the next group\'s query opened while this o
       // Leaving after the first chunk: the query already opened for group 1 is finished and its connection closed.
       for await (const first of shard.columnGroups(groups)) { expect(first.group).toBe(0); break; }
       expect((await shard.names()).map((r) => r.row)).toEqual([0, 1, 2, 3]);
+    } finally {
+      shard.close();
+    }
+  });
+});
+
+describe('releaseChunk', () => {
+  it('frees the copies a chunk was read into at once (its views read as empty), not at the next collection', async () => {
+    const shard = await ParquetShard.open(wideShard);
+    try {
+      for await (const { rows } of shard.columnGroups([[downColumn(layout[0].id), upColumn(layout[0].id)]])) {
+        expect(rows[0].values[0]!.length).toBe(RANK * layout[0].inFeatures);
+        releaseChunk(rows);
+        expect(rows.flatMap((r) => r.values.map((v) => v!.length))).toEqual(rows.flatMap(() => [0, 0]));
+        expect(rows[0].values[0]!.buffer.byteLength).toBe(0);
+        releaseChunk(rows);   // twice is harmless
+      }
     } finally {
       shard.close();
     }
