@@ -90,6 +90,9 @@ function fieldsOf(table: Table, row: Row, d: Record<string, unknown>): Compared[
     add('fileName', row.file_name);
     add('sha256', row.sha256);
     add('size', row.size);
+    add('family', row.family);
+    add('method', row.method);
+    add('baseModel', row.base_model);
     if (Array.isArray(d.companions)) {
       const list = parse(row.companions as string);
       const now = Array.isArray(list) ? list.map((c: Record<string, unknown>) => ({ fileName: c?.fileName, size: c?.size, sha256: c?.sha256 })) : list;
@@ -98,6 +101,7 @@ function fieldsOf(table: Table, row: Row, d: Record<string, unknown>): Compared[
   } else if (table === 'analyses') {
     add('evidenceId', row.evidence_id);
     add('referenceSet', row.reference_set);
+    add('referenceSetId', row.reference_set_id);
     add('mode', row.mode);
     add('methodVersion', row.method_version);
     const result = parse(row.result as string);

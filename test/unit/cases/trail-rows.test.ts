@@ -155,12 +155,14 @@ describe('evidence, note and case rows against their audit entries', () => {
         `size: ${forged.length} now, 27 recorded): the row was changed after it was recorded` }]);
   });
 
-  it('a planted note, an edited note and an edited case title and status are each named', async () => {
+  it('a planted note, an edited note, an edited base model and an edited case title and status are each named', async () => {
     await rawSql(t.dbPath, "INSERT INTO notes (id, case_id, author, text, created_at) VALUES ('11111111-1111-4111-8111-111111111111', ?, 'E', 'planted', 'now')", [caseId]);
     await rawSql(t.dbPath, "UPDATE notes SET text = 'not seen' WHERE text = 'seen at the scene'");
     await rawSql(t.dbPath, "UPDATE cases SET title = 'Another case', status = 'closed' WHERE id = ?", [caseId]);
+    await rawSql(t.dbPath, "UPDATE evidence SET base_model = 'sdxl' WHERE id = ?", [evidenceId]);
     const messages = (await verifyCase(t.db, caseId)).problems.map((p) => p.message);
-    expect(messages).toHaveLength(4);
+    expect(messages).toHaveLength(5);
+    expect(messages).toContain(`evidence ${evidenceId} is not what audit entry 2 recorded (baseModel: "sdxl" now, "sd1" recorded): the row was changed after it was recorded`);
     expect(messages).toEqual(expect.arrayContaining([
       'note 11111111-1111-4111-8111-111111111111 is in the database, but no audit entry records it: it was added outside the application',
       expect.stringMatching(/^note [0-9a-f-]{36} is not what audit entry 3 recorded \(text: "not seen" now, "seen at the scene" recorded\)/),
