@@ -14,6 +14,7 @@ import { meanStd } from './stats.ts';
 import { buildTable, type FeatureTable } from './table.ts';
 import { ABLATIONS, CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, tallyOf, type Tallies } from './variants.ts';
 import type { DsireMode, EvaluationResult, Scores, SplitResult, Variant } from './types.ts';
+import { referenceValueReasons } from './finite.ts';
 
 export interface EvaluateOptions {
   splits: number;
@@ -87,6 +88,11 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
   const started = performance.now();
   if (!Number.isInteger(opts.splits) || opts.splits < 1) throw new AuditError('BAD_REQUEST', `--splits must be a positive whole number, got ${opts.splits}`);
   if (!Number.isInteger(opts.seed)) throw new AuditError('BAD_REQUEST', `--seed must be a whole number, got ${opts.seed}`);
+  // the same refusal analyze() gives: a set holding a non-finite or unsquarable feature, or a size that is
+  // not a positive number, yields no error rates (a NaN is never a nearest neighbour, so the tables would
+  // silently describe another set than the one named)
+  const poisoned = referenceValueReasons(ref);
+  if (poisoned.length > 0) throw new AuditError('NOT_APPLICABLE', `reference set "${ref.name}" cannot be evaluated: ${poisoned.join(' ')}`);
   const table = buildTable(ref);
   const names = table.names.length;
   if (!Number.isInteger(opts.trainNames) || opts.trainNames < 1 || opts.trainNames >= names) {

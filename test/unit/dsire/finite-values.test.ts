@@ -4,6 +4,7 @@
 // infinite update scale is not "the same scale" as 1.
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../../main/dsire/analyze.ts';
+import { evaluate } from '../../../main/dsire/evaluate.ts';
 import { checkApplicability } from '../../../main/dsire/applicability.ts';
 import { outOfDistribution } from '../../../main/dsire/ood.ts';
 import type { FeatureTable } from '../../../main/dsire/table.ts';
@@ -49,6 +50,13 @@ describe('non-finite numbers in dsire', () => {
       expect(reason).toContain(`"${a11.name}" (size NaN, ${a11.source}): size NaN`);
       expect(reason).toMatch(/re-import it from its source/);
     }
+  });
+
+  it('evaluate refuses the same set, naming it, instead of error rates for another set than the one named', () => {
+    const bad = poisoned({ 3: (a) => { a.features[1].sigmaDW[0] = Number.NaN; } });
+    expect(evaluate(ref, { splits: 2, trainNames: 5, seed: 1, mode: 'faithful' }).splits).toHaveLength(2);   // the control
+    expect(() => evaluate(bad, { splits: 2, trainNames: 5, seed: 1, mode: 'faithful' })).toThrow(
+      expect.objectContaining({ code: 'NOT_APPLICABLE', message: expect.stringMatching(/^reference set "poisoned" cannot be evaluated: 1 of the 21 adapters .*\(σ\(ΔW\) is NaN/) }));
   });
 
   it('names stored norms that are not numbers when the singular values look fine', () => {
