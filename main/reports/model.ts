@@ -32,6 +32,9 @@ export interface ReportEvidence {
   /** What the file's metadata gives away about its data and maker (intake's escaped, bounded list). */
   disclosure: Disclosure[];
   baseModelIdentity: BaseModelIdentity;
+  /** Where the file came from: the provenance matches found when it was added (copies of evidence in
+   *  other cases or of reference adapters), as intake's findings recorded them. */
+  provenance: { severity: string; message: string }[];
 }
 
 export interface ReportReference {
@@ -213,6 +216,7 @@ function evidenceFromItem(item: EvidenceItem): ReportEvidence {
     refused: error ? `${error.message} (${error.code})` : null,
     disclosure: item.inspect.disclosure,
     baseModelIdentity: item.inspect.baseModelIdentity,
+    provenance: item.inspect.findings.filter((f) => f.code.startsWith('PROVENANCE_')).map((f) => ({ severity: f.severity, message: f.message })),
   };
 }
 

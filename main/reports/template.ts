@@ -126,6 +126,13 @@ function disclosed(value: string, fullLength?: number): string {
     : e(value);
 }
 
+/** Each file's provenance matches, as recorded when it was added to the case. */
+function provenanceSection(ev: ReportEvidence, index: number): string {
+  const head = `<h3>${index + 1}. <span class="file">${e(ev.fileName)}</span></h3>`;
+  if (ev.provenance.length === 0) return `${head}<p class="muted">No copy of another case's evidence or of a reference adapter was found when it was added.</p>`;
+  return `${head}<ul>${ev.provenance.map((p) => `<li style="overflow-wrap:anywhere">${e(p.message)}</li>`).join('')}</ul>`;
+}
+
 /** What each file's metadata gives away: tags per dataset folder (most frequent first), then every other item. */
 function disclosureSection(ev: ReportEvidence, index: number): string {
   const head = `<h3>${index + 1}. <span class="file">${e(ev.fileName)}</span></h3>`;
@@ -283,6 +290,11 @@ ${model.case.description ? `<p class="description">${e(model.case.description)}<
 <p>Each file was hashed (SHA-256) when it entered the case; the hashes below identify exactly the bytes analysed.</p>
 <table class="grid evidence"><thead><tr><th>file</th><th>size</th><th>SHA-256</th><th>family / method</th><th>base model</th><th>claim</th></tr></thead>
 <tbody>${model.evidence.map(evidenceRow).join('') || '<tr><td colspan="6">none</td></tr>'}</tbody></table></section>
+
+<section class="provenance"><h2>Where the files came from</h2>
+<p>Each file's exact fingerprint (σ(ΔW) per module and probe sketches of its update, the same whatever its format or
+factorisation) was compared with every evidence item of every case and every reference adapter when it was added.</p>
+${model.evidence.map(provenanceSection).join('') || '<p>No evidence in this case.</p>'}</section>
 
 <section class="disclosure"><h2>What the file discloses</h2>
 <p>An adapter's metadata is its maker's own text: it can be edited and proves nothing by itself, but it can name the person

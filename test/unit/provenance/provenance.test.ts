@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { addEvidence, listEvidence } from '../../../main/cases/evidence.ts';
 import { createCase } from '../../../main/cases/cases.ts';
 import { listAudit } from '../../../main/cases/audit.ts';
+import { buildReportModel } from '../../../main/reports/model.ts';
+import { renderReportHtml } from '../../../main/reports/template.ts';
 import { openDatabase } from '../../../main/services/database.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import type { ProvenanceMatch } from '../../../main/provenance/describe.ts';
@@ -165,6 +167,10 @@ describe('case add-evidence records provenance', () => {
       expect(again.inspect.findings).toContainEqual(expect.objectContaining({
         code: 'PROVENANCE_MATCH', message: expect.stringMatching(/^identical file \(SHA-256 [0-9a-f]{16}…\) to `kohya-copy.safetensors` in case \*Mirror 2\*/),
       }));
+      // and the case's report says so, in its section on where the files came from
+      const html = renderReportHtml(await buildReportModel(db, third.id));
+      const section = html.slice(html.indexOf('<section class="provenance">'), html.indexOf('</section>', html.indexOf('<section class="provenance">')));
+      expect(section).toMatch(/<li style="overflow-wrap:anywhere">identical file \(SHA-256 [0-9a-f]{16}…\) to `kohya-copy.safetensors` in case \*Mirror 2\*/);
     } finally {
       await db.close();
     }

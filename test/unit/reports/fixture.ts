@@ -57,9 +57,10 @@ function refused(): AnalysisResult {
 export function makeModel(kind: 'estimated' | 'refused' | 'both' = 'both'): ReportModel {
   const evidence = [
     { ...EVIDENCE_OK, size: 3_245_112, family: 'kohya', method: 'lora', baseModel: 'sd1', importedAt: '2026-11-28T17:50:00.000Z', metadataClaim: { claimed: 40, source: 'ss_num_train_images' }, refused: null,
-      disclosure: DISCLOSURE_OK, baseModelIdentity: { ...NO_BASE_MODEL_IDENTITY, status: 'unknown' as const, summary: 'unknown hash: the base model\'s hash is in no table entry' } },
+      disclosure: DISCLOSURE_OK, baseModelIdentity: { ...NO_BASE_MODEL_IDENTITY, status: 'unknown' as const, summary: 'unknown hash: the base model\'s hash is in no table entry' },
+      provenance: [{ severity: 'warning', message: 'same update as <b>upload.safetensors</b> in case "Hub upload 4711" (evidence 1a2b3c4d), converted from diffusers to kohya layout' }] },
     { ...EVIDENCE_REFUSED, size: 45_678_901, family: 'diffusers-peft', method: 'lora', baseModel: 'sdxl', importedAt: '2026-11-28T17:51:00.000Z', metadataClaim: null, refused: null,
-      disclosure: [], baseModelIdentity: NO_BASE_MODEL_IDENTITY },
+      disclosure: [], baseModelIdentity: NO_BASE_MODEL_IDENTITY, provenance: [] },
   ].filter((_, i) => kind === 'both' || (kind === 'estimated' ? i === 0 : i === 1));
   const method = { name: 'DSiRe', version: '1.0.0', mode: 'faithful', parameters: { k: 1 }, backend: 'cpu', appVersion: '0.1.0' };
   const results = [
