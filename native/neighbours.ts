@@ -120,8 +120,8 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
     const V = rules.length;
     if (t.k < 1 || t.k > 3) throw new RangeError(`nearest-neighbour kernel: k = ${t.k}, it keeps 1 to 3`);
     for (const rule of rules) {
-      if (!(Number.isInteger(rule.k) && rule.k >= 1) || rule.voters.length !== C) {
-        throw new Error(`nearest-neighbour kernel: a tally rule needs k ≥ 1 and one voter flag per classifier (${C}), got k = ${rule.k} and ${rule.voters.length}`);
+      if (!(Number.isInteger(rule.k) && rule.k >= 1 && rule.k <= 0x7fffffff) || rule.voters.length !== C) {
+        throw new Error(`nearest-neighbour kernel: a tally rule needs a whole k ≥ 1 (an i32) and one voter flag per classifier (${C}), got k = ${rule.k} and ${rule.voters.length}`);
       }
     }
     const record: TaskRecord = {

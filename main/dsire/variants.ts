@@ -31,7 +31,7 @@ export interface Neighbours {
 export interface Tallies { variants: Variant[]; sizes: number; votes: Float64Array; dist: Float64Array }
 
 /** Does classifier c take part in this variant? (norms variants run on a norms table, all classifiers.) */
-export function uses(variant: Variant, table: FeatureTable, c: number): boolean {
+function uses(variant: Variant, table: FeatureTable, c: number): boolean {
   return variant.features !== 'sigmaDW' || table.kinds[c] === 'sigmaDW';
 }
 

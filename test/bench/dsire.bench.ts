@@ -9,6 +9,8 @@
 //             and with the plain JavaScript loops (the previous approach; the same numbers)
 //   analyze   one adapter: first call (builds the table, leave-one-name-out pass, regression), cached
 //             calls, and from a safetensors file including intake + feature extraction (cpu backend)
+//   kernels   each WebAssembly kernel (native/wasm/neighbours.wat) against the plain loop it replaces,
+//             on the same 10 splits: a kernel within 1.5× of its loop is not worth its second copy
 // Wall and process-CPU milliseconds are both printed: on a shared machine the wall clock includes
 // other people's work. Ratios are against the naive baseline and against the plain loops, both
 // measured in the same run.
@@ -24,7 +26,10 @@ import { analyze } from '../../main/dsire/analyze.ts';
 import { describeAdapter } from '../../main/dsire/describe.ts';
 import { evaluate } from '../../main/dsire/evaluate.ts';
 import { mulberry32, shuffled } from '../../main/dsire/prng.ts';
-import { buildTable, squaredDistance } from '../../main/dsire/table.ts';
+import { blockDistances, scan, type ScanResult } from '../../main/dsire/pairwise.ts';
+import { buildTable, squaredDistance, type FeatureTable } from '../../main/dsire/table.ts';
+import { CANDIDATES, ruleOf, talliesFrom } from '../../main/dsire/variants.ts';
+import { neighbourKernel, type KernelTask } from '../../native/neighbours.ts';
 import { extractFeatures } from '../../main/features/extract.ts';
 import { writeStandalone } from '../../main/generator/adapters.ts';
 import { openAdapter } from '../../main/intake/open.ts';
@@ -193,6 +198,57 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+// The kernels against the plain loops they replace, CPU time, best of `repeats`: all 384 distance
+// matrices, then the 10 splits' neighbours and the four candidates' tallies from them.
+function kernelRows(table: FeatureTable, splits: { refs: number[]; queries: number[] }[]): typeof rows {
+  const { n, sizeIndex } = table;
+  const C = table.dims.length;
+  const S = table.sizes.length;
+  const maxDim = Math.max(...table.dims);
+  const kernel = neighbourKernel()!;
+  const rules = CANDIDATES.map((v) => ruleOf(v, table));
+  const tasks: KernelTask[] = splits.map((sp) => ({
+    queries: Int32Array.from(sp.queries), queryNames: Int32Array.from(sp.queries, (q) => table.nameIndex[q]), refs: Int32Array.from(sp.refs),
+    ends: Int32Array.of(sp.refs.length), groupNames: Int32Array.of(-1), groupPrefix: Int32Array.of(-1), prefixes: 0,
+    excludeSameName: false, k: 3, neighbours: false, tallies: rules,
+  }));
+  const cpuOf = (fn: () => void) => { let b = Infinity; for (let i = 0; i < repeats; i++) { const c0 = cpuMs(); fn(); b = Math.min(b, cpuMs() - c0); } return b; };
+  const D = Array.from({ length: C }, () => new Float64Array(n * n));
+  const distPlain = cpuOf(() => { for (let c = 0; c < C; c++) blockDistances(table.blocks[c], n, table.dims[c], D[c]); });
+  const plan = kernel.plan(n, maxDim, C, sizeIndex, S, []);
+  const distKernel = cpuOf(() => { for (let c = 0; c < C; c++) plan.distances(table.blocks[c], table.dims[c]); });
+  const scratch: ScanResult = { topD: new Float64Array(n * 3), topR: new Int32Array(n * 3), groupD: new Float64Array(n), groupR: new Int32Array(n) };
+  const nearPlain = cpuOf(() => {
+    for (const t of tasks) {
+      const Q = t.queries.length;
+      const nb = { k: 3, classifiers: C, idx: new Int32Array(Q * C * 3).fill(-1), dist: new Float64Array(Q * C * 3).fill(Number.NaN) };
+      for (let c = 0; c < C; c++) {
+        scan(D[c], n, t.queries, t.refs, false, table.nameIndex, 3, t.ends, scratch);
+        for (let q = 0; q < Q; q++) for (let j = 0; j < 3 && scratch.topR[q * 3 + j] >= 0; j++) { nb.idx[(q * C + c) * 3 + j] = scratch.topR[q * 3 + j]; nb.dist[(q * C + c) * 3 + j] = Math.sqrt(scratch.topD[q * 3 + j]); }
+      }
+      talliesFrom(CANDIDATES, table, nb, Q);
+    }
+  });
+  // the kernel's scan reads the distances it holds: only the nearest() calls are timed
+  let nearKernel = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const p = kernel.plan(n, maxDim, C, sizeIndex, S, tasks);
+    let spent = 0;
+    for (let c = 0; c < C; c++) {
+      p.distances(table.blocks[c], table.dims[c]);
+      const c0 = cpuMs();
+      for (let m = 0; m < tasks.length; m++) p.nearest(m, c);
+      spent += cpuMs() - c0;
+    }
+    nearKernel = Math.min(nearKernel, spent);
+  }
+  return [
+    { step: `kernel distances: ${C} matrices of ${n}×${n}`, wall: Number.NaN, cpu: distKernel, note: `${(distPlain / distKernel).toFixed(2)}× faster than blockDistances (${distPlain.toFixed(0)} ms CPU)` },
+    { step: `kernel nearest + ${rules.length} tallies: ${tasks.length} splits × ${C} classifiers`, wall: Number.NaN, cpu: nearKernel, note: `${(nearPlain / nearKernel).toFixed(2)}× faster than scan + talliesFrom (${nearPlain.toFixed(0)} ms CPU)` },
+  ];
+}
+rows.push(...kernelRows(buildTable(ref), splits));
+
 console.log('\n| step | wall ms | CPU ms | × naive (CPU) | × plain loops (CPU) | note |\n|---|---:|---:|---:|---:|---|');
-for (const r of rows) console.log(`| ${r.step} | ${r.wall.toFixed(0)} | ${r.cpu.toFixed(0)} | ${(r.cpu / nv.cpu).toFixed(3)} | ${r.step.startsWith('**evaluate') || r.step.includes('plain') ? (r.cpu / plainCpu).toFixed(2) : ''} | ${r.note} |`);
+for (const r of rows) console.log(`| ${r.step} | ${Number.isNaN(r.wall) ? '' : r.wall.toFixed(0)} | ${r.cpu.toFixed(0)} | ${(r.cpu / nv.cpu).toFixed(3)} | ${r.step.startsWith('**evaluate') || r.step.includes('plain') ? (r.cpu / plainCpu).toFixed(2) : ''} | ${r.note} |`);
 console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

@@ -176,7 +176,7 @@ describe('tallies summed during the search', () => {
     expect(r.tallyVotes.some((v) => v > 0 && v < 1)).toBe(true); // weighted votes were cast
   });
 
-  it('refuse a rule without one voter flag per classifier', () => {
+  it('refuse a rule without one voter flag per classifier, or with a k no i32 holds', () => {
     const t = table(5, [2, 2], 2, 2, 1);
     const rows = Int32Array.from({ length: t.n }, (_, i) => i);
     const task = {
@@ -184,5 +184,7 @@ describe('tallies summed during the search', () => {
       prefixes: 0, excludeSameName: false, k: 1, neighbours: false, tallies: [{ k: 1, weighted: false, voters: new Uint8Array(1) }],
     };
     expect(() => neighbourKernel()!.plan(t.n, 2, 2, t.sizeIndex, t.sizes.length, [task])).toThrow(/one voter flag per classifier \(2\), got k = 1 and 1/);
+    const tooMany = { ...task, tallies: [{ k: 2 ** 31, weighted: true, voters: new Uint8Array(2) }] };
+    expect(() => neighbourKernel()!.plan(t.n, 2, 2, t.sizeIndex, t.sizes.length, [tooMany])).toThrow(/a whole k ≥ 1 \(an i32\).*got k = 2147483648/);
   });
 });
