@@ -19,6 +19,9 @@ export interface AdapterDescriptor {
   scales?: number[];
 }
 
+/** An examiner's decision to compare despite soft refusal reasons, kept with the result and audited. */
+export interface Override { justification: string; reasonsOverridden: string[] }
+
 export interface Vote { size: number; count: number }
 
 export interface ModulePrediction {
@@ -58,6 +61,9 @@ export interface AnalysisResult {
   method: { name: 'DSiRe'; version: string; parameters: Record<string, unknown> };
   backend: string;        // compute backend that produced the query's features
   createdAt: string;
+  /** Set when the examiner compared despite soft refusal reasons (issue 18): their justification and the
+   *  reasons it overrode, as printed. Absent or null on an ordinary analysis. */
+  override?: Override | null;
   /** Optional, for the report's spectra chart (issue 8): per module, a statistic of the query's
    *  spectrum (e.g. σ₁(ΔW)) next to the mean of the same statistic over each reference size's
    *  adapters. The classifier has both at hand; results without it get a report without the chart. */
