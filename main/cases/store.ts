@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Database } from '../db/database.ts';
 import { AuditError } from '../errors.ts';
+import { syncPath } from '../common/fs.ts';
 import { newId } from './ids.ts';
 
 export const READ_ONLY = 0o444;
@@ -90,20 +91,11 @@ export async function commitStaging(staging: string, finalDir: string): Promise<
   await mkdir(dirname(finalDir), { recursive: true });
   await rm(finalDir, { recursive: true, force: true });
   await rename(staging, finalDir);
-  await syncDir(dirname(finalDir));
+  await syncPath(dirname(finalDir));
 }
 
 export async function discardStaging(staging: string): Promise<void> {
   await rm(staging, { recursive: true, force: true });
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export interface Recovery {

@@ -14,6 +14,7 @@ import { importReference } from '../../../main/reference/import-parquet.ts';
 import { createFeatureEngine } from '../../../native/engine.ts';
 import type { FeatureEngine } from '../../../native/types.ts';
 import { randomAdapter, sd1Modules } from '../reference/fixture.ts';
+import { haveRealAdapters, realAdapter } from '../../fixtures.ts';
 import { cli, cliJson, node, rawSql, repoRoot, tempDir } from './helpers.ts';
 
 const SIZES = [1, 10, 100];
@@ -71,10 +72,10 @@ function copyOf(name: string): string {
 }
 
 describe('analyses in a case', () => {
-  it('records an adapter the set cannot judge (LyCORIS LoKr) with its reasons and no number, computing no features', async () => {
+  it.skipIf(!haveRealAdapters)('records an adapter the set cannot judge (LyCORIS LoKr) with its reasons and no number, computing no features', async () => {
     const db = await openDatabase(copyOf('lokr'));
     try {
-      const lokr = join(repoRoot, '..', 'shared', 'fixtures', 'real-adapters', 'lycoris-lokr-sd15-dim4-smartfalcon', 'smart_falcon_4_lokr.safetensors');
+      const lokr = realAdapter('lycoris-lokr-sd15-dim4-smartfalcon/smart_falcon_4_lokr.safetensors');
       const item = await addEvidence(db, caseId, lokr);
       const outcome = await runAnalysis(db, caseId, item.id, 'mini', { mode: 'best' }, engine);
       expect(outcome.status).toBe('done');

@@ -8,11 +8,12 @@ import { fileURLToPath } from 'node:url';
 import sqlite3 from 'sqlite3';
 import type { Database } from '../../../main/db/database.ts';
 import { openDatabase } from '../../../main/services/database.ts';
+import { realAdaptersDir } from '../../fixtures.ts';
 import { INSPECTION_VERSION, readInspection, type EvidenceInspection } from '../../../main/cases/inspect.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '../../..');
-export const fixtures = resolve(repoRoot, '../shared/fixtures/real-adapters');
+export const fixtures = realAdaptersDir;
 export const node = join(repoRoot, 'node_modules/.bin/node');
 export const cli = join(repoRoot, 'bin/lora-audit.mjs');
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { realAdaptersDir } from '../../fixtures.ts';
 import { execute } from '../../../main/cli/framework.ts';
 import { command } from '../../../main/cli/commands/inspect.ts';
 import { readInspection } from '../../../main/cases/inspect.ts';
@@ -16,7 +16,7 @@ import { inspectFile } from '../../../main/intake/inspect.ts';
 import { kohyaKey } from '../../../main/intake/naming.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 
-const ROOT = fileURLToPath(new URL('../../../../shared/fixtures/real-adapters/', import.meta.url));
+const ROOT = `${realAdaptersDir}/`;
 const LOKR4 = `${ROOT}lycoris-lokr-sd15-dim4-smartfalcon/smart_falcon_4_lokr.safetensors`;
 const LOKR16 = `${ROOT}lycoris-lokr-sd15-dim16-smartfalcon/smart_falcon_16_lokr.safetensors`;
 const CHARACTER = 'smart falcon \\(umamusume\\)';
