@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { writeLoraWiseParquet, type LoraWiseRow } from '../reference/lorawise-writer.ts';
 import type { ModuleWeights } from '../intake/model.ts';
 import { writeStandalone, type StandaloneFamily } from './adapters.ts';
+import { saveBaseModel, type BaseModelManifest } from './base-model.ts';
 import { effectTable, type EffectTable } from './effect.ts';
 import { conceptImage, conceptNames, type Concept } from './images.ts';
 import { seedOf } from './random.ts';
@@ -41,6 +42,8 @@ export interface GenerateOptions {
   evidence: EvidencePlan[];
   /** Runs trained side by side (speed only: results do not depend on it). */
   group: number;
+  /** Where to save the pre-trained base model (weights + manifest), e.g. assets/base-model; not saved when absent. */
+  baseModelOut?: string;
   log?: (line: string) => void;
 }
 
@@ -92,6 +95,17 @@ function toModuleWeights(r: LoraResult, rank: number, scale: number): ModuleWeig
   return [...r.modules].map(([id, m]) => ({ id, rank, inFeatures: m.inFeatures, outFeatures: m.outFeatures, scale, a: m.a, b: m.b }));
 }
 
+function baseMeta(opts: Pick<GenerateOptions, 'seed' | 'pretrain'>) {
+  return { baseModel: BASE_MODEL_NAME, seed: opts.seed, pretrainSeed: seedOf(opts.seed, 'pretrain'), pretrain: opts.pretrain };
+}
+
+/** Pre-trains only the base model of these options (as generate() does first) and saves it into `dir`. */
+export async function generateBaseModel(opts: Pick<GenerateOptions, 'seed' | 'pretrain' | 'model'>, dir: string): Promise<BaseModelManifest> {
+  const tf = await loadTf();
+  const base = pretrain(tf, opts.model, seedOf(opts.seed, 'pretrain'), opts.pretrain);
+  return saveBaseModel(dir, base, baseMeta(opts));
+}
+
 export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   const log = opts.log ?? (() => {});
   const t0 = performance.now();
@@ -109,6 +123,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
 
   log(`pre-training the base model (${opts.pretrain.steps} steps × ${opts.pretrain.batchSize} images)…`);
   const base = pretrain(tf, opts.model, seedOf(opts.seed, 'pretrain'), opts.pretrain);
+  if (opts.baseModelOut) saveBaseModel(opts.baseModelOut, base, baseMeta(opts));
   const t1 = performance.now();
   log(`  loss ${base.loss.first.toFixed(4)} → ${base.loss.last.toFixed(4)} (${((t1 - t0) / 1000).toFixed(1)} s)`);
 

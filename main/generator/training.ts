@@ -116,7 +116,16 @@ export interface LoraRecipe {
   batchSize: number;
   /** ΔW = scale·B·A; 1 as in diffusers DreamBooth-LoRA without network_alpha. */
   scale: number;
+  /**
+   * How A starts (B starts at 0 either way): 'normal' A ~ N(0, 1/r²), diffusers' LoRALinearLayer and
+   * PEFT's init_lora_weights="gaussian" (the default, the demo's); 'kaiming-uniform' A ~ U(±1/√in),
+   * torch's kaiming_uniform_(a=√5) as kohya's sd-scripts (networks/lora.py) and PEFT's default use.
+   */
+  initA?: LoraInit;
 }
+
+export type LoraInit = 'normal' | 'kaiming-uniform';
+
 
 export interface LoraResult {
   /** Per canonical module id: A (rank × in) and B (out × rank), float32 row-major. */
@@ -140,6 +149,19 @@ export interface LoraRun {
  * alone) because TF.js's per-op overhead, not arithmetic, dominates at these sizes.
  */
 export function finetune(tf: Tf, base: BaseModel, runs: LoraRun[], recipe: LoraRecipe): LoraResult[] {
+  const steps = finetuneSteps(tf, base, runs, recipe);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same fine-tune one step at a time: yields the number of steps done after each step and returns
+ * the results, so a caller can report progress, give the event loop a turn between steps, and stop
+ * (gen.return() frees every tensor). finetune() drives it to the end in one go.
+ */
+export function* finetuneSteps(tf: Tf, base: BaseModel, runs: LoraRun[], recipe: LoraRecipe): Generator<number, LoraResult[], void> {
   const { config } = base;
   const K = runs.length;
   // Separate streams for init, image order and noise, so runs with one seed share their A init and
@@ -152,7 +174,9 @@ export function finetune(tf: Tf, base: BaseModel, runs: LoraRun[], recipe: LoraR
   for (const [name, v] of base.params) params.set(name, tf.tensor(v, shapeOf(config, name)));
   const lora: LoraTensors = new Map();
   const varList: Variable[] = [];
-  const inits = initRngs.map((rng) => targets.map((t) => rng.normals(recipe.rank * t.inFeatures, 1 / recipe.rank)));
+  const inits = initRngs.map((rng) => targets.map((t) => recipe.initA === 'kaiming-uniform'
+    ? kaimingUniform(rng, recipe.rank * t.inFeatures, t.inFeatures)
+    : rng.normals(recipe.rank * t.inFeatures, 1 / recipe.rank)));
   targets.forEach((t, ti) => {
     const stacked = new Float32Array(K * recipe.rank * t.inFeatures);
     inits.forEach((per, k) => stacked.set(per[ti], k * recipe.rank * t.inFeatures));
@@ -167,38 +191,50 @@ export function finetune(tf: Tf, base: BaseModel, runs: LoraRun[], recipe: LoraR
   const opt = tf.train.adam(recipe.learningRate);
   const losses: number[][] = runs.map(() => []);
   const batch = K * recipe.batchSize;
-  for (let step = 0; step < recipe.steps; step++) {
-    const parts = runs.map((_, k) => {
-      const chosen: Float32Array[] = [];
-      for (let i = 0; i < recipe.batchSize; i++) {
-        if (orders[k].length === 0) orders[k] = shuffle(orderRngs[k], patches[k].length);
-        chosen.push(patches[k][orders[k].pop()!]);
-      }
-      return noisyBatch(noiseRngs[k], chosen, chosen.map(() => prompts[k]));
-    });
-    const nb = concat(parts);
-    let perRun: Float32Array | null = null;
-    const cost = opt.minimize(() => {
-      const sq = squaredError(tf, config, params, lora, recipe.scale, nb, batch, K);
-      const each = tf.mean(tf.reshape(sq, [K, -1]), 1);
-      perRun = Float32Array.from(each.dataSync());
-      return tf.sum(each) as Scalar;
-    }, true, varList);
-    cost!.dispose();
-    perRun!.forEach((l, k) => losses[k].push(l));
+  try {
+    for (let step = 0; step < recipe.steps; step++) {
+      const parts = runs.map((_, k) => {
+        const chosen: Float32Array[] = [];
+        for (let i = 0; i < recipe.batchSize; i++) {
+          if (orders[k].length === 0) orders[k] = shuffle(orderRngs[k], patches[k].length);
+          chosen.push(patches[k][orders[k].pop()!]);
+        }
+        return noisyBatch(noiseRngs[k], chosen, chosen.map(() => prompts[k]));
+      });
+      const nb = concat(parts);
+      let perRun: Float32Array | null = null;
+      const cost = opt.minimize(() => {
+        const sq = squaredError(tf, config, params, lora, recipe.scale, nb, batch, K);
+        const each = tf.mean(tf.reshape(sq, [K, -1]), 1);
+        perRun = Float32Array.from(each.dataSync());
+        return tf.sum(each) as Scalar;
+      }, true, varList);
+      cost!.dispose();
+      perRun!.forEach((l, k) => losses[k].push(l));
+      yield step + 1;
+    }
+    const out: LoraResult[] = runs.map((_, k) => ({ modules: new Map(), loss: summary(losses[k]) }));
+    for (const t of targets) {
+      const l = lora.get(t.path)!;
+      const a = l.a.dataSync() as Float32Array, b = l.b.dataSync() as Float32Array;
+      const na = recipe.rank * t.inFeatures, nb = t.outFeatures * recipe.rank;
+      out.forEach((o, k) => o.modules.set(t.id, {
+        a: a.slice(k * na, (k + 1) * na), b: b.slice(k * nb, (k + 1) * nb), inFeatures: t.inFeatures, outFeatures: t.outFeatures,
+      }));
+    }
+    return out;
+  } finally {
+    opt.dispose();
+    for (const v of varList) v.dispose();
+    for (const t of params.values()) t.dispose();
   }
-  const out: LoraResult[] = runs.map((_, k) => ({ modules: new Map(), loss: summary(losses[k]) }));
-  for (const t of targets) {
-    const l = lora.get(t.path)!;
-    const a = l.a.dataSync() as Float32Array, b = l.b.dataSync() as Float32Array;
-    const na = recipe.rank * t.inFeatures, nb = t.outFeatures * recipe.rank;
-    out.forEach((o, k) => o.modules.set(t.id, {
-      a: a.slice(k * na, (k + 1) * na), b: b.slice(k * nb, (k + 1) * nb), inFeatures: t.inFeatures, outFeatures: t.outFeatures,
-    }));
-  }
-  opt.dispose();
-  for (const v of varList) v.dispose();
-  for (const t of params.values()) t.dispose();
+}
+
+/** torch.nn.init.kaiming_uniform_(w, a=√5) of a Linear weight with fan_in `fanIn`: U(−1/√fanIn, 1/√fanIn). */
+function kaimingUniform(rng: Rng, n: number, fanIn: number): Float32Array {
+  const bound = 1 / Math.sqrt(fanIn);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.range(-bound, bound);
   return out;
 }
 
