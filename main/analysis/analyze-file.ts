@@ -7,6 +7,7 @@ import { AuditError } from '../errors.ts';
 import { analyze } from '../dsire/analyze.ts';
 import { checkApplicability, type Applicability } from '../dsire/applicability.ts';
 import { describeAdapter } from '../dsire/describe.ts';
+import { withReliability } from '../dsire/opinion.ts';
 import type { AnalysisResult, DsireMode } from '../dsire/types.ts';
 import { extractFeatures } from '../features/extract.ts';
 import type { CanonicalAdapter } from '../intake/model.ts';
@@ -14,6 +15,7 @@ import { openAdapter } from '../intake/open.ts';
 import type { ReferenceConfig, ReferenceSet } from '../reference/types.ts';
 import type { AdapterFeatures, FeatureEngine, ModuleFeatures } from '../../native/types.ts';
 import { DEFAULT_MODE } from './mode.ts';
+import type { ReliabilitySource } from './reliability.ts';
 
 export { DEFAULT_MODE, MODES } from './mode.ts';
 
@@ -29,6 +31,8 @@ export interface AnalyzeFileOptions {
   expectedSha256?: string;
   /** The name the result carries (a case shows the evidence's original file name, not its stored path). */
   displayName?: string;
+  /** The set's measured reliability (issue 18): every host passes cachedReliability(db) from ./reliability.ts. */
+  reliability: ReliabilitySource;
 }
 
 /** Where a metadata claim of the training-set size comes from, in the words every report uses. */
@@ -73,10 +77,17 @@ export async function analyzeAdapter(adapter: CanonicalAdapter, ref: ReferenceSe
     features = computed.modules;
     backend = computed.backend;
   }
-  return analyze({
+  const mode = options.mode ?? DEFAULT_MODE;
+  const result = analyze({
     file: options.displayName ?? adapter.identity.file, sha256: adapter.identity.sha256, descriptor, features, backend,
     ...metadataClaim(adapter),
-  }, ref, { mode: options.mode ?? DEFAULT_MODE });
+  }, ref, { mode });
+  // The method's error on this set (measured on first use, then cached with it) and the opinion drawn
+  // from it, the vote, the distribution check and any override. A refusal needs no measurement.
+  const outcome = result.applicable && result.estimate !== null
+    ? await options.reliability(ref, mode, options.signal)
+    : { unavailable: { code: 'REFUSED' as const, reason: 'no estimate was made, so no error rate applies' } };
+  return withReliability(result, outcome);
 }
 
 /** Applicability alone (the app asks before it offers to run an analysis). */

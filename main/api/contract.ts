@@ -140,6 +140,25 @@ export interface VoteView { size: number; count: number }
 export interface NeighbourView { name: string; size: number; distance: number; source: string }
 export interface ModulePredictionView { id: string; feature: string; predicted: number; distance: number; neighbour: string }
 
+export type IntervalView = { low: number; high: number; nominal: number; coverage: number | null; method: string } | { reason: string };
+
+/** The method's error on held-out adapters of the reference set (main/dsire/reliability.ts ReliabilitySummary). */
+export interface ReliabilityView {
+  accuracy: number; withinOne: number; mae: number; mape: number; intervalCoverage: number | null; intervalWidth: number | null;
+  baselineMae: number; splits: number; trainNames: number; names: number; seed: number; methodVersion: string;
+  mode: 'faithful' | 'best'; setHash: string; queries: number;
+  perSize: { size: number; accuracy: number | null; queries: number }[];
+  confusion: { sizes: number[]; counts: number[][] };
+}
+
+/** A reference set's reliability as measured in the background (references.reliability). */
+export interface SetReliabilityView {
+  referenceSet: string;
+  mode: 'faithful' | 'best';
+  reliability: ReliabilityView | null;
+  unavailable: { code: string; reason: string } | null;
+}
+
 export interface AnalysisResultView {
   file: string;
   sha256: string;
@@ -149,7 +168,14 @@ export interface AnalysisResultView {
   reasons: string[];
   estimate: number | null;
   votes: VoteView[];
-  interval: { low: number; high: number; coverage: number; method: string } | null;
+  /** Bounds at a nominal level with the coverage measured on held-out names (null: not measured), or why there are none. */
+  interval: IntervalView;
+  /** The method's measured error on this reference set, or null with reliabilityUnavailable saying why
+   *  (both null for analyses recorded before issue 18). */
+  reliability: ReliabilityView | null;
+  reliabilityUnavailable: { code: string; reason: string } | null;
+  /** How far the estimate can be relied on (docs/OPINION.md); null for analyses recorded before issue 18. */
+  opinion: { grade: 'strong' | 'moderate' | 'limited' | 'none'; because: string[] } | null;
   nearest: NeighbourView[];
   perModule: ModulePredictionView[];
   regression: { estimate: number; method: string } | null;
@@ -269,6 +295,8 @@ export interface Channels {
   'references.import': { req: { name: string; paths: string[] }; res: ImportReferenceResult };
   'references.exportPack': { req: { name: string; out: string }; res: { path: string; sha256: string } };
   'references.importPack': { req: { path: string; name?: string }; res: ReferenceSetView };
+  /** The method's error measured on the set (issue 18), cached with it: run in the background after an import. */
+  'references.reliability': { req: { name: string; mode?: 'faithful' | 'best' }; res: SetReliabilityView };
   'analysis.check': { req: { caseId: string; evidenceId: string; referenceSet: string }; res: ApplicabilityView };
   /** mode absent: the one default every host uses (main/analysis/mode.ts). */
   'analysis.run': { req: { caseId: string; evidenceIds: string[]; referenceSet: string; mode?: 'faithful' | 'best' }; res: AnalysisView[] };
@@ -290,13 +318,13 @@ export type Res<C extends Channel> = Channels[C]['res'];
 export const CHANNELS = [
   'app.info', 'cases.list', 'cases.create', 'cases.get', 'cases.addNote', 'cases.verify', 'cases.export',
   'cases.import', 'evidence.inspect', 'evidence.add', 'references.list', 'references.import',
-  'references.exportPack', 'references.importPack', 'analysis.check', 'analysis.run', 'reports.create',
+  'references.exportPack', 'references.importPack', 'references.reliability', 'analysis.check', 'analysis.run', 'reports.create',
   'reports.verify', 'reports.preview', 'keys.create', 'demo.open', 'dialog.openFiles', 'dialog.saveFile',
   'jobs.cancel',
 ] as const satisfies readonly Channel[];
 
 /** Channels whose work can be long: they report progress and honour jobs.cancel. */
-export const LONG_RUNNING: readonly Channel[] = ['evidence.add', 'references.import', 'analysis.run', 'reports.create', 'demo.open', 'cases.import', 'cases.export'];
+export const LONG_RUNNING: readonly Channel[] = ['evidence.add', 'references.import', 'references.reliability', 'analysis.run', 'reports.create', 'demo.open', 'cases.import', 'cases.export'];
 
 /** The IPC channel names used by Electron (one invoke channel, one event channel). */
 export const IPC_INVOKE = 'lora-audit:invoke';

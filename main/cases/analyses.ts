@@ -65,8 +65,9 @@ function rowToAnalysis(r: AnalysisRow): AnalysisRecord {
 /** The analysis pipeline, loaded on first use: listing a case's analyses (case show, reports, the
  *  UI) must not load the parsers and compute backends. */
 async function pipeline() {
-  const [{ analyzeFile }, { loadReferenceSet }] = await Promise.all([import('../analysis/analyze-file.ts'), import('../reference/store.ts')]);
-  return { analyzeFile, loadReferenceSet };
+  const [{ analyzeFile }, { loadReferenceSet }, { cachedReliability }] = await Promise.all([
+    import('../analysis/analyze-file.ts'), import('../reference/store.ts'), import('../analysis/reliability.ts')]);
+  return { analyzeFile, loadReferenceSet, cachedReliability };
 }
 
 export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidenceIdOrPrefix: string, referenceSetName: string,
@@ -97,11 +98,11 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
   }
 
   // 2. intake, features and the estimate, all from the stored copy, by the one pipeline every host uses
-  const { analyzeFile, loadReferenceSet } = await pipeline();
+  const { analyzeFile, loadReferenceSet, cachedReliability } = await pipeline();
   const ref = await loadReferenceSet(db, referenceSetName);
   let result: AnalysisResult;
   try {
-    result = await analyzeFile(item.storedPath, ref, { mode, engine, expectedSha256: item.sha256, displayName: item.fileName });
+    result = await analyzeFile(item.storedPath, ref, { mode, engine, expectedSha256: item.sha256, displayName: item.fileName, reliability: cachedReliability(db) });
   } catch (err) {
     const e = toApiError(err);
     // a failure of this machine, not of the evidence, is not recorded as a finding about the evidence

@@ -16,6 +16,7 @@ import { canonicalJson, sha256File } from '../common/hashing.ts';
 import { listReportsIn, type ReportCompanion, type ReportRecord } from './reports.ts';
 import { storeRoot } from './store.ts';
 import type { VerifyProblem } from './verify.ts';
+import { hasBounds, readInterval } from '../dsire/conformal.ts';
 
 /** What the reports layer says of a stored signed manifest: its content, trusted only when `problems`
  *  is empty (the signature verifies and was made by the certificate that signed the PDF). */
@@ -228,7 +229,8 @@ function certifiedOf(row: { evidence_id: string; method_version: string; result:
   }
   if (!r || typeof r !== 'object') return null;
   const applicable = r.applicable === true && typeof r.estimate === 'number';
-  const interval = r.interval as Record<string, unknown> | null | undefined;
+  // the manifest certifies the nominal level as `coverage`; read both the old and today's interval shape
+  const iv = readInterval(r);
   return {
     evidenceId: row.evidence_id,
     referenceSet: typeof r.referenceSet === 'string' ? r.referenceSet : null,
@@ -236,8 +238,7 @@ function certifiedOf(row: { evidence_id: string; method_version: string; result:
     methodVersion: row.method_version,
     applicable,
     estimate: applicable ? r.estimate as number : null,
-    interval: applicable && interval && typeof interval === 'object'
-      ? { low: interval.low as number, high: interval.high as number, coverage: interval.coverage as number } : null,
+    interval: applicable && hasBounds(iv) ? { low: iv.low, high: iv.high, coverage: iv.nominal } : null,
     reasons: Array.isArray(r.reasons) ? r.reasons.map(String) : [],
   };
 }

@@ -22,6 +22,7 @@ const registry: Record<string, Loader> = {
   generate: () => import('./commands/generate.ts'),
   version: () => import('./commands/version.ts'),
   provenance: () => import('./commands/provenance.ts'),
+  study: () => import('./commands/study.ts'),
 };
 
 const HELP = `lora-audit — dataset size recovery for LoRA adapters, offline.
@@ -39,6 +40,7 @@ commands:
   verify <report.pdf> [--manifest …] [--trust <ca.pem>]
   provenance <file…> [--rebuild]        is it a copy of an adapter in a case or a reference set (same file, same update, rescaled, subset, near)
   generate                              build the mini LoRA-WiSE benchmark and demo
+  study plan <evidence> --images <folder|builtin> --sizes … --trainer … --out <bundle>   plan reference adapters trained with the evidence's recipe
   version                               versions of the app, the method, the runtime, and the cached backend
 
 Every command takes --json and --help. lora-audit --version (-V) prints the version.

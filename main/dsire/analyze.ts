@@ -6,14 +6,14 @@ import type { ReferenceSet } from '../reference/types.ts';
 import { checkApplicability } from './applicability.ts';
 import { prepareReference } from './calibration.ts';
 import { classify, nearestAdapters, perModule, searchQuery } from './classifier.ts';
-import { intervalFor } from './conformal.ts';
+import { intervalFor, NO_INTERVAL } from './conformal.ts';
 import { derivedValueReasons, queryValueReasons, referenceValueReasons } from './finite.ts';
 import { outOfDistribution } from './ood.ts';
 import { predictRidge, queryRow, REGRESSION_METHOD } from './regression.ts';
 import { spectraFromFeatures } from './spectra.ts';
 import { queryBlocks } from './table.ts';
 import { DW_ONLY, logCentre, MAX_K } from './variants.ts';
-import type { AdapterDescriptor, AnalysisResult, DsireMode, Interval } from './types.ts';
+import type { AdapterDescriptor, AnalysisResult, DsireMode, IntervalBounds } from './types.ts';
 
 export const DSIRE_VERSION = '1.0.0';
 export const TIE_BREAK = 'most votes; then the smallest summed distance of the neighbours that voted for each tied size; then the smaller size';
@@ -32,7 +32,7 @@ export interface AnalysisQuery {
 function empty(query: AnalysisQuery, ref: ReferenceSet, mode: DsireMode, reasons: string[]): AnalysisResult {
   return {
     file: query.file, sha256: query.sha256, referenceSet: ref.name, mode,
-    applicable: false, reasons, estimate: null, votes: [], interval: null, nearest: [], perModule: [],
+    applicable: false, reasons, estimate: null, votes: [], interval: { reason: NO_INTERVAL.refused }, nearest: [], perModule: [],
     regression: null, outOfDistribution: null,
     metadataClaim: query.claimedTrainingImages !== undefined
       ? { claimed: query.claimedTrainingImages, source: query.claimSource ?? 'adapter metadata', withinInterval: null, agrees: null }
@@ -91,7 +91,7 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
     }
   }
 
-  let interval: Interval | null = null;
+  let interval: IntervalBounds | null = null;
   if (model.conformal) {
     interval = intervalFor(logCentre(result.voteArray, sizes), model.conformal.q, sizes, estimate, model.conformal.coverage);
     if (!Number.isFinite(model.conformal.q)) {
@@ -120,7 +120,7 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
     metadataClaim = { claimed, source: query.claimSource ?? 'adapter metadata', withinInterval, agrees };
     if (!agrees) {
       warnings.push(interval
-        ? `The file claims ${claimed} training images; the weights suggest ${interval.low}–${interval.high} (${(interval.coverage * 100).toFixed(0)} % interval, estimate ${estimate}). Metadata is a claim, the weights are evidence.`
+        ? `The file claims ${claimed} training images; the weights suggest ${interval.low}–${interval.high} (${(interval.nominal * 100).toFixed(0)} % interval, estimate ${estimate}). Metadata is a claim, the weights are evidence.`
         : `The file claims ${claimed} training images; the weights suggest ${estimate}. Metadata is a claim, the weights are evidence.`);
     }
   }
@@ -134,7 +134,7 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
     reasons: [],
     estimate,
     votes: result.votes,
-    interval,
+    interval: interval ?? { reason: mode === 'faithful' ? NO_INTERVAL.faithful : NO_INTERVAL.oneName },
     nearest: nearestAdapters(table, found),
     perModule: perModule(table, found),
     regression,

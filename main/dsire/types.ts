@@ -3,7 +3,12 @@
 import type { BaseModelHint, Family, Method, ScaleRule } from '../intake/model.ts';
 import type { ModuleShape } from '../reference/types.ts';
 
+import type { ReliabilitySummary, ReliabilityUnavailable } from './reliability.ts';
+
 export type DsireMode = 'faithful' | 'best';
+
+export type OpinionGrade = 'strong' | 'moderate' | 'limited' | 'none';
+export interface Opinion { grade: OpinionGrade; because: string[] }
 export type FeatureKind = 'sigmaA' | 'sigmaB' | 'sigmaDW';
 
 /** What applicability is checked on: the query adapter's structure. */
@@ -34,12 +39,24 @@ export interface ModulePrediction {
 
 export interface Neighbour { name: string; size: number; distance: number; source: string }
 
-export interface Interval {
+/** The split-conformal interval (issue 18: always stated, with bounds or a reason). */
+export interface IntervalBounds {
   low: number;
   high: number;
-  coverage: number;       // nominal, e.g. 0.9
+  nominal: number;        // the level it was calibrated for, e.g. 0.9
+  /** Measured: the share of held-out reference adapters whose true size fell inside, on this set
+   *  (the cached reliability); null where the set could not be measured (too few names). */
+  coverage: number | null;
   method: string;         // e.g. 'split-conformal, leave-one-name-out on the reference set'
 }
+
+/** Why no interval is stated (refused, faithful mode, …). */
+export interface IntervalReason { reason: string }
+
+export type Interval = IntervalBounds | IntervalReason;
+
+/** Analyses recorded before issue 18 stored `{low, high, coverage (the nominal level), method}` or null. */
+export interface LegacyInterval { low: number; high: number; coverage: number; method: string }
 
 export interface AnalysisResult {
   file: string;
@@ -50,7 +67,8 @@ export interface AnalysisResult {
   reasons: string[];      // why not applicable (empty when applicable)
   estimate: number | null;
   votes: Vote[];          // histogram over reference sizes
-  interval: Interval | null;
+  /** Always present on new results; old rows may hold a LegacyInterval or null (read them with readInterval). */
+  interval: Interval;
   nearest: Neighbour[];   // nearest reference adapters overall
   perModule: ModulePrediction[];
   /** Between-sizes estimate (regression on log-size), shown next to the classifier, never instead. */
@@ -64,6 +82,12 @@ export interface AnalysisResult {
   /** Set when the examiner compared despite soft refusal reasons (issue 18): their justification and the
    *  reasons it overrode, as printed. Absent or null on an ordinary analysis. */
   override?: Override | null;
+  /** The method's measured error on this reference set (issue 18; main/dsire/reliability.ts), or null
+   *  with `reliabilityUnavailable` saying why. Absent on analyses recorded before it. */
+  reliability?: ReliabilitySummary | null;
+  reliabilityUnavailable?: ReliabilityUnavailable | null;
+  /** How far the estimate can be relied on (docs/OPINION.md, main/dsire/opinion.ts). Absent on older analyses. */
+  opinion?: Opinion;
   /** Optional, for the report's spectra chart (issue 8): per module, a statistic of the query's
    *  spectrum (e.g. σ₁(ΔW)) next to the mean of the same statistic over each reference size's
    *  adapters. The classifier has both at hand; results without it get a report without the chart. */

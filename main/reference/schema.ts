@@ -49,4 +49,22 @@ CREATE TABLE reference_adapters (
 CREATE INDEX reference_adapters_set ON reference_adapters (set_id, label);
 `,
   },
+  {
+    // The method's measured error on a set (issue 18), one row per (set, content hash of its features,
+    // method version, mode): a set whose adapters change gets a new hash, so an old row is never read
+    // for it (and is dropped when the new one is stored). The record is the dsire layer's JSON.
+    version: 201,
+    name: 'reference set reliability, cached per content hash, method version and mode',
+    sql: `
+CREATE TABLE reference_reliability (
+  set_id          INTEGER NOT NULL REFERENCES reference_sets(id) ON DELETE CASCADE,
+  content_hash    TEXT NOT NULL,
+  method_version  TEXT NOT NULL,
+  mode            TEXT NOT NULL,
+  record          TEXT NOT NULL,
+  measured_at     TEXT NOT NULL,
+  PRIMARY KEY (set_id, content_hash, method_version, mode)
+);
+`,
+  },
 ];

@@ -104,6 +104,7 @@ export async function deleteReferenceSet(db: Database, name: string): Promise<vo
   await db.transaction(async (tx) => {
     const row = await requireSetRow(tx, name);
     // Children first: the foreign keys cascade only where PRAGMA foreign_keys is on for the connection.
+    await tx.run('DELETE FROM reference_reliability WHERE set_id = ?', [row.id]);
     await tx.run('DELETE FROM reference_adapters WHERE set_id = ?', [row.id]);
     await tx.run('DELETE FROM reference_shards WHERE set_id = ?', [row.id]);
     await tx.run('DELETE FROM reference_sets WHERE id = ?', [row.id]);

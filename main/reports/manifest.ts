@@ -10,6 +10,7 @@ import { AuditError } from '../errors.ts';
 import type { CertificateInfo, LoadedKey } from './keys.ts';
 import { certificateInfoOf, keyProblem, parseCertificate, type ParsedCertificate } from './verify/certificates.ts';
 import type { ReportModel } from './model.ts';
+import { hasBounds, readInterval } from '../dsire/conformal.ts';
 
 export const MANIFEST_FORMAT = 'lora-auditor/report-manifest';
 export const MANIFEST_VERSION = 1;
@@ -24,6 +25,8 @@ export interface ReportManifest {
   results: {
     evidenceId: string; fileName: string; sha256: string; referenceSet: string | null; mode: string | null;
     methodVersion: string | null; applicable: boolean; estimate: number | null;
+    /** `coverage` here is the interval's nominal level (as manifests have always certified it; the measured
+     *  coverage is in the report), null when the analysis states a reason instead of bounds. */
     interval: { low: number; high: number; coverage: number } | null; reasons: string[];
   }[];
   references: { id: number; name: string; source: string; importerVersion: string; shards: { fileName: string; size: number; sha256: string; rows: number }[] }[];
@@ -49,12 +52,13 @@ export function buildManifest(model: ReportModel, pdf: ReportManifest['pdf'], si
     evidence: model.evidence.map((e) => ({ id: e.id, fileName: e.fileName, size: e.size, sha256: e.sha256 })),
     results: model.results.map((r) => {
       const refused = r.result === null || !r.result.applicable || r.result.estimate === null;
+      const iv = r.result ? readInterval(r.result) : null;
       return {
         evidenceId: r.evidenceId, fileName: r.fileName, sha256: r.sha256,
         referenceSet: r.result?.referenceSet ?? null, mode: r.result?.mode ?? null, methodVersion: r.result ? r.method.version : null,
         applicable: !refused,
         estimate: refused ? null : r.result!.estimate,
-        interval: refused || !r.result!.interval ? null : { low: r.result!.interval.low, high: r.result!.interval.high, coverage: r.result!.interval.coverage },
+        interval: refused || !iv || !hasBounds(iv) ? null : { low: iv.low, high: iv.high, coverage: iv.nominal },
         reasons: r.result === null ? [r.refusal ?? 'not analysed'] : r.result.reasons,
       };
     }),

@@ -11,6 +11,7 @@ import type { ReportModel, ReportResult, ReportEvidence } from './model.ts';
 import type { Disclosure } from '../intake/disclosure.ts';
 
 import { READY_FLAG } from '../api/print.ts';
+import { intervalRow, intervalSummary, overrideRow, reliabilitySection } from './reliability-section.ts';
 
 // Found, not computed from this file's URL: in the Electron bundle and the packaged app the assets
 // are elsewhere (main/paths/assets.ts).
@@ -103,7 +104,7 @@ function summaryRow(r: ReportResult): string {
     return `<tr class="refused"><td class="file">${e(r.fileName)}</td><td colspan="3"><strong>Refused.</strong> ${e(refusalReasons(r)[0])}</td></tr>`;
   }
   const res = r.result!;
-  const interval = res.interval ? `${num(res.interval.low)}–${num(res.interval.high)} (${Math.round(res.interval.coverage * 100)} %)` : '—';
+  const interval = intervalSummary(res);
   const claim = res.metadataClaim ? `${num(res.metadataClaim.claimed)} · ${res.metadataClaim.agrees === null ? 'not comparable' : res.metadataClaim.agrees ? 'agrees' : 'disagrees'}` : 'none';
   return `<tr><td class="file">${e(r.fileName)}</td><td class="num"><strong>${e(images(res.estimate!))}</strong></td><td>${e(interval)}</td><td>${e(claim)}</td></tr>`;
 }
@@ -163,8 +164,7 @@ function resultSection(r: ReportResult, index: number): string {
 </section>`;
   }
   const res = r.result!;
-  const interval = res.interval
-    ? `<tr><th>Interval</th><td>${e(num(res.interval.low))} – ${e(num(res.interval.high))} images at ${Math.round(res.interval.coverage * 100)} % nominal coverage <span class="muted">(${e(res.interval.method)})</span></td></tr>` : '';
+  const interval = intervalRow(res);
   const regression = res.regression
     ? `<tr><th>Between sizes</th><td>${e(num(res.regression.estimate))} images <span class="muted">(${e(res.regression.method)}; shown beside the classifier, never instead)</span></td></tr>` : '';
   const claim = res.metadataClaim
@@ -180,10 +180,11 @@ function resultSection(r: ReportResult, index: number): string {
     : '<p class="muted">The spectra of this analysis were not recorded with it, so no spectra chart is drawn.</p>';
   return `<section class="result">${head}
 <table class="kv"><tr><th>Estimate</th><td><strong class="estimate">${e(images(res.estimate!))}</strong> (the size most modules vote for; ${totalVotes} module votes, ∑ over σ(A), σ(B), σ(ΔW) features)</td></tr>
-${interval}${regression}${claim}${ood}
+${overrideRow(res)}${interval}${regression}${claim}${ood}
 <tr><th>Applicability</th><td>applicable: the adapter's family, method, rank, scaling, modules and base model match the reference set</td></tr>
 <tr><th>Reference set</th><td>${e(res.referenceSet)} · mode ${e(res.mode)} · backend ${e(res.backend)}</td></tr></table>
 ${warnings}
+${reliabilitySection(res)}
 <div class="charts"><figure><canvas id="votes-${index}" width="640" height="220"></canvas><figcaption>Votes per reference dataset size (one vote per module and feature).</figcaption></figure>
 ${spectra}</div>
 <table class="grid"><thead><tr><th>Nearest reference</th><th>size</th><th>distance</th><th>source</th></tr></thead><tbody>${nearest || '<tr><td colspan="4">none recorded</td></tr>'}</tbody></table>

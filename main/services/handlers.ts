@@ -3,6 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { checkFile } from '../analysis/analyze-file.ts';
+import { setReliability } from '../analysis/reliability.ts';
+import { summaryOf } from '../dsire/reliability.ts';
 import { DEFAULT_MODE } from '../analysis/mode.ts';
 import type { ApiErrorShape, CaseDetail, Channel, Req } from '../api/contract.ts';
 import { listAnalyses, runAnalysis } from '../cases/analyses.ts';
@@ -19,7 +21,7 @@ import { AuditError, toApiError } from '../errors.ts';
 import { inspectFile } from '../intake/inspect.ts';
 import { importReference } from '../reference/import-parquet.ts';
 import { exportPack, importPack } from '../reference/pack.ts';
-import { getReferenceSetSummary, listReferenceSets } from '../reference/store.ts';
+import { getReferenceSetSummary, listReferenceSets, loadReferenceSet } from '../reference/store.ts';
 import { signDetachedCms, verifyDetachedCms } from '../reports/cms.ts';
 import { loadKey, writeExaminerKey } from '../reports/keys.ts';
 import { buildReportModel } from '../reports/model.ts';
@@ -31,7 +33,7 @@ import type { HandlerTable, JobContext } from './dispatch.ts';
 import type { ServiceOptions, Services } from './create.ts';
 import { openDemo } from './demo.ts';
 import { throwIfCancelled } from './jobs.ts';
-import { analysisView, auditView, caseView, evidenceView, inspectView, noteView, referenceView, reportView } from './views.ts';
+import { analysisView, auditView, caseView, evidenceView, inspectView, noteView, referenceView, reliabilityView, reportView } from './views.ts';
 
 export function createHandlers(s: Services, options: ServiceOptions): HandlerTable {
   const { db } = s;
@@ -149,6 +151,18 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
       return { path: info.file, sha256: info.sha256 };
     },
     'references.importPack': async ({ path, name }) => referenceView(await importPack(db, path, name ? { name } : {})),
+    'references.reliability': async ({ name, mode = DEFAULT_MODE }, job) => {
+      const ref = await loadReferenceSet(db, name);
+      const outcome = await setReliability(db, ref, mode, {
+        signal: job.signal,
+        onProgress: (p) => job.progress({ phase: p.phase, done: p.done, total: p.total, unit: 'steps', message: p.message }),
+      });
+      return {
+        referenceSet: ref.name, mode,
+        reliability: 'record' in outcome ? reliabilityView(summaryOf(outcome.record)) : null,
+        unavailable: 'unavailable' in outcome ? outcome.unavailable : null,
+      };
+    },
 
     'analysis.check': async ({ caseId, evidenceId, referenceSet }) => {
       const kase = await getCase(db, caseId);

@@ -1,7 +1,7 @@
 // Service records → the contract's plain view shapes. The contract is the UI's stable vocabulary;
 // services may grow fields without the renderer noticing.
 import type {
-  AnalysisResultView, AnalysisView, AuditEntryView, CaseSummary, EvidenceView, InspectView, NoteView,
+  AnalysisResultView, AnalysisView, ReliabilityView, AuditEntryView, CaseSummary, EvidenceView, InspectView, NoteView,
   ReferenceSetView, ReportView,
 } from '../api/contract.ts';
 import type { AnalysisRecord } from '../cases/analyses.ts';
@@ -13,6 +13,8 @@ import type { ReportRecord } from '../cases/reports.ts';
 import type { InspectReport } from '../intake/inspect.ts';
 import type { ReferenceSetSummary } from '../reference/types.ts';
 import type { AnalysisResult } from '../dsire/types.ts';
+import { readInterval } from '../dsire/conformal.ts';
+import type { ReliabilitySummary } from '../dsire/reliability.ts';
 
 export function caseView(c: CaseRecord, counts: { evidence: number; analyses: number }): CaseSummary {
   return {
@@ -61,11 +63,19 @@ export function evidenceView(e: EvidenceItem): EvidenceView {
 }
 
 export function resultView(r: AnalysisResult): AnalysisResultView {
-  const { spectra, ...rest } = r;
-  const view: AnalysisResultView = { ...rest };
+  const { spectra, reliability, reliabilityUnavailable, opinion, ...rest } = r;
+  // read tolerantly: analyses recorded before issue 18 hold the old interval (or null) and no reliability or opinion
+  const view: AnalysisResultView = {
+    ...rest, interval: readInterval(r), reliability: reliability ? reliabilityView(reliability) : null,
+    reliabilityUnavailable: reliabilityUnavailable ?? null, opinion: opinion ?? null,
+  };
   // The contract names the series as the chart draws them: the adapter's profile, one per size.
   if (spectra) view.spectra = { statistic: spectra.statistic, modules: spectra.modules, adapter: spectra.query, bySize: spectra.bySize.map((s) => ({ size: s.size, values: s.mean })) };
   return view;
+}
+
+export function reliabilityView(r: ReliabilitySummary): ReliabilityView {
+  return { ...r };
 }
 
 export function analysisView(a: AnalysisRecord): AnalysisView {

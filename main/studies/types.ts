@@ -106,7 +106,12 @@ export interface PlanRun {
   output: string;
   /** The run's folder in the bundle (its trainer input lives there), relative to the bundle. */
   dir: string;
-  /** The command that trains it, as argv, run from the bundle folder (paths relative to it). */
+  /**
+   * The command that trains it, as argv, run from the bundle folder (paths relative to it). command[0] is
+   * the trainer's script inside its checkout (kohya `train_network.py`, diffusers
+   * `examples/dreambooth/train_dreambooth_lora.py`, started with `accelerate launch`), or `lora-audit`
+   * for the built-in trainer (whose run input is `<dir>/train.json`).
+   */
   command: string[];
 }
 
@@ -128,6 +133,8 @@ export interface Plan {
   evidence: { file: string; sha256: string; size: number; family: string };
   recipe: Recipe;
   assumed: Assumption[];
+  /** Where the trainer cannot follow the evidence's recipe exactly (shown in the README and the report). */
+  warnings?: string[];
   /** Sizes, ascending, distinct. */
   sizes: number[];
   /** The study's seed: image orders and run seeds follow from it. */

@@ -3,6 +3,8 @@
 // a refused file gets its reasons and no number (and the command exits 1).
 import { toApiError, type ApiError } from '../../errors.ts';
 import { analyzeFile } from '../../analysis/analyze-file.ts';
+import { cachedReliability } from '../../analysis/reliability.ts';
+import { hasBounds } from '../../dsire/conformal.ts';
 import { defaultDbPath } from '../../db/open.ts';
 import { openDatabase } from '../../services/database.ts';
 import type { AnalysisResult } from '../../dsire/types.ts';
@@ -30,7 +32,8 @@ export const command: Command<Entry[]> = {
       throw usageError(`unknown backend "${backend}"; use auto or one of ${BACKEND_NAMES.join(', ')}`);
     }
     const db = await openDatabase(typeof values.db === 'string' ? values.db : defaultDbPath());
-    const ref = await loadReferenceSet(db, setName).finally(() => db.close());
+    // kept open while the files are analysed: the set's reliability is read from it (measured and stored on first use)
+    const ref = await loadReferenceSet(db, setName).catch(async (e: unknown) => { await db.close(); throw e; });
     ctx.log(`reference set "${ref.name}": ${ref.adapters.length} adapters, sizes ${ref.config.sizes.join(', ')}`);
     // made on the first applicable file only: calibrating backends is the slow part of a short command
     let engine: Promise<FeatureEngine> | undefined;
@@ -39,7 +42,7 @@ export const command: Command<Entry[]> = {
     try {
       for (const path of positionals) {
         try {
-          out.push(await analyzeFile(path, ref, { mode, engine: makeEngine, signal: ctx.signal }));
+          out.push(await analyzeFile(path, ref, { mode, engine: makeEngine, signal: ctx.signal, reliability: cachedReliability(db) }));
         } catch (e) {
           const error = toApiError(e);
           if (error.code === 'CANCELLED') throw e;
@@ -48,6 +51,7 @@ export const command: Command<Entry[]> = {
       }
     } finally {
       await engine?.then((e) => e.dispose(), () => undefined);
+      await db.close();
     }
     const failed = out.some((e) => 'error' in e || !e.applicable);
     return { data: out, exitCode: failed ? 1 : 0 };
@@ -63,7 +67,20 @@ export const command: Command<Entry[]> = {
       }
       const variant = (e.method.parameters.variant as { name?: string } | undefined)?.name;
       lines.push(`  estimate: ${e.estimate} samples${variant ? ` (${variant})` : ''}`);
-      if (e.interval) lines.push(`  ${Math.round(e.interval.coverage * 100)} % interval: ${e.interval.low === e.interval.high ? e.interval.low : `${e.interval.low}–${e.interval.high}`}`);
+      const iv = e.interval;
+      if (hasBounds(iv)) {
+        const measured = iv.coverage === null ? 'coverage not measured' : `held ${Math.round(iv.coverage * 100)} % of held-out true sizes`;
+        lines.push(`  ${Math.round(iv.nominal * 100)} % interval: ${iv.low === iv.high ? iv.low : `${iv.low}–${iv.high}`} (${measured})`);
+      } else {
+        lines.push(`  interval: none (${iv.reason})`);
+      }
+      const rel = e.reliability;
+      if (rel) {
+        lines.push(`  reliability on this set: exact ${Math.round(rel.accuracy * 100)} %, within one size ${Math.round(rel.withinOne * 100)} %, MAE ${rel.mae.toFixed(2)}, MAPE ${rel.mape.toFixed(0)} % (${rel.splits} splits, ${rel.trainNames} of ${rel.names} names as references)`);
+      } else if (e.reliabilityUnavailable) {
+        lines.push(`  reliability on this set: not measured (${e.reliabilityUnavailable.reason})`);
+      }
+      if (e.opinion) lines.push(`  opinion: ${e.opinion.grade.toUpperCase()}`, ...e.opinion.because.map((b) => `    - ${b}`));
       if (e.regression) lines.push(`  between sizes (regression): ${e.regression.estimate.toPrecision(3)}`);
       const total = e.votes.reduce((a, v) => a + v.count, 0) || 1;
       lines.push('  votes:');

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../../main/dsire/analyze.ts';
 import { evaluate } from '../../../main/dsire/evaluate.ts';
 import type { ReferenceAdapter } from '../../../main/reference/types.ts';
+import type { IntervalBounds } from '../../../main/dsire/types.ts';
 import { features, holdOut, queryOf, syntheticReference } from './synthetic.ts';
 
 const full = syntheticReference({ names: 40, modules: 6, rank: 8, noise: 0.2, nameNoise: 0.12, seed: 11 });
@@ -33,10 +34,12 @@ describe('best mode', () => {
   it('gives an interval holding the estimate, a regression next to it, and the leave-one-name-out scores', () => {
     for (const q of queries.slice(0, 12)) {
       const r = analyze(queryOf(q, ref), ref, { mode: 'best' });
-      expect(r.interval!.low).toBeLessThanOrEqual(r.estimate!);
-      expect(r.interval!.high).toBeGreaterThanOrEqual(r.estimate!);
-      expect(ref.config.sizes).toContain(r.interval!.low);
-      expect(ref.config.sizes).toContain(r.interval!.high);
+      const iv = r.interval as IntervalBounds;
+      expect(iv.nominal).toBe(0.9);
+      expect(iv.low).toBeLessThanOrEqual(r.estimate!);
+      expect(iv.high).toBeGreaterThanOrEqual(r.estimate!);
+      expect(ref.config.sizes).toContain(iv.low);
+      expect(ref.config.sizes).toContain(iv.high);
       expect(r.regression!.estimate).toBeGreaterThan(0.5);
       expect(r.regression!.estimate).toBeLessThan(12);
       expect(r.outOfDistribution!.flagged).toBe(false);
@@ -82,7 +85,7 @@ describe('best mode', () => {
   it('cross-checks a claimed training-set size against the interval', () => {
     const q = queries.find((a) => a.label === 1)!;
     const agree = analyze(queryOf(q, ref, { claimedTrainingImages: 1 }), ref, { mode: 'best' });
-    const r = agree.interval!;
+    const r = agree.interval as IntervalBounds;
     expect(agree.metadataClaim).toMatchObject({ claimed: 1, withinInterval: 1 >= r.low && 1 <= r.high });
     const claim = 40;
     const disagree = analyze(queryOf(q, ref, { claimedTrainingImages: claim }), ref, { mode: 'best' });

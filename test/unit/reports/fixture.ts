@@ -1,7 +1,7 @@
 // A hand-made report model: one adapter estimated (with spectra, a metadata claim and warnings) and
 // one refused by the applicability check. Hashes are real SHA-256 digests of named strings.
 import { createHash } from 'node:crypto';
-import type { AnalysisResult } from '../../../main/dsire/types.ts';
+import type { AnalysisResult, Interval, LegacyInterval } from '../../../main/dsire/types.ts';
 import { LIMITATIONS, type ReportModel } from '../../../main/reports/model.ts';
 import { NO_BASE_MODEL_IDENTITY } from '../../../main/intake/base-models.ts';
 import type { Disclosure } from '../../../main/intake/disclosure.ts';
@@ -28,7 +28,8 @@ function estimated(): AnalysisResult {
     file: EVIDENCE_OK.fileName, sha256: EVIDENCE_OK.sha256, referenceSet: 'lora-wise-sd15-r16', mode: 'faithful',
     applicable: true, reasons: [], estimate: 10,
     votes: [{ size: 1, count: 3 }, { size: 5, count: 11 }, { size: 10, count: 52 }, { size: 20, count: 6 }],
-    interval: { low: 5, high: 20, coverage: 0.9, method: 'split-conformal, leave-one-name-out on the reference set' },
+    // the shape analyses recorded before issue 18 stored (coverage = the nominal level): reports still read it
+    interval: { low: 5, high: 20, coverage: 0.9, method: 'split-conformal, leave-one-name-out on the reference set' } satisfies LegacyInterval as unknown as Interval,
     nearest: [{ name: '417', size: 10, distance: 0.0123, source: 'train-00003.parquet#12' }, { name: '88', size: 10, distance: 0.0151, source: 'train-00001.parquet#40' }],
     perModule: [],
     regression: { estimate: 11.4, method: 'ridge on log-size' },
@@ -48,7 +49,7 @@ function estimated(): AnalysisResult {
 function refused(): AnalysisResult {
   return {
     file: EVIDENCE_REFUSED.fileName, sha256: EVIDENCE_REFUSED.sha256, referenceSet: 'lora-wise-sd15-r16', mode: 'faithful',
-    applicable: false, reasons: [REFUSAL_REASON], estimate: null, votes: [], interval: null, nearest: [], perModule: [],
+    applicable: false, reasons: [REFUSAL_REASON], estimate: null, votes: [], interval: null as unknown as Interval, nearest: [], perModule: [],
     regression: null, outOfDistribution: null, metadataClaim: null, warnings: [],
     method: { name: 'DSiRe', version: '1.0.0', parameters: {} }, backend: 'cpu', createdAt: '2026-11-28T18:01:00.000Z',
   };
