@@ -41,6 +41,7 @@ commands:
   provenance <file…> [--rebuild]        is it a copy of an adapter in a case or a reference set (same file, same update, rescaled, subset, near)
   generate                              build the mini LoRA-WiSE benchmark and demo
   study plan <evidence> --images <folder|builtin> --sizes … --trainer … --out <bundle>   plan reference adapters trained with the evidence's recipe
+  study run|status|import <bundle>      train a builtin study, see its runs, import its outputs as a reference set (--name)
   version                               versions of the app, the method, the runtime, and the cached backend
 
 Every command takes --json and --help. lora-audit --version (-V) prints the version.

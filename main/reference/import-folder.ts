@@ -9,7 +9,7 @@ import { AuditError } from '../errors.ts';
 import type { CanonicalAdapter } from '../intake/model.ts';
 import { IMPORTER_VERSION, ImportRun } from './import-run.ts';
 import { isTrainingSetSize } from './store.ts';
-import type { ReferenceConfig } from './types.ts';
+import type { ReferenceConfig, ReferenceProvenance } from './types.ts';
 
 export const LABELS_FILE = 'labels.csv';
 
@@ -92,6 +92,16 @@ function mismatch(config: ReferenceConfig, adapter: CanonicalAdapter): string | 
 export async function importLabelledFolder(run: ImportRun, dir: string): Promise<void> {
   const labelsPath = join(dir, LABELS_FILE);
   const labels = parseLabels(await readFile(labelsPath, 'utf8'), labelsPath);
+  await importLabelledRows(run, dir, labels, { source: 'labelled-folder', importerVersion: IMPORTER_VERSION, createdAt: new Date().toISOString(), shards: [] });
+}
+
+/**
+ * The labelled-folder import itself, for rows already listed and checked by the caller (labels.csv, or
+ * a study's matched outputs, whose `file` is a path under `dir`): each adapter is its own shard row.
+ * `provenance` is the new set's; with `refreshProvenance` it also replaces an existing set's (a study
+ * imported again after more runs finished records its new coverage).
+ */
+export async function importLabelledRows(run: ImportRun, dir: string, labels: LabelRow[], provenance: ReferenceProvenance, opts: { refreshProvenance?: boolean } = {}): Promise<void> {
   const { openAdapter, loadModuleWeights } = await import('../intake/open.ts');
   run.adaptersTotal = (run.adaptersTotal ?? 0) + labels.length;
   let bytesDone = 0;
@@ -127,7 +137,7 @@ export async function importLabelledFolder(run: ImportRun, dir: string): Promise
         const features = await run.opts.engine.compute(modules);
         await run.commit({ fileName: l.file, size, sha256, rows: 1 },
           [{ name: l.name, label: l.size, source: l.file, features }],
-          { config, provenance: { source: 'labelled-folder', importerVersion: IMPORTER_VERSION, createdAt: new Date().toISOString(), shards: [] } });
+          { config, provenance });
       } finally {
         await adapter.source.close();
       }
@@ -137,5 +147,9 @@ export async function importLabelledFolder(run: ImportRun, dir: string): Promise
       if (err instanceof AuditError && err.code === 'CANCELLED') throw err;
       run.fileError(`${basename(dir)}/${l.file}`, err);
     }
+  }
+  if (opts.refreshProvenance && run.setId !== undefined) {
+    const { shards: _omit, ...stored } = { ...provenance, featureBackend: run.opts.engine.info.name };
+    await run.db.run('UPDATE reference_sets SET provenance = ? WHERE id = ?', [JSON.stringify(stored), run.setId]);
   }
 }

@@ -29,8 +29,29 @@ export interface ShardProvenance {
   importedAt: string;     // ISO time
 }
 
+/**
+ * A set built by a reference study (`lora-audit study import`): the plan it followed (its hash, the
+ * evidence, the recipe field by field with each value's source), and per imported run the command that
+ * trained it and its images' hashes. Coverage says how much of the plan came back.
+ */
+export interface StudyProvenance {
+  studyId: string;
+  /** SHA-256 of the bundle's plan.json bytes. */
+  planSha256: string;
+  trainer: string;
+  evidence: { file: string; sha256: string; family: string };
+  /** The plan's recipe: field → {value, source}; a source starting `assumed:` was not stated by the evidence. */
+  recipe: Record<string, { value: unknown; source: string }>;
+  /** The recipe fields the plan assumed. */
+  assumed: string[];
+  coverage: { planned: number; imported: number; missing: string[]; rejected: string[]; sizes: { size: number; planned: number; imported: number }[] };
+  runs: { runId: string; subject: string; size: number; seed: number; output: string; sha256: string; command: string[]; images: { path: string; sha256: string }[] }[];
+}
+
 export interface ReferenceProvenance {
-  source: 'lora-wise-parquet' | 'labelled-folder' | 'generator' | 'pack';
+  source: 'lora-wise-parquet' | 'labelled-folder' | 'generator' | 'pack' | 'study';
+  /** For source 'study': the plan and runs the set came from. */
+  study?: StudyProvenance;
   importerVersion: string;
   createdAt: string;
   shards: ShardProvenance[];

@@ -3,6 +3,7 @@
 // One Command per subcommand, listed in `commands` below.
 import { usageError, requireString, type Command, type Values } from '../framework.ts';
 import { planStudy } from '../../studies/plan.ts';
+import { runCommands } from './study-runs.ts';
 import type { Plan, RecipeKey, TrainerKind } from '../../studies/types.ts';
 
 const TRAINER_KINDS: TrainerKind[] = ['kohya', 'diffusers', 'builtin'];
@@ -88,4 +89,4 @@ const plan: Command<PlanSummary> = {
   },
 };
 
-export const commands: Command[] = [plan as Command];
+export const commands: Command[] = [plan as Command, ...runCommands];
