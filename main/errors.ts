@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDED' | 'BAD_CONFIG' | 'NOT_PARQUET' | 'BAD_SHARD' | 'BAD_ARCHIVE' | 'BAD_MANIFEST'
   // analysis
   | 'NOT_APPLICABLE' | 'NO_MODULES' | 'EMPTY_REFERENCE' | 'BACKEND_FAILED'
+  // examiner overrides (issue 18): a hard refusal reason, or a missing or unusable justification
+  | 'OVERRIDE_REFUSED' | 'BAD_JUSTIFICATION'
   // cases and reports
   | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'HASH_MISMATCH' | 'AUDIT_BROKEN' | 'DB_TOO_NEW' | 'DB_ERROR' | 'BAD_KEY'
   | 'BAD_PASSPHRASE' | 'SIGNATURE_INVALID' | 'RENDER_FAILED'

@@ -5,7 +5,7 @@
 // entry, the CLI prints it.
 import { AuditError } from '../errors.ts';
 import { analyze } from '../dsire/analyze.ts';
-import { checkApplicability, type Applicability } from '../dsire/applicability.ts';
+import { checkApplicability, overridable, type Applicability } from '../dsire/applicability.ts';
 import { describeAdapter } from '../dsire/describe.ts';
 import { withReliability } from '../dsire/opinion.ts';
 import type { AnalysisResult, DsireMode } from '../dsire/types.ts';
@@ -15,9 +15,11 @@ import { openAdapter } from '../intake/open.ts';
 import type { ReferenceConfig, ReferenceSet } from '../reference/types.ts';
 import type { AdapterFeatures, FeatureEngine, ModuleFeatures } from '../../native/types.ts';
 import { DEFAULT_MODE } from './mode.ts';
+import { checkJustification } from './override.ts';
 import type { ReliabilitySource } from './reliability.ts';
 
 export { DEFAULT_MODE, MODES } from './mode.ts';
+export { checkJustification, JUSTIFICATION_MAX } from './override.ts';
 
 /** An engine, or a way to make one only when a file turns out to be applicable (the CLI's choice:
  *  calibrating backends is the slowest part of a short command). */
@@ -33,6 +35,9 @@ export interface AnalyzeFileOptions {
   displayName?: string;
   /** The set's measured reliability (issue 18): every host passes cachedReliability(db) from ./reliability.ts. */
   reliability: ReliabilitySource;
+  /** The examiner's justification for comparing despite refusals (issue 18): allowed only when every
+   *  reason is soft; a hard one throws OVERRIDE_REFUSED naming it. Checked by checkJustification. */
+  override?: string;
 }
 
 /** Where a metadata claim of the training-set size comes from, in the words every report uses. */
@@ -70,9 +75,21 @@ export async function analyzeFile(path: string, ref: ReferenceSet, options: Anal
 
 export async function analyzeAdapter(adapter: CanonicalAdapter, ref: ReferenceSet, options: AnalyzeFileOptions): Promise<AnalysisResult> {
   const descriptor = describeAdapter(adapter);
+  const justification = options.override === undefined ? undefined : checkJustification(options.override);
+  const check = checkApplicability(descriptor, ref.config);
+  if (justification !== undefined && !check.applicable) {
+    const { hard } = overridable(check.refusals);
+    if (hard.length > 0) {
+      throw new AuditError('OVERRIDE_REFUSED',
+        `the refusal cannot be overridden: ${hard.length === 1 ? 'its reason is' : `${hard.length} of its reasons are`} hard (${hard.map((r) => r.code.toLowerCase().replace(/_/g, ' ')).join(', ')}): ${hard.map((r) => r.text).join(' ')} `
+        + 'A hard reason (method, rank, module set or shapes, scale, non-finite values) changes the very numbers DSiRe compares, so no justification makes the comparison meaningful; '
+        + 'only soft reasons (the training tool, a base model unknown on one side) can be overridden.',
+        options.displayName ?? adapter.identity.file, { hard: hard.map((r) => ({ code: r.code, text: r.text })) });
+    }
+  }
   let features: ModuleFeatures[] = [];
   let backend = 'none';
-  if (checkApplicability(descriptor, ref.config).applicable) {
+  if (check.applicable || justification !== undefined) {
     const computed = await featuresOf(adapter, options.engine, options.signal);
     features = computed.modules;
     backend = computed.backend;
@@ -81,7 +98,7 @@ export async function analyzeAdapter(adapter: CanonicalAdapter, ref: ReferenceSe
   const result = analyze({
     file: options.displayName ?? adapter.identity.file, sha256: adapter.identity.sha256, descriptor, features, backend,
     ...metadataClaim(adapter),
-  }, ref, { mode });
+  }, ref, { mode, ...(justification !== undefined ? { override: { justification } } : {}) });
   // The method's error on this set (measured on first use, then cached with it) and the opinion drawn
   // from it, the vote, the distribution check and any override. A refusal needs no measurement.
   const outcome = result.applicable && result.estimate !== null

@@ -166,6 +166,10 @@ export interface AnalysisResultView {
   mode: 'faithful' | 'best';
   applicable: boolean;
   reasons: string[];
+  /** The same reasons with a code and a kind: soft ones may be overridden with a justification, hard ones never (issue 18). */
+  refusals?: RefusalView[];
+  /** Set when the examiner compared despite soft reasons: their justification and the reasons overridden. */
+  override?: { justification: string; reasonsOverridden: string[] } | null;
   estimate: number | null;
   votes: VoteView[];
   /** Bounds at a nominal level with the coverage measured on held-out names (null: not measured), or why there are none. */
@@ -245,7 +249,9 @@ export interface ImportReferenceResult {
   errors: ApiErrorShape[];
 }
 
-export interface ApplicabilityView { applicable: boolean; reasons: string[] }
+export interface RefusalView { code: string; kind: 'soft' | 'hard'; text: string }
+
+export interface ApplicabilityView { applicable: boolean; reasons: string[]; refusals?: RefusalView[] }
 
 export interface ReportCreated { pdf: string; manifest: string; sha256: string; signer: string; pages: number }
 
@@ -299,7 +305,8 @@ export interface Channels {
   'references.reliability': { req: { name: string; mode?: 'faithful' | 'best' }; res: SetReliabilityView };
   'analysis.check': { req: { caseId: string; evidenceId: string; referenceSet: string }; res: ApplicabilityView };
   /** mode absent: the one default every host uses (main/analysis/mode.ts). */
-  'analysis.run': { req: { caseId: string; evidenceIds: string[]; referenceSet: string; mode?: 'faithful' | 'best' }; res: AnalysisView[] };
+  /** override: the examiner's justification for comparing despite refusals, honoured only when every reason is soft (issue 18). */
+  'analysis.run': { req: { caseId: string; evidenceIds: string[]; referenceSet: string; mode?: 'faithful' | 'best'; override?: string }; res: AnalysisView[] };
   'reports.create': { req: { caseId: string; out?: string; keyPath: string; passphrase: string }; res: ReportCreated };
   'reports.verify': { req: { pdfPath: string; manifestPath?: string; trust?: string[] }; res: ReportVerificationView };
   'reports.preview': { req: { caseId: string }; res: { html: string } };

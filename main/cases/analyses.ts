@@ -5,6 +5,7 @@
 // and app versions and the compute backend, is written with its audit entry in one transaction: a
 // crash at any point leaves either both or neither.
 import { DEFAULT_MODE } from '../analysis/mode.ts';
+import { checkJustification } from '../analysis/override.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { AnalysisResult, DsireMode } from '../dsire/types.ts';
 import { toApiError } from '../errors.ts';
@@ -45,6 +46,10 @@ export interface AnalysisOptions {
   /** Absent: the pipeline's DEFAULT_MODE, the same for every host. */
   mode?: DsireMode;
   actor?: string;
+  /** The examiner's justification for comparing despite soft refusal reasons (issue 18): checked before
+   *  anything runs; a hard reason refuses the analysis (recorded, code OVERRIDE_REFUSED). The result
+   *  carries the override and its audit entry records it. */
+  override?: string;
 }
 
 interface AnalysisRow {
@@ -76,6 +81,8 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
   const item = await getEvidence(db, kase.id, evidenceIdOrPrefix);
   const actor = resolveActor(kase.examiner, options.actor);
   const mode = options.mode ?? DEFAULT_MODE;
+  // an empty or unusable justification is the request's fault: refused before anything is read or recorded
+  const override = options.override === undefined ? undefined : checkJustification(options.override);
   const startedAt = new Date().toISOString();
   const refuse = async (finding: Finding, details: Record<string, unknown>): Promise<AnalysisOutcome> => {
     await db.transaction((tx) => appendAudit(tx, kase.id, actor, 'analysis-refused',
@@ -102,7 +109,9 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
   const ref = await loadReferenceSet(db, referenceSetName);
   let result: AnalysisResult;
   try {
-    result = await analyzeFile(item.storedPath, ref, { mode, engine, expectedSha256: item.sha256, displayName: item.fileName, reliability: cachedReliability(db) });
+    result = await analyzeFile(item.storedPath, ref, {
+      mode, engine, expectedSha256: item.sha256, displayName: item.fileName, reliability: cachedReliability(db), ...(override !== undefined ? { override } : {}),
+    });
   } catch (err) {
     const e = toApiError(err);
     // a failure of this machine, not of the evidence, is not recorded as a finding about the evidence
@@ -110,6 +119,10 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
     if (e.code === 'HASH_MISMATCH') {
       return refuse({ severity: 'error', code: 'EVIDENCE_HASH_MISMATCH', message: `the stored copy changed while it was being read (now ${String(e.details?.now)})` },
         { recorded: item.sha256, now: e.details?.now ?? null });
+    }
+    if (e.code === 'OVERRIDE_REFUSED') {
+      // on the record: the examiner asked to compare despite a reason no justification can set aside
+      return refuse({ severity: 'error', code: e.code, message: e.message }, { override: { justification: override, refused: e.details?.hard ?? [] } });
     }
     return refuse({ severity: 'error', code: e.code, message: `intake refused the stored copy: ${e.message}` }, {});
   }
@@ -133,6 +146,7 @@ export async function runAnalysis(db: Database, caseIdOrPrefix: string, evidence
       analysisId: record.id, evidenceId: item.id, sha256: item.sha256, referenceSet: ref.name, referenceSetId: ref.id,
       mode: record.mode, applicable: result.applicable, estimate: result.estimate, methodVersion: record.methodVersion,
       appVersion: record.appVersion, backend: record.backend, resultSha256: sha256Hex(resultText),
+      ...(result.override ? { override: result.override } : {}),
     }, record.finishedAt);
   });
   return { status: 'done', evidenceId: item.id, analysis: record };

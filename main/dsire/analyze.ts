@@ -3,7 +3,7 @@
 import { AuditError } from '../errors.ts';
 import type { ModuleFeatures } from '../../native/types.ts';
 import type { ReferenceSet } from '../reference/types.ts';
-import { checkApplicability } from './applicability.ts';
+import { checkApplicability, hardRefusals, overridable, refusal } from './applicability.ts';
 import { prepareReference } from './calibration.ts';
 import { classify, nearestAdapters, perModule, searchQuery } from './classifier.ts';
 import { intervalFor, NO_INTERVAL } from './conformal.ts';
@@ -13,7 +13,7 @@ import { predictRidge, queryRow, REGRESSION_METHOD } from './regression.ts';
 import { spectraFromFeatures } from './spectra.ts';
 import { queryBlocks } from './table.ts';
 import { DW_ONLY, logCentre, MAX_K } from './variants.ts';
-import type { AdapterDescriptor, AnalysisResult, DsireMode, IntervalBounds } from './types.ts';
+import type { AdapterDescriptor, AnalysisResult, DsireMode, IntervalBounds, Override, Refusal } from './types.ts';
 
 export const DSIRE_VERSION = '1.0.0';
 export const TIE_BREAK = 'most votes; then the smallest summed distance of the neighbours that voted for each tied size; then the smaller size';
@@ -29,10 +29,10 @@ export interface AnalysisQuery {
   claimSource?: string;
 }
 
-function empty(query: AnalysisQuery, ref: ReferenceSet, mode: DsireMode, reasons: string[]): AnalysisResult {
+function empty(query: AnalysisQuery, ref: ReferenceSet, mode: DsireMode, refusals: Refusal[]): AnalysisResult {
   return {
     file: query.file, sha256: query.sha256, referenceSet: ref.name, mode,
-    applicable: false, reasons, estimate: null, votes: [], interval: { reason: NO_INTERVAL.refused }, nearest: [], perModule: [],
+    applicable: false, reasons: refusals.map((r) => r.text), refusals, estimate: null, votes: [], interval: { reason: NO_INTERVAL.refused }, nearest: [], perModule: [],
     regression: null, outOfDistribution: null,
     metadataClaim: query.claimedTrainingImages !== undefined
       ? { claimed: query.claimedTrainingImages, source: query.claimSource ?? 'adapter metadata', withinInterval: null, agrees: null }
@@ -44,15 +44,26 @@ function empty(query: AnalysisQuery, ref: ReferenceSet, mode: DsireMode, reasons
   };
 }
 
-export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: DsireMode }): AnalysisResult {
+export interface AnalyzeOptions {
+  mode: DsireMode;
+  /** The examiner compares despite refusals (issue 18): honoured only when every refusal is soft; the
+   *  result then carries the justification and the reasons it overrode. Hard refusals still refuse. */
+  override?: { justification: string };
+}
+
+export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: AnalyzeOptions): AnalysisResult {
   const mode = opts.mode;
   if (ref.adapters.length === 0) throw new AuditError('EMPTY_REFERENCE', `reference set "${ref.name}" holds no adapters`);
   const applicability = checkApplicability(query.descriptor, ref.config);
-  if (!applicability.applicable) return empty(query, ref, mode, applicability.reasons);
+  let override: Override | null = null;
+  if (!applicability.applicable) {
+    if (!opts.override || !overridable(applicability.refusals).allowed) return empty(query, ref, mode, applicability.refusals);
+    override = { justification: opts.override.justification, reasonsOverridden: applicability.reasons };
+  }
   // Every host (CLI analyze, case analyze, the app's services) passes through here: a number that is
   // not a number is refused here, once, for all of them.
   const valueReasons = [...queryValueReasons(query.features), ...referenceValueReasons(ref)];
-  if (valueReasons.length > 0) return empty(query, ref, mode, valueReasons);
+  if (valueReasons.length > 0) return empty(query, ref, mode, hardRefusals('NON_FINITE', valueReasons));
 
   const model = prepareReference(ref, mode);
   const { table } = model;
@@ -60,7 +71,7 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
   try {
     blocks = queryBlocks(table, query.features);
   } catch (e) {
-    if (e instanceof AuditError && e.code === 'NOT_APPLICABLE') return empty(query, ref, mode, [`The features do not match the reference set: ${e.message}.`]);
+    if (e instanceof AuditError && e.code === 'NOT_APPLICABLE') return empty(query, ref, mode, [refusal('FEATURES', `The features do not match the reference set: ${e.message}.`)]);
     throw e;
   }
   const found = searchQuery(table, blocks, MAX_K);
@@ -132,6 +143,8 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: { mode: D
     mode,
     applicable: true,
     reasons: [],
+    refusals: [],
+    ...(override ? { override } : {}),
     estimate,
     votes: result.votes,
     interval: interval ?? { reason: mode === 'faithful' ? NO_INTERVAL.faithful : NO_INTERVAL.oneName },

@@ -1,6 +1,7 @@
 // The structure of a query adapter that applicability is judged on: what produced it, how its update
 // is scaled, its ranks and its module shapes. Read from the canonical model only: no tensor bytes.
 import type { CanonicalAdapter } from '../intake/model.ts';
+import { trainingTool } from './tool.ts';
 import type { AdapterDescriptor } from './types.ts';
 
 export function describeAdapter(adapter: CanonicalAdapter): AdapterDescriptor {
@@ -23,5 +24,6 @@ export function describeAdapter(adapter: CanonicalAdapter): AdapterDescriptor {
     ranks,
     modules,
     scales,
+    tool: trainingTool(adapter),
   };
 }

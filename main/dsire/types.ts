@@ -22,10 +22,35 @@ export interface AdapterDescriptor {
   modules: ModuleShape[];
   /** Distinct update scales over the modules (added by issue 5): more than one means per-module alphas. */
   scales?: number[];
+  /** The training tool as the file's evidence shows it (issue 18); absent: judged by the family alone. */
+  tool?: ToolEvidence;
 }
 
 /** An examiner's decision to compare despite soft refusal reasons, kept with the result and audited. */
 export interface Override { justification: string; reasonsOverridden: string[] }
+
+/** How a refusal may be treated (issue 18). *soft*: a judgement call an examiner may override on the record
+ *  (the training tool differs or is uncertain; the base model is unknown on one side). *hard*: the numbers
+ *  cannot be compared at all (method, rank, module set or shapes, scale, non-finite values). */
+export type RefusalKind = 'soft' | 'hard';
+
+/** One refusal reason: a stable code, its kind, and the sentence also listed in `reasons`. */
+export interface Refusal { code: RefusalCode; kind: RefusalKind; text: string }
+
+export type RefusalCode =
+  | 'TOOL' | 'BASE_MODEL_UNKNOWN'                                   // soft
+  | 'METHOD' | 'BASE_MODEL' | 'RANK' | 'SCALE' | 'MODULES_MISSING' | 'MODULES_EXTRA' | 'MODULE_SHAPES'
+  | 'NON_FINITE' | 'FEATURES';                                      // hard
+
+/** Which tool trained the adapter, and on what evidence (issue 18: evidence, not layout alone). */
+export interface ToolEvidence {
+  /** The tool, in the words the reasons use (e.g. "kohya's sd-scripts"). */
+  tool: string;
+  /** 'metadata': the file's training metadata or config names the tool; 'layout': only its key layout does. */
+  basis: 'metadata' | 'layout';
+  /** What was seen, e.g. "ss_* training metadata (ss_network_module networks.lora)". */
+  evidence: string;
+}
 
 export interface Vote { size: number; count: number }
 
@@ -65,6 +90,8 @@ export interface AnalysisResult {
   mode: DsireMode;
   applicable: boolean;
   reasons: string[];      // why not applicable (empty when applicable)
+  /** The same reasons, each with a code and its kind (soft: may be overridden; hard: never). Issue 18. */
+  refusals?: Refusal[];
   estimate: number | null;
   votes: Vote[];          // histogram over reference sizes
   /** Always present on new results; old rows may hold a LegacyInterval or null (read them with readInterval). */

@@ -106,7 +106,7 @@ function summaryRow(r: ReportResult): string {
   const res = r.result!;
   const interval = intervalSummary(res);
   const claim = res.metadataClaim ? `${num(res.metadataClaim.claimed)} · ${res.metadataClaim.agrees === null ? 'not comparable' : res.metadataClaim.agrees ? 'agrees' : 'disagrees'}` : 'none';
-  return `<tr><td class="file">${e(r.fileName)}</td><td class="num"><strong>${e(images(res.estimate!))}</strong></td><td>${e(interval)}</td><td>${e(claim)}</td></tr>`;
+  return `<tr><td class="file">${e(r.fileName)}</td><td class="num"><strong>${e(images(res.estimate!))}</strong>${res.override ? '<br><span class="muted">compared despite soft refusal reasons</span>' : ''}</td><td>${e(interval)}</td><td>${e(claim)}</td></tr>`;
 }
 
 function evidenceRow(ev: ReportEvidence): string {
@@ -181,7 +181,9 @@ function resultSection(r: ReportResult, index: number): string {
   return `<section class="result">${head}
 <table class="kv"><tr><th>Estimate</th><td><strong class="estimate">${e(images(res.estimate!))}</strong> (the size most modules vote for; ${totalVotes} module votes, ∑ over σ(A), σ(B), σ(ΔW) features)</td></tr>
 ${overrideRow(res)}${interval}${regression}${claim}${ood}
-<tr><th>Applicability</th><td>applicable: the adapter's family, method, rank, scaling, modules and base model match the reference set</td></tr>
+<tr><th>Applicability</th><td>${res.override
+    ? 'compared despite soft refusal reasons (see “Compared despite”): the method, rank, scaling, module set and shapes match the reference set; only the reasons above were set aside, on the examiner\'s justification'
+    : 'applicable: the adapter\'s family, method, rank, scaling, modules and base model match the reference set'}</td></tr>
 <tr><th>Reference set</th><td>${e(res.referenceSet)} · mode ${e(res.mode)} · backend ${e(res.backend)}</td></tr></table>
 ${warnings}
 ${reliabilitySection(res)}

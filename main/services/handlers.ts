@@ -174,7 +174,7 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
         return { applicable: false, reasons: [`the evidence cannot be read: ${toApiError(err).message}`] };
       }
     },
-    'analysis.run': async ({ caseId, evidenceIds, referenceSet, mode = DEFAULT_MODE }, job) => {
+    'analysis.run': async ({ caseId, evidenceIds, referenceSet, mode = DEFAULT_MODE, override }, job) => {
       const kase = await getCase(db, caseId);
       await getReferenceSetSummary(db, referenceSet); // a missing set fails the whole request, naming it
       const ids = evidenceIds.length > 0 ? evidenceIds : (await listEvidence(db, kase.id)).map((e) => e.id);
@@ -189,7 +189,7 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
         });
         // One item that cannot be analysed does not cost the others their results.
         try {
-          const outcome = await runAnalysis(db, kase.id, id, referenceSet, { mode }, engine);
+          const outcome = await runAnalysis(db, kase.id, id, referenceSet, { mode, ...(override !== undefined ? { override } : {}) }, engine);
           done.push(outcome.status === 'done' ? analysisView(outcome.analysis) : failed({ code: outcome.finding.code, message: outcome.finding.message }));
         } catch (err) {
           const e = toApiError(err);

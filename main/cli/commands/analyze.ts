@@ -2,7 +2,7 @@
 // set size against a stored reference set. Applicability is checked before any feature is computed:
 // a refused file gets its reasons and no number (and the command exits 1).
 import { toApiError, type ApiError } from '../../errors.ts';
-import { analyzeFile } from '../../analysis/analyze-file.ts';
+import { analyzeFile, checkJustification } from '../../analysis/analyze-file.ts';
 import { cachedReliability } from '../../analysis/reliability.ts';
 import { hasBounds } from '../../dsire/conformal.ts';
 import { defaultDbPath } from '../../db/open.ts';
@@ -21,12 +21,14 @@ export const command: Command<Entry[]> = {
   summary: 'Estimate how many samples each adapter was fine-tuned on (DSiRe) against a reference set: the estimate, '
     + 'the vote, the nearest references, and — in best mode (the default) — a 90 % interval and a between-sizes regression. '
     + 'faithful mode is the paper\'s method exactly.',
-  usage: `analyze <adapter…> --reference <set> [--mode faithful|best] [--db <path>] [--backend auto|${BACKEND_NAMES.join('|')}] [--json]`,
-  options: { reference: { type: 'string' }, mode: { type: 'string' }, db: { type: 'string' }, backend: { type: 'string', default: 'auto' } },
+  usage: `analyze <adapter…> --reference <set> [--mode faithful|best] [--db <path>] [--backend auto|${BACKEND_NAMES.join('|')}] [--override "<justification>"] [--json]`,
+  options: { reference: { type: 'string' }, mode: { type: 'string' }, db: { type: 'string' }, backend: { type: 'string', default: 'auto' }, override: { type: 'string' } },
   async run(ctx, values, positionals) {
     if (positionals.length === 0) throw usageError('name at least one adapter file');
     const setName = requireString(values, 'reference');
     const mode = parseMode(values);
+    // --override "<why>": compare despite soft refusal reasons (issue 18); a hard reason still refuses, naming it
+    const override = values.override === undefined ? undefined : checkJustification(values.override);
     const backend = String(values.backend);
     if (backend !== 'auto' && !BACKEND_NAMES.includes(backend as BackendName)) {
       throw usageError(`unknown backend "${backend}"; use auto or one of ${BACKEND_NAMES.join(', ')}`);
@@ -42,7 +44,7 @@ export const command: Command<Entry[]> = {
     try {
       for (const path of positionals) {
         try {
-          out.push(await analyzeFile(path, ref, { mode, engine: makeEngine, signal: ctx.signal, reliability: cachedReliability(db) }));
+          out.push(await analyzeFile(path, ref, { mode, engine: makeEngine, signal: ctx.signal, reliability: cachedReliability(db), ...(override !== undefined ? { override } : {}) }));
         } catch (e) {
           const error = toApiError(e);
           if (error.code === 'CANCELLED') throw e;
@@ -62,11 +64,15 @@ export const command: Command<Entry[]> = {
       if ('error' in e) { lines.push(`${e.file}: ${e.error.code}: ${e.error.message}`, ''); continue; }
       lines.push(e.file, `  sha256 ${e.sha256}`, `  reference set "${e.referenceSet}", ${e.mode} mode`);
       if (!e.applicable) {
-        lines.push('  NOT APPLICABLE: no estimate.', ...e.reasons.map((r) => `  - ${r}`), '');
+        const kinds = e.refusals ?? [];
+        lines.push('  NOT APPLICABLE: no estimate.', ...e.reasons.map((r, i) => `  - ${kinds[i] ? `[${kinds[i].kind}] ` : ''}${r}`));
+        if (kinds.length > 0 && kinds.every((k) => k.kind === 'soft')) lines.push('  Every reason is soft: --override "<justification>" compares anyway, on the record.');
+        lines.push('');
         continue;
       }
       const variant = (e.method.parameters.variant as { name?: string } | undefined)?.name;
       lines.push(`  estimate: ${e.estimate} samples${variant ? ` (${variant})` : ''}`);
+      if (e.override) lines.push(`  compared despite: ${e.override.reasonsOverridden.join(' ')}`, `  justification (${e.override.justification.length} characters): ${e.override.justification}`);
       const iv = e.interval;
       if (hasBounds(iv)) {
         const measured = iv.coverage === null ? 'coverage not measured' : `held ${Math.round(iv.coverage * 100)} % of held-out true sizes`;

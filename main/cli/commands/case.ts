@@ -181,13 +181,16 @@ interface AnalyzeOutput { caseId: string; outcomes: AnalysisOutcome[] }
 const analyze: Command<AnalyzeOutput> = {
   name: 'case analyze',
   summary: 'Estimate the training-set size of evidence items (all, or those named) against a reference set.',
-  usage: 'case analyze <case> [<evidence-id>…] --reference <set> [--mode faithful|best] [--backend auto|<name>] [--db <path>] [--actor <name>]',
-  options: { ...common, reference: { type: 'string' }, mode: { type: 'string' }, backend: { type: 'string' } },
+  usage: 'case analyze <case> [<evidence-id>…] --reference <set> [--mode faithful|best] [--backend auto|<name>] [--override "<justification>"] [--db <path>] [--actor <name>]',
+  options: { ...common, reference: { type: 'string' }, mode: { type: 'string' }, backend: { type: 'string' }, override: { type: 'string' } },
   async run(ctx, values, positionals) {
     const [caseArg, ...evidenceIds] = positionals;
     if (!caseArg) throw usageError('which case?');
     const reference = requireString(values, 'reference');
     const mode = parseMode(values);
+    // --override "<why>": compare despite soft refusal reasons, recorded with the result and its audit entry (issue 18)
+    const { checkJustification } = await import('../../analysis/override.ts');
+    const override = values.override === undefined ? undefined : checkJustification(values.override);
     // the compute backends load only for this command
     const { runAnalysis } = await import('../../cases/analyses.ts');
     const { createFeatureEngine } = await import('../../../native/engine.ts');
@@ -203,7 +206,7 @@ const analyze: Command<AnalyzeOutput> = {
         const outcomes: AnalysisOutcome[] = [];
         for (const id of ids) {
           ctx.log(`analysing ${id} …`);
-          outcomes.push(await runAnalysis(db, kase.id, id, reference, { mode, actor: actorOf(values) }, engine));
+          outcomes.push(await runAnalysis(db, kase.id, id, reference, { mode, actor: actorOf(values), ...(override !== undefined ? { override } : {}) }, engine));
         }
         const refused = outcomes.some((o) => o.status === 'refused');
         return { data: { caseId: kase.id, outcomes }, exitCode: refused ? 1 : 0 };
@@ -214,7 +217,8 @@ const analyze: Command<AnalyzeOutput> = {
   },
   human: (o) => o.outcomes.map((x) => x.status === 'refused'
     ? `evidence ${x.evidenceId}: REFUSED: ${x.finding.message}`
-    : `evidence ${x.evidenceId}: estimate ${x.analysis.result.estimate ?? 'n/a'}${x.analysis.result.applicable ? '' : ` (not applicable: ${x.analysis.result.reasons.join('; ')})`}  [analysis ${x.analysis.id}]`).join('\n'),
+    : `evidence ${x.evidenceId}: estimate ${x.analysis.result.estimate ?? 'n/a'}${x.analysis.result.applicable ? '' : ` (not applicable: ${x.analysis.result.reasons.join('; ')})`}`
+      + `${x.analysis.result.override ? ` (compared despite soft reasons; justification: ${x.analysis.result.override.justification})` : ''}  [analysis ${x.analysis.id}]`).join('\n'),
 };
 
 const verify: Command<CaseVerification> = {

@@ -40,6 +40,8 @@ export const ADVICE: Record<ErrorCode, string> = {
   NO_MODULES: 'No LoRA modules were found in the file. Check that it is a LoRA adapter.',
   EMPTY_REFERENCE: 'The reference set has no adapters yet. Import its shards (again) first.',
   BACKEND_FAILED: 'The compute backend failed. Try again; the tool falls back to the CPU.',
+  OVERRIDE_REFUSED: 'A hard reason (method, rank, modules, shapes, scale, non-finite values) cannot be overridden. Use a reference set that matches the adapter.',
+  BAD_JUSTIFICATION: 'Write in plain words why the comparison is meaningful despite the refusal (at most 2,000 characters).',
   ALREADY_EXISTS: 'Something with that name already exists. Choose another name, or use the existing one.',
   NOT_FOUND: 'It may have been removed. Go back to the case list and open it again.',
   HASH_MISMATCH: 'The stored copy no longer matches its recorded hash. Treat it as tampered and re-acquire the evidence.',

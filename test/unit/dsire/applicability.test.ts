@@ -23,7 +23,7 @@ function refused(desc: AdapterDescriptor): string[] {
 
 describe('applicability', () => {
   it('accepts an adapter that matches the set', () => {
-    expect(checkApplicability(base, ref.config)).toEqual({ applicable: true, reasons: [] });
+    expect(checkApplicability(base, ref.config)).toEqual({ applicable: true, reasons: [], refusals: [] });
     expect(analyze(queryOf(queries[0], ref), ref, { mode: 'faithful' }).estimate).not.toBeNull();
   });
 

@@ -1,0 +1,25 @@
+// An examiner's override of soft refusal reasons (issue 18): the justification every host checks the
+// same way before anything runs. Light on purpose (errors only): a case checks it before it loads the
+// analysis pipeline.
+import { AuditError } from '../errors.ts';
+
+/** The longest justification kept with a result (it is printed in the report and the audit trail). */
+export const JUSTIFICATION_MAX = 2000;
+
+/** An override's justification as it is kept: trimmed, not empty, at most JUSTIFICATION_MAX characters,
+ *  and no control or bidirectional-formatting characters but line breaks and tabs (it is printed in a
+ *  terminal, a report and the audit trail, where those could hide or reorder text). */
+export function checkJustification(text: unknown): string {
+  if (typeof text !== 'string' || text.trim() === '') {
+    throw new AuditError('BAD_JUSTIFICATION', 'an override needs a justification: say in words why the comparison is meaningful despite the refusal');
+  }
+  const kept = text.replace(/\r\n?/g, '\n').trim();
+  if (kept.length > JUSTIFICATION_MAX) {
+    throw new AuditError('BAD_JUSTIFICATION', `the justification is ${kept.length} characters long; at most ${JUSTIFICATION_MAX} are kept with the result`);
+  }
+  const bad = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.exec(kept.replace(/[\n\t]/g, ' '));
+  if (bad) {
+    throw new AuditError('BAD_JUSTIFICATION', `the justification holds a control or text-direction character (U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}); write it as plain text`);
+  }
+  return kept;
+}
