@@ -186,9 +186,13 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
   const modAlphas = adapter.modules.map((m) => m.alpha).filter((a): a is number => a !== undefined);
   const scaleRules = [...new Set(adapter.modules.map((m) => m.scaleRule))];
   let alpha: RecipeField<number>;
-  if (kohya?.networkAlpha !== undefined) alpha = stated(kohya.networkAlpha, 'metadata: ss_network_alpha');
+  const tensorAlpha = mostCommon(modAlphas);
+  if (kohya?.networkAlpha !== undefined && tensorAlpha !== undefined && Math.abs(kohya.networkAlpha - tensorAlpha) > 1e-6 * Math.max(1, tensorAlpha)) {
+    alpha = stated(tensorAlpha, 'structure: alpha tensors');
+    warnings.push(`the metadata states alpha ${kohya.networkAlpha} but the tensors store alpha ${tensorAlpha}; the tensors are followed`);
+  } else if (kohya?.networkAlpha !== undefined) alpha = stated(kohya.networkAlpha, 'metadata: ss_network_alpha');
   else if (peft?.loraAlpha !== undefined) alpha = stated(peft.loraAlpha, 'config: lora_alpha');
-  else if (modAlphas.length) alpha = stated(mostCommon(modAlphas) as number, adapter.family === 'kohya' ? 'structure: alpha tensors' : 'structure: network_alphas');
+  else if (tensorAlpha !== undefined) alpha = stated(tensorAlpha, adapter.family === 'kohya' ? 'structure: alpha tensors' : 'structure: network_alphas');
   else if (scaleRules.length === 1 && scaleRules[0] === 'one') alpha = stated(structRank, 'structure: scale 1 (no alphas stored), so alpha = rank');
   else alpha = stated(structRank, 'structure: no alpha stored (read as alpha = rank)');
   const scaleRule = stated<string>(scaleRules.join(', '), 'structure: scale rule');
