@@ -80,7 +80,7 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: AnalyzeOp
   const derived = derivedValueReasons(table, found, [
     { label: 'the distribution score', value: ood?.score }, { label: 'the regression estimate', value: regressionValue },
   ]);
-  if (derived.length > 0) return empty(query, ref, mode, derived);
+  if (derived.length > 0) return empty(query, ref, mode, hardRefusals('NON_FINITE', derived));
 
   const result = classify(table, found, model.variant);
   const estimate = result.estimate;

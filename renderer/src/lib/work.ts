@@ -52,6 +52,19 @@ export async function runAnalysis(job: Job<AnalysisOutcome>, request: Req<'analy
   });
 }
 
+/** Compares one refused evidence item anyway, on the examiner's justification (issue 18): main allows it
+ *  only when every refusal reason is soft. The new result takes the refused card's place on screen; the
+ *  refusal stays on the case's record. */
+export async function compareAnyway(job: Job<AnalysisOutcome>, request: Req<'analysis.run'> & { override: string }, replaces: string): Promise<void> {
+  await job.start(async () => {
+    const evidenceId = request.evidenceIds[0];
+    const views = await job.call('analysis.run', request);
+    const out = job.outcome;
+    if (views) out.results = out.results.flatMap((a) => (a.id === replaces ? views : [a]));
+    else if (job.error && job.error.code !== 'CANCELLED') out.failures = [...out.failures, { evidenceId, error: job.error }];
+  });
+}
+
 export async function importReferences(job: Job<{ last: ImportReferenceResult | null }>, request: Req<'references.import'>): Promise<void> {
   await job.start(async () => {
     job.outcome.last = null;
