@@ -255,7 +255,11 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
   const batchSize = bs !== undefined ? stated(bs, 'metadata: ss_batch_size_per_device') : assumedField('batchSize', defaults.batchSize, defaultBecause('batch size'));
   const dirRepeats = [...new Set((kohya?.datasetDirs ?? []).map((d) => d.repeats))];
   const repeats = dirRepeats.length === 1 && dirRepeats[0] > 0 ? stated(dirRepeats[0], 'metadata: ss_dataset_dirs')
-    : assumedField('repeats', defaults.repeats, dirRepeats.length > 1 ? `one repeat count, because the folders in ss_dataset_dirs differ (${dirRepeats.join(', ')})` : defaultBecause('repeat count'));
+    : assumedField('repeats', defaults.repeats, dirRepeats.length > 1 ? `one repeat count, because the folders in ss_dataset_dirs differ (${dirRepeats.join(', ')})`
+      : trainer === 'kohya' ? defaultBecause('repeat count') : `each image once per epoch (the ${trainer} trainer has no repeat count), because the file states none`);
+  if (trainer !== 'kohya' && (repeats.value ?? 1) > 1) {
+    warnings.push(`the evidence repeated each image ${repeats.value} times per epoch (kohya); the ${trainer} trainer has no repeats, so only the step count carries over`);
+  }
   const mp = meta('ss_mixed_precision');
   const mixedPrecision = mp && ['no', 'fp16', 'bf16'].includes(mp) ? stated(mp, 'metadata: ss_mixed_precision') : assumedField('mixedPrecision', defaults.mixedPrecision, defaultBecause('precision'));
   const sd = kohya?.seed ?? posInt(meta('ss_seed'));
@@ -287,6 +291,13 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
   }
 
   checkTrainerCanFollow(recipe, trainer, warnings);
+  const stepCount = recipe.maxTrainSteps.value;
+  const warmup = recipe.lrWarmupSteps.value ?? 0;
+  if (stepCount === null && warmup > 0) {
+    warnings.push(`no step count: each run trains one epoch (a few steps at the smallest sizes), shorter than the ${warmup}-step warm-up, so the learning rate never reaches its value; set --set maxTrainSteps=<n> (and lrWarmupSteps) to what the evidence's maker likely used`);
+  } else if (stepCount !== null && warmup >= stepCount) {
+    warnings.push(`the warm-up (${warmup} steps) is as long as the run (${stepCount} steps): the learning rate never reaches its value`);
+  }
 
   const assumed: Assumption[] = [...reasons].map(([field, reason]) => ({
     field, value: recipe[field].value as Assumption['value'], reason, affectsSpectra: SPECTRAL_FIELDS.has(field),

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planStudy, checkSizes, slug } from '../../../main/studies/plan.ts';
 import { LIMITS, seededOrder } from '../../../main/studies/images.ts';
 import { shq } from '../../../main/studies/trainers.ts';
+import { decodePng } from '../../../main/studies/png-decode.ts';
+import { conceptImage, conceptNames } from '../../../main/generator/images.ts';
 import { sha256File } from '../../../main/common/hashing.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import { main } from '../../../main/cli/main.ts';
@@ -136,6 +138,15 @@ describe('study plan, kohya, for the demo kohya evidence', () => {
     expect(new Set(plan.runs.flatMap((r) => r.images.map((i) => i.sha256))).size).toBe(16);
   });
 
+  it('renders the built-in subjects as PNGs of the generator\'s own images (to 8 bits)', () => {
+    const img = plan.runs[plan.runs.length - 1].images[5];
+    expect(img.generated).toEqual({ seed: 702014682, subject: 'wooden_square', index: 5 });
+    const decoded = decodePng(readFileSync(join(bundle, img.path)), img.path, { width: 16, height: 16 });
+    const truth = conceptImage(702014682, conceptNames(2)[1], 5);
+    expect(decoded).toHaveLength(truth.length);
+    for (let i = 0; i < truth.length; i++) expect(Math.abs(decoded[i] - truth[i])).toBeLessThanOrEqual(1 / 127.5 + 1e-6);
+  });
+
   it('writes run-all.sh and slurm.sbatch that pass bash -n, with one array task per run', () => {
     for (const f of ['run-all.sh', 'slurm.sbatch', 'runs.sh']) {
       const r = spawnSync('bash', ['-n', join(bundle, f)], { encoding: 'utf8' });
@@ -173,6 +184,8 @@ describe('study plan, diffusers, for the demo diffusers evidence', () => {
     const loud = Object.fromEntries(plan.assumed.filter((a) => a.affectsSpectra).map((a) => [a.field, a.value]));
     expect(loud).toMatchObject({ learningRate: 5e-4, maxTrainSteps: null, optimizer: 'AdamW', batchSize: 4, lrWarmupSteps: 500 });
     expect(plan.assumed.find((a) => a.field === 'maxTrainSteps')?.reason).toMatch(/one epoch: ceil\(images \/ batch\) steps, so it grows with the size/);
+    expect(plan.warnings).toContainEqual(expect.stringMatching(/^no step count: each run trains one epoch .* shorter than the 500-step warm-up, so the learning rate never reaches its value/));
+    expect(plan.assumed.find((a) => a.field === 'repeats')).toMatchObject({ value: 1, affectsSpectra: false, reason: 'each image once per epoch (the diffusers trainer has no repeat count), because the file states none' });
   });
 
   it('carries rank 4 and the assumed learning rate into every run, with only options train_dreambooth_lora.py defines', () => {
