@@ -48,6 +48,8 @@ test('an auditor goes from a new case to a verified, signed report', async ({ ap
     const set = page.getByTestId('reference-sets').getByRole('listitem').filter({ hasText: 'mini-benchmark' });
     await set.getByText(/Provenance/).click();
     await expect(set.getByRole('table')).toContainText(DEMO.benchmarkName);
+    // after the import the method's error is measured on the set in the background (issue 18)
+    await expect(page.getByTestId('set-reliability')).toContainText(/On held-out adapters of “mini-benchmark” the method named the exact size \d+ % of the time and was within one size \d+ %; mean absolute error \d+\.\d\d images \(10 splits, \d+ of \d+ names as references\)/, { timeout: 60_000 });
     await expectAccessible(page, 'reference sets');
     await shot(page, '04-references');
 
@@ -66,6 +68,12 @@ test('an auditor goes from a new case to a verified, signed report', async ({ ap
     const result = page.getByTestId('result-card');
     await expect(result.getByTestId('estimate')).toHaveText(/^\d+$/, { timeout: 120_000 });
     const estimate = Number(await result.getByTestId('estimate').textContent());
+    // how far to trust it: the method's measured error on this set, and the opinion grade
+    await expect(result.getByTestId('reliability-accuracy')).toHaveText(/^\d+ %$/);
+    await expect(result.getByTestId('reliability-within-one')).toHaveText(/^\d+ %$/);
+    await expect(result.getByTestId('reliability-mae')).toHaveText(/^\d+\.\d\d$/);
+    await expect(result.getByTestId('opinion-grade')).toHaveText(/^(strong|moderate|limited|none)$/);
+    await expect(result.getByTestId('interval')).toContainText(/90% interval: \d+ – \d+ held the true size of \d+ % of held-out adapters/);
     // The classifier can only name a size the references hold: one of the histogram's bars.
     await expect(result.getByRole('img', { name: /Vote histogram/ })).toHaveAttribute('aria-label', new RegExp(`votes for ${estimate}(,|$)`));
     await expect(result.getByTestId('result-backend')).not.toBeEmpty();

@@ -2,7 +2,7 @@
 // evidence, analysis and report jobs under the case's id, the reference import and the demo once for
 // the app. The work writes what it produced into its job's outcome, never into the screen, so it
 // lands even when the user has moved on, and is there when they come back.
-import type { AnalysisView, ApiErrorShape, EvidenceView, ImportReferenceResult, Req, ReportCreated } from '../../../main/api/contract.ts';
+import type { AnalysisView, ApiErrorShape, EvidenceView, ImportReferenceResult, Req, ReportCreated, SetReliabilityView } from '../../../main/api/contract.ts';
 import type { Job, JobStore } from './jobs.ts';
 
 export interface EvidenceOutcome { added: EvidenceView[]; refused: ApiErrorShape[] }
@@ -20,6 +20,10 @@ export function caseJobs(store: JobStore, caseId: string) {
 
 export const referenceImport = (store: JobStore) =>
   store.job<{ last: ImportReferenceResult | null }>('references/import', 'Importing references', () => ({ last: null }));
+
+/** The method's error measured on a set after its import, in the background (issue 18). */
+export const referenceReliability = (store: JobStore) =>
+  store.job<{ last: SetReliabilityView | null }>('references/reliability', 'Measuring the method\'s error on the reference set', () => ({ last: null }));
 
 export const demoOpening = (store: JobStore) => store.job('demo/open', 'Opening the demo investigation', () => null);
 
@@ -69,6 +73,15 @@ export async function importReferences(job: Job<{ last: ImportReferenceResult | 
   await job.start(async () => {
     job.outcome.last = null;
     job.outcome.last = await job.call('references.import', request);
+  });
+}
+
+/** Runs the paper's protocol on the set and caches the figures with it (progress, cancel); analyses of
+ *  the set then state them without waiting for a measurement. */
+export async function measureReliability(job: Job<{ last: SetReliabilityView | null }>, request: Req<'references.reliability'>): Promise<void> {
+  await job.start(async () => {
+    job.outcome.last = null;
+    job.outcome.last = await job.call('references.reliability', request);
   });
 }
 
