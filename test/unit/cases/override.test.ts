@@ -51,7 +51,9 @@ describe('lora-audit analyze --override', () => {
     expect(data[0].estimate).toBeLessThanOrEqual(6);
     expect(data[0].override).toEqual({ justification: WHY, reasonsOverridden: refused.reasons });
     expect(data[0].reasons).toEqual([]);
-    if (data[0].opinion) expect(['limited', 'none']).toContain(data[0].opinion.grade); // capped (issue 18)
+    // the opinion is capped at limited, and says why
+    expect(['limited', 'none']).toContain(data[0].opinion.grade);
+    expect(data[0].opinion.because.some((b: string) => b.startsWith('Compared despite refusal reasons') && b.includes(WHY))).toBe(true);
   }, 120_000);
 
   it('still refuses the rank-8 file, saying its rank reason is hard and cannot be overridden', async () => {
