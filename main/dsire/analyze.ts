@@ -82,7 +82,7 @@ export function analyze(query: AnalysisQuery, ref: ReferenceSet, opts: AnalyzeOp
   ]);
   if (derived.length > 0) return empty(query, ref, mode, hardRefusals('NON_FINITE', derived));
 
-  const result = classify(table, found, model.variant);
+  const result = classify(table, found, model.variant, model.accuracy);
   const estimate = result.estimate;
   const warnings: string[] = [];
   const sizes = table.sizes;

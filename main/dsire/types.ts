@@ -130,6 +130,11 @@ export interface Variant {
   features: 'all' | 'sigmaDW' | 'norms';          // which classifiers vote
   k: number;                                      // neighbours per classifier
   weighting: 'none' | 'inverse-distance';
+  /** How much each classifier's vote counts (absent: one vote each, every classifier of `features`).
+   *  Both parts come from each classifier's held-out accuracy on the reference names (leave-one-name-out
+   *  inside the references, never the query): `weight` 'held-out-accuracy' multiplies its votes by it,
+   *  `top` keeps only that fraction of the classifiers, the most accurate (variants.ts, issue 18). */
+  classifiers?: { weight: 'equal' | 'held-out-accuracy'; top: number };
 }
 
 export interface MeanStd { mean: number; std: number }

@@ -317,6 +317,10 @@ describe('study plan with a folder of images', () => {
     mkdirSync(join(ctl, 'bad\nname'));
     await expectRefusal(planStudy({ evidence: KOHYA_EVIDENCE, images: ctl, sizes: [1], trainer: 'kohya', out: join(tmp, 'ctl-bundle') }),
       'BAD_REQUEST', 'UNSAFE_PATH', /has control characters/);
+    rmSync(join(ctl, 'bad\nname'), { recursive: true });
+    writeFileSync(join(ctl, 'ok', 'cat\u202Egnp.exe.png'), 'x');   // a right-to-left override disguising the name
+    await expectRefusal(planStudy({ evidence: KOHYA_EVIDENCE, images: ctl, sizes: [1], trainer: 'kohya', out: join(tmp, 'ctl-bundle') }),
+      'BAD_REQUEST', 'UNSAFE_PATH', /has control characters/);
   });
 
   it('bounds its inputs: sizes, subjects and image bytes', async () => {
