@@ -14,14 +14,15 @@
 import { loadKernel, type WasmMemory, type WasmModule } from './wasm/load.ts';
 
 /** How a tally counts one classifier's neighbours for a query: how many vote, with what weights,
- *  and which classifiers take part. */
+ *  and how much each classifier's votes count. */
 export interface TallyRule {
   /** Neighbours per classifier that vote, ≥ 1 (the task's k where that is smaller). */
   k: number;
   /** Inverse-distance weights normalised to one vote per classifier; otherwise one vote per neighbour. */
   weighted: boolean;
-  /** Per classifier: 1 where it votes. */
-  voters: Uint8Array;
+  /** Per classifier: what its votes are multiplied by, finite and ≥ 0; 0 where it does not vote (its
+   *  distances are then not summed either). The paper's rule: 1 for every classifier. */
+  weights: Float64Array;
 }
 
 /** One search task's arrays, as the kernel reads them. */
@@ -67,6 +68,10 @@ export interface NeighbourPlan {
   matrix(): Float64Array;
   /** Adds classifier c's neighbours of every query of task t, from the last distances. */
   nearest(t: number, c: number): void;
+  /** Rule v of task t's per-classifier weights, as a view into kernel memory: a weight written here
+   *  before nearest(t, c) is the one classifier c votes with (weights that depend on another task's
+   *  hits, known only once that task has seen classifier c). */
+  weights(t: number, v: number): Float64Array;
   /** Task t's accumulated results: views into the plan's own memory (see plan()). */
   result(t: number): KernelResult;
 }
@@ -85,7 +90,7 @@ export const TASK_FIELDS = [
   'keepNeighbours', 'idx', 'nbDist', 'tally', 'rules', 'ruleTable', 'tallyVotes', 'tallyDist', 'hits',
 ] as const;
 /** A tally rule's record, likewise. */
-export const RULE_FIELDS = ['k', 'weighted', 'voters'] as const;
+export const RULE_FIELDS = ['k', 'weighted', 'weights'] as const;
 type TaskRecord = Record<(typeof TASK_FIELDS)[number], number>;
 
 const PAGE = 65536;
@@ -120,8 +125,8 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
     const V = rules.length;
     if (t.k < 1 || t.k > 3) throw new RangeError(`nearest-neighbour kernel: k = ${t.k}, it keeps 1 to 3`);
     for (const rule of rules) {
-      if (!(Number.isInteger(rule.k) && rule.k >= 1 && rule.k <= 0x7fffffff) || rule.voters.length !== C) {
-        throw new Error(`nearest-neighbour kernel: a tally rule needs a whole k ≥ 1 (an i32) and one voter flag per classifier (${C}), got k = ${rule.k} and ${rule.voters.length}`);
+      if (!(Number.isInteger(rule.k) && rule.k >= 1 && rule.k <= 0x7fffffff) || rule.weights.length !== C || !rule.weights.every((w) => w >= 0 && w < Infinity)) {
+        throw new Error(`nearest-neighbour kernel: a tally rule needs a whole k ≥ 1 (an i32) and one finite weight ≥ 0 per classifier (${C}), got k = ${rule.k} and ${rule.weights.length} weights`);
       }
     }
     const record: TaskRecord = {
@@ -134,7 +139,7 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
       tally: t.tallies ? 1 : 0, rules: V, ruleTable: take(V * RULE_FIELDS.length * 4),
       tallyVotes: take(Q * V * S * 8), tallyDist: take(Q * V * S * 8), hits: take(t.tallies ? C * 8 : 0),
     };
-    return { record, rules, voters: rules.map(() => take(C)), at: take(TASK_FIELDS.length * 4) };
+    return { record, rules, weights: rules.map(() => take(C * 8)), at: take(TASK_FIELDS.length * 4) };
   });
   if (top > MAX_KERNEL_BYTES) throw new RangeError(`nearest-neighbour kernel: ${top} bytes needed, more than ${MAX_KERNEL_BYTES}`);
   if (memory.buffer.byteLength < top) memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
@@ -143,7 +148,7 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
   const f64 = (at: number, len: number) => new Float64Array(memory.buffer, at, len);
   i32(sizeOfAt, n).set(sizeOf.subarray(0, n));
   tasks.forEach((t, index) => {
-    const { record: r, rules, voters, at } = staged[index];
+    const { record: r, rules, weights, at } = staged[index];
     i32(r.queries, t.queries.length).set(t.queries);
     i32(r.queryNames, t.queries.length).set(t.queryNames);
     i32(r.refs, t.refs.length).set(t.refs);
@@ -151,8 +156,8 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
     i32(r.groupNames, t.ends.length).set(t.groupNames);
     i32(r.groupPrefix, t.ends.length).set(t.groupPrefix);
     rules.forEach((rule, v) => {
-      new Uint8Array(memory.buffer, voters[v], C).set(rule.voters);
-      i32(r.ruleTable + v * RULE_FIELDS.length * 4, RULE_FIELDS.length).set([rule.k, rule.weighted ? 1 : 0, voters[v]]);
+      f64(weights[v], C).set(rule.weights);
+      i32(r.ruleTable + v * RULE_FIELDS.length * 4, RULE_FIELDS.length).set([rule.k, rule.weighted ? 1 : 0, weights[v]]);
     });
     i32(at, TASK_FIELDS.length).set(TASK_FIELDS.map((f) => r[f]));
   });
@@ -167,6 +172,9 @@ function plan(exports: Record<string, unknown>, n: number, maxDim: number, C: nu
     },
     nearest(t, c) {
       nearest(staged[t].at, c);
+    },
+    weights(t, v) {
+      return f64(staged[t].weights[v], C);
     },
     result(t) {
       const r = staged[t].record;

@@ -7,7 +7,7 @@ import { referenceSpread } from './ood.ts';
 import { search } from './pairwise.ts';
 import { fitRidge, tableRow, type RidgeModel } from './regression.ts';
 import { buildTable, type FeatureTable } from './table.ts';
-import { CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, tallyOf, type Neighbours, type Tallies } from './variants.ts';
+import { accuracyOf, CANDIDATES, decide, FAITHFUL, logCentre, lonoAccuracy, MAX_K, mergeTallies, needsAccuracy, talliesFrom, tallyOf, type Neighbours, type Tallies } from './variants.ts';
 import type { ReferenceSet } from '../reference/types.ts';
 import type { DsireMode, Variant } from './types.ts';
 import { FNV1A_OFFSET, fnv1a } from '../common/hashing.ts';
@@ -18,6 +18,9 @@ export interface ReferenceModel {
   table: FeatureTable;
   lono: Neighbours;
   lonoTallies: Tallies;
+  /** Each classifier's leave-one-name-out accuracy on the whole set: the weights of accuracy-weighted
+   *  variants for a query (which is never one of the set's names). */
+  accuracy: Float64Array;
   spread: Float64Array;
   variant: Variant;
   candidates: CandidateScore[];
@@ -46,17 +49,36 @@ export function lonoScores(table: FeatureTable, tallies: Tallies, rows: ArrayLik
 
 /** Best mode's choice: the candidate with the lowest leave-one-name-out MAE; ties keep the earlier
  *  candidate, so the paper's rule stays unless another one measures strictly better on this set. */
-export function chooseVariant(table: FeatureTable, tallies: Tallies, rows: ArrayLike<number>): { variant: Variant; candidates: CandidateScore[]; centre: Float64Array; pred: Float64Array } {
+export function chooseVariant(table: FeatureTable, tallies: Tallies, rows: ArrayLike<number>, among: Variant[] = CANDIDATES): { variant: Variant; candidates: CandidateScore[]; centre: Float64Array; pred: Float64Array } {
   let chosen = -1;
   let centre: Float64Array = new Float64Array(0);
   let pred: Float64Array = new Float64Array(0);
   const candidates: CandidateScore[] = [];
-  CANDIDATES.forEach((variant, i) => {
+  among.forEach((variant, i) => {
     const s = lonoScores(table, tallies, rows, variant);
     candidates.push({ variant, accuracy: s.accuracy, mae: s.mae });
     if (chosen < 0 || s.mae < candidates[chosen].mae) { chosen = i; centre = s.centre; pred = s.pred; }
   });
-  return { variant: CANDIDATES[chosen], candidates, centre, pred };
+  return { variant: among[chosen], candidates, centre, pred };
+}
+
+/** The leave-one-name-out search over `rows` for best mode's choice: the candidates whose vote is
+ *  fixed are tallied during the search; those weighted by held-out accuracy afterwards, from the kept
+ *  neighbours, each query with the accuracy of the other names (lonoAccuracy). Also returns every
+ *  classifier's held-out accuracy over all of `rows`: the weights a query from outside them gets. */
+export function lonoSearch(table: FeatureTable, rows: Int32Array, among: Variant[] = CANDIDATES, plainLoops = false): { nb: Neighbours; tallies: Tallies; accuracy: Float64Array } {
+  const fixed = among.filter((v) => !needsAccuracy(v));
+  const later = among.filter(needsAccuracy);
+  const [found] = search(table, [{ queries: rows, refs: rows, excludeSameName: true, k: MAX_K, tallies: fixed }], { plainLoops });
+  return { nb: found.nb!, ...lonoFinish(table, rows, fixed, later, found.nb!, found.tallies!, found.hits!) };
+}
+
+/** The accuracy-weighted candidates' tallies (`later`) after a leave-one-name-out search over `rows`
+ *  (`nb`, its tallies of `fixed` and its hits), merged into one tally in candidate order. */
+export function lonoFinish(table: FeatureTable, rows: ArrayLike<number>, fixed: Variant[], later: Variant[], nb: Neighbours, tallies: Tallies, hits: Float64Array): { tallies: Tallies; accuracy: Float64Array } {
+  const accuracy = accuracyOf(hits, rows.length);
+  if (later.length === 0) return { tallies, accuracy };
+  return { tallies: mergeTallies(tallies, talliesFrom(later, table, nb, rows.length, lonoAccuracy(table, nb, rows)), rows.length), accuracy };
 }
 
 export function conformalFrom(table: FeatureTable, rows: ArrayLike<number>, centre: Float64Array, pred: Float64Array): { q: number; coverage: number; n: number } {
@@ -103,18 +125,19 @@ export function prepareReference(ref: ReferenceSet, mode: DsireMode): ReferenceM
   const other = byMode.get(mode === 'best' ? 'faithful' : 'best');
   const table = other?.table ?? buildTable(ref);
   const rows = Int32Array.from({ length: table.n }, (_, i) => i);
-  const found = other ?? search(table, [{ queries: rows, refs: rows, excludeSameName: true, k: MAX_K, tallies: CANDIDATES }])[0];
-  const lono = 'lono' in found ? found.lono : found.nb!;
-  const lonoTallies = 'lono' in found ? found.lonoTallies : found.tallies!;
+  const found = other ?? lonoSearch(table, rows);
+  const lono = 'lono' in found ? found.lono : found.nb;
+  const lonoTallies = 'lono' in found ? found.lonoTallies : found.tallies;
+  const accuracy = found.accuracy;
   const spread = other?.spread ?? referenceSpread(lono, table.n);
   let model: ReferenceModel;
   if (mode === 'faithful' || table.names.length < 2) {
     const s = lonoScores(table, lonoTallies, rows, FAITHFUL);
-    model = { table, lono, lonoTallies, spread, variant: FAITHFUL, candidates: [{ variant: FAITHFUL, accuracy: s.accuracy, mae: s.mae }], conformal: null, regression: null };
+    model = { table, lono, lonoTallies, accuracy, spread, variant: FAITHFUL, candidates: [{ variant: FAITHFUL, accuracy: s.accuracy, mae: s.mae }], conformal: null, regression: null };
   } else {
     const choice = chooseVariant(table, lonoTallies, rows);
     const regression = table.n >= 3 ? fitRidge(Array.from(rows, (i) => tableRow(table, i)), Array.from(table.labels)) : null;
-    model = { table, lono, lonoTallies, spread, variant: choice.variant, candidates: choice.candidates, conformal: conformalFrom(table, rows, choice.centre, choice.pred), regression };
+    model = { table, lono, lonoTallies, accuracy, spread, variant: choice.variant, candidates: choice.candidates, conformal: conformalFrom(table, rows, choice.centre, choice.pred), regression };
   }
   byMode.set(mode, model);
   return model;

@@ -49,8 +49,10 @@ export interface Classification {
   distArray: Float64Array;
 }
 
-export function classify(table: FeatureTable, search: QuerySearch, variant: Variant): Classification {
-  const { votes, dist } = tally(variant, table, search.nb, 0);
+/** `accuracy`: the classifiers' held-out accuracy on the reference set (ReferenceModel.accuracy), for
+ *  variants weighted by it. */
+export function classify(table: FeatureTable, search: QuerySearch, variant: Variant, accuracy?: ArrayLike<number>): Classification {
+  const { votes, dist } = tally(variant, table, search.nb, 0, accuracy);
   const s = decide(votes, dist);
   return {
     estimate: table.sizes[s],

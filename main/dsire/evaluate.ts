@@ -5,14 +5,14 @@
 // paired comparisons, not different luck.
 import { AuditError } from '../errors.ts';
 import type { ReferenceSet } from '../reference/types.ts';
-import { chooseVariant, conformalFrom } from './calibration.ts';
+import { chooseVariant, conformalFrom, lonoFinish } from './calibration.ts';
 import { intervalFor, METHOD as INTERVAL_METHOD, NOMINAL } from './conformal.ts';
 import { search, type Task } from './pairwise.ts';
 import { mulberry32, shuffled } from './prng.ts';
 import { fitRidge, predictRidge, tableRow } from './regression.ts';
 import { meanStd } from './stats.ts';
 import { buildTable, type FeatureTable } from './table.ts';
-import { ABLATIONS, CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, tallyOf, type Tallies } from './variants.ts';
+import { ABLATIONS, accuracyOf, CANDIDATES, decide, FAITHFUL, logCentre, MAX_K, mergeTallies, needsAccuracy, talliesFrom, tallyOf, type Tallies } from './variants.ts';
 import type { DsireMode, EvaluationResult, Scores, SplitResult, Variant } from './types.ts';
 import { referenceValueReasons } from './finite.ts';
 
@@ -24,10 +24,16 @@ export interface EvaluateOptions {
   /** Search with the plain JavaScript loops instead of the WebAssembly kernels (same numbers; for
    *  the benchmark's baseline and the test that checks they agree). */
   plainLoops?: boolean;
+  /** Variants measured beside the ablations on the same splits, and in best mode offered to the
+   *  choice after the candidates (issue 18's measurement of variants that are not candidates); tallied
+   *  from kept neighbours after the search. Not the norms table's. */
+  extraVariants?: Variant[];
 }
 
 // What each search tallies: every ablation on its own table (the norms variant reads the norms table),
-// and on the spectra table also whatever best mode may choose (it reads the main tallies).
+// and on the spectra table also whatever best mode may choose (it reads the main tallies). Variants
+// weighted by held-out accuracy need each split's leave-one-name-out pass over its reference names,
+// which only best mode runs: faithful mode leaves them out.
 const NORMS_VARIANTS = ABLATIONS.filter((v) => v.features === 'norms');
 const SPECTRA_VARIANTS = [...new Set([...ABLATIONS.filter((v) => v.features !== 'norms'), ...CANDIDATES])];
 
@@ -99,13 +105,26 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     throw new AuditError('BAD_REQUEST', `--train-names must be between 1 and ${names - 1}: reference set "${ref.name}" has ${names} names and at least one must be held out as queries`);
   }
   const best = opts.mode === 'best';
+  const extras = (opts.extraVariants ?? []).filter((v) => !ABLATIONS.includes(v));
+  if (extras.some((v) => v.features === 'norms')) throw new AuditError('BAD_REQUEST', 'extra variants are measured on the spectra table, not the norms one');
+  if (!best && extras.some(needsAccuracy)) throw new AuditError('BAD_REQUEST', 'variants weighted by held-out accuracy are measured in best mode, whose leave-one-name-out pass gives the accuracy');
+  const ablations = [...ABLATIONS.filter((v) => best || !needsAccuracy(v)), ...extras];
+  const inMain = SPECTRA_VARIANTS.filter((v) => best || !needsAccuracy(v));
+  const candidates = [...CANDIDATES, ...extras.filter((v) => !CANDIDATES.includes(v))];
+  const lonoFixed = candidates.filter((v) => !needsAccuracy(v));
+  const lonoLater = candidates.filter(needsAccuracy);
   const norms = buildTable(ref, 'norms');
   const splits = makeSplits(table, opts);
 
+  // per split: best mode's leave-one-name-out pass over the reference names first (the held-out
+  // accuracy of the main task's accuracy-weighted variants is its hits), then the main task
   const tasks: Task[] = [];
   for (const sp of splits) {
-    tasks.push({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds, neighbours: false, tallies: SPECTRA_VARIANTS });
-    if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K, neighbours: false, tallies: CANDIDATES });
+    if (best) tasks.push({ queries: sp.refs, refs: sp.refs, excludeSameName: true, k: MAX_K, neighbours: lonoLater.length > 0, tallies: lonoFixed });
+    tasks.push({
+      queries: sp.queries, refs: sp.refs, excludeSameName: false, k: MAX_K, prefixEnds: sp.prefixEnds, neighbours: extras.length > 0, tallies: inMain,
+      ...(best ? { accuracy: { fromTask: tasks.length - 1 } } : {}),
+    });
   }
   const outs = search(table, tasks, { plainLoops: opts.plainLoops });
   const normOuts = search(norms, splits.map((sp) => ({ queries: sp.queries, refs: sp.refs, excludeSameName: false, k: 1, neighbours: false, tallies: NORMS_VARIANTS })), { plainLoops: opts.plainLoops });
@@ -113,7 +132,7 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
 
   const S = table.sizes.length;
   const C = table.blocks.length;
-  const variantScores: Score1[][] = ABLATIONS.map(() => []);
+  const variantScores: Score1[][] = ablations.map(() => []);
   const prefixScores: Score1[][] = Array.from({ length: opts.trainNames }, () => []);
   const regressionScores: Score1[] = [];
   const bestScores: Score1[] = [];
@@ -127,11 +146,16 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
   const summaryRows = Array.from({ length: table.n }, (_, i) => tableRow(table, i));
 
   splits.forEach((sp, s) => {
-    const main = outs[s * per];
+    const main = outs[s * per + per - 1];
+    const calibOut = best ? outs[s * per] : null;
     const Q = sp.queries.length;
+    const calib = calibOut ? lonoFinish(table, sp.refs, lonoFixed, lonoLater, calibOut.nb!, calibOut.tallies!, calibOut.hits!) : null;
+    const mainTallies = extras.length > 0
+      ? mergeTallies(main.tallies!, talliesFrom(extras, table, main.nb!, Q, calib ? accuracyOf(calibOut!.hits!, sp.refs.length) : undefined), Q)
+      : main.tallies!;
     let faithful: Float64Array = new Float64Array(0);
-    ABLATIONS.forEach((v, vi) => {
-      const pred = v.features === 'norms' ? predictions(v, norms, normOuts[s].tallies!, Q) : predictions(v, table, main.tallies!, Q);
+    ablations.forEach((v, vi) => {
+      const pred = v.features === 'norms' ? predictions(v, norms, normOuts[s].tallies!, Q) : predictions(v, table, mainTallies, Q);
       if (v === FAITHFUL) faithful = pred;
       variantScores[vi].push(score(table, sp.queries, pred));
     });
@@ -160,18 +184,17 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     let pred: Float64Array = faithful;
     let variant: Variant = FAITHFUL;
     const result: SplitResult = { index: s, referenceNames: sp.referenceNames.map((p) => table.names[p]), queries: Q, accuracy: 0, mae: 0, mape: 0, variant: FAITHFUL.name };
-    if (best) {
-      const calib = outs[s * per + 1];
-      const choice = chooseVariant(table, calib.tallies!, sp.refs);
+    if (calib) {
+      const choice = chooseVariant(table, calib.tallies, sp.refs, candidates);
       variant = choice.variant;
       chosen[variant.name] = (chosen[variant.name] ?? 0) + 1;
-      pred = predictions(variant, table, main.tallies!, Q);
+      pred = predictions(variant, table, mainTallies, Q);
       bestScores.push(score(table, sp.queries, pred));
       const conf = conformalFrom(table, sp.refs, choice.centre, choice.pred);
       let covered = 0;
       let width = 0;
       for (let q = 0; q < Q; q++) {
-        const { votes } = tallyOf(main.tallies!, variant, q);
+        const { votes } = tallyOf(mainTallies, variant, q);
         const iv = intervalFor(logCentre(votes, table.sizes), conf.q, table.sizes, pred[q]);
         const truth = table.labels[sp.queries[q]];
         if (truth >= iv.low && truth <= iv.high) covered++;
@@ -205,7 +228,7 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     confusion: { sizes: table.sizes, counts: confusion },
     perLayer: Array.from({ length: C }, (_, c) => ({ id: table.moduleIds[table.moduleOf[c]], feature: table.kinds[c], accuracy: layerHits[c] / layerTotal })),
     ablations: {
-      variants: ABLATIONS.map((variant, vi) => ({ variant, ...summarise(variantScores[vi]) })),
+      variants: ablations.map((variant, vi) => ({ variant, ...summarise(variantScores[vi]) })),
       referencesPerSize: prefixScores.map((xs, p) => ({ perSize: p + 1, ...summarise(xs) })),
       regression: summarise(regressionScores),
     },

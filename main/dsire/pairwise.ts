@@ -9,7 +9,7 @@
 // docs/BENCHMARKS.md, size recovery).
 import type { FeatureTable } from './table.ts';
 import { neighbourKernel, type NeighbourKernel, type NeighbourPlan, type TallyRule } from '../../native/neighbours.ts';
-import { addVote, ruleOf, talliesFrom, type Neighbours, type Tallies } from './variants.ts';
+import { accuracyOf, addVote, classifierWeight, needsAccuracy, ruleOf, talliesFrom, weightPerClassifier, type Neighbours, type Tallies } from './variants.ts';
 import type { Variant } from './types.ts';
 
 export interface Task {
@@ -26,6 +26,12 @@ export interface Task {
   neighbours?: boolean;
   /** Tally the votes of these variants per query, and count the per-classifier hits. */
   tallies?: Variant[];
+  /** The classifiers' held-out accuracy on the reference names, for the variants in `tallies` that
+   *  need it (needsAccuracy): given, or `fromTask`, an earlier task of this search (a leave-one-name-out
+   *  task over the reference names, with tallies) whose hits per query it is (accuracyOf). Handed to
+   *  the kernel classifier by classifier, right after that task has seen the classifier, so the
+   *  variants must weigh each classifier by its own accuracy alone (weightPerClassifier). */
+  accuracy?: Float64Array | { fromTask: number };
 }
 
 export interface TaskOutput {
@@ -318,6 +324,15 @@ function emptyOutput(table: FeatureTable, p: Prepared): Raw {
  *  runtime has them (native/neighbours.ts: the same answers, bit for bit; see docs/BENCHMARKS.md for
  *  the speed-up) and the plain loops above otherwise, or when `plainLoops` asks for them. */
 export function search(table: FeatureTable, tasks: Task[], opts: { plainLoops?: boolean } = {}): TaskOutput[] {
+  tasks.forEach((t, i) => {
+    const from = t.accuracy && 'fromTask' in t.accuracy ? t.accuracy.fromTask : null;
+    if (from === null) return;
+    if (!(Number.isInteger(from) && from >= 0 && from < i && tasks[from].tallies && tasks[from].excludeSameName)) {
+      throw new Error(`search task ${i}: accuracy must come from an earlier leave-one-name-out task with tallies, not task ${from}`);
+    }
+    const inline = (t.tallies ?? []).filter(needsAccuracy).find((v) => !weightPerClassifier(v));
+    if (inline) throw new Error(`search task ${i}: the variant "${inline.name}" ranks the classifiers, so it needs its accuracy given, not taken from task ${from}`);
+  });
   const prepared = tasks.map((t) => prepare(table, t));
   const matrixTasks = prepared.filter((p) => !p.scalar);
   // The kernel keeps at most 3 neighbours and one prefix per group (distinct prefix ends).
@@ -342,15 +357,30 @@ function hitsFrom(table: FeatureTable, nb: Neighbours, queries: Int32Array): Flo
 
 /** The task's outputs from what the loops found: tallies counted from the neighbours if asked for and
  *  not already there, neighbours dropped if not asked for. */
-function finish(table: FeatureTable, p: Prepared, raw: Raw | null, counted?: Omit<Counted, 'rules'> | null): TaskOutput {
+function finish(table: FeatureTable, p: Prepared, raw: Raw | null, counted: Omit<Counted, 'rules'> | null | undefined, done: TaskOutput[], tasks: Task[]): TaskOutput {
   const out: TaskOutput = {};
   if (raw && p.task.neighbours !== false) out.nb = raw.nb;
   if (raw?.prefix) out.prefix = raw.prefix;
   if (p.task.tallies) {
-    out.tallies = counted?.tallies ?? talliesFrom(p.task.tallies, table, raw!.nb, p.task.queries.length);
+    out.tallies = counted?.tallies ?? talliesFrom(p.task.tallies, table, raw!.nb, p.task.queries.length, accuracyFor(p.task, done, tasks));
     out.hits = counted?.hits ?? hitsFrom(table, raw!.nb, p.task.queries);
   }
   return out;
+}
+
+/** A task's accuracy vector, once the task it comes from is done. */
+function accuracyFor(task: Task, done: TaskOutput[], tasks: Task[]): Float64Array | undefined {
+  if (!task.accuracy) return undefined;
+  if (task.accuracy instanceof Float64Array) return task.accuracy;
+  const from = task.accuracy.fromTask;
+  return accuracyOf(done[from].hits!, tasks[from].queries.length);
+}
+
+/** Runs finish() over every task in order (a task's accuracy may come from an earlier one's hits). */
+function finishAll(prepared: Prepared[], one: (p: Prepared, t: number, done: TaskOutput[]) => TaskOutput): TaskOutput[] {
+  const done: TaskOutput[] = [];
+  prepared.forEach((p, t) => done.push(one(p, t, done)));
+  return done;
 }
 
 function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: NeighbourKernel): TaskOutput[] | null {
@@ -369,8 +399,20 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
     excludeSameName: p.task.excludeSameName,
     k: p.k,
     neighbours: p.task.neighbours !== false,
-    tallies: p.task.tallies ? p.task.tallies.map((v) => ruleOf(v, table)) : null,
+    // accuracy from another task: zero weights here, each classifier's written just before it is seen
+    tallies: p.task.tallies ? p.task.tallies.map((v) => ruleOf(v, table, p.task.accuracy instanceof Float64Array ? p.task.accuracy : needsAccuracy(v) ? new Float64Array(C) : undefined)) : null,
   }));
+  // per matrix task: [rule index, variant] of the rules whose weights come from another task's hits,
+  // and that task's index among the matrix tasks and query count
+  const matrixIndex = new Map(matrixTasks.map((p, m) => [p, m]));
+  const fed = matrixTasks.map((p) => {
+    const a = p.task.accuracy;
+    if (!a || a instanceof Float64Array) return null;
+    const from = prepared[a.fromTask];
+    if (from.scalar) throw new Error('search: accuracy from a one-value task');
+    const rules = (p.task.tallies ?? []).map((v, i) => [i, v] as const).filter(([, v]) => needsAccuracy(v));
+    return { rules, from: matrixIndex.get(from)!, queries: from.task.queries.length };
+  });
   let plan: NeighbourPlan;
   try {
     plan = kernel.plan(n, Math.max(...table.dims), C, table.sizeIndex, S, kernelTasks);
@@ -379,19 +421,29 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
     throw e;
   }
   const scalarOut = prepared.map((p) => (p.scalar && p.task.neighbours !== false ? emptyOutput(table, p) : null));
+  const feeds = fed.map((f, m) => (f ? { ...f, hits: plan.result(f.from).hits, weights: f.rules.map(([i]) => plan.weights(m, i)) } : null));
   for (let c = 0; c < C; c++) {
     plan.distances(table.blocks[c], table.dims[c]);
-    for (let m = 0; m < matrixTasks.length; m++) plan.nearest(m, c);
+    for (let m = 0; m < matrixTasks.length; m++) {
+      const f = feeds[m];
+      if (f) {
+        // task f.from has seen classifier c (it comes earlier), so its hits for c are final
+        const acc = f.queries > 0 ? f.hits[c] / f.queries : 0;
+        f.rules.forEach(([, v], j) => { f.weights[j][c] = classifierWeight(v, table, c, acc); });
+      }
+      plan.nearest(m, c);
+    }
   }
   const scalarCounted = scalarTasks(table, prepared, scalarOut);
   let m = 0;
-  return prepared.map((p, t) => {
-    if (p.scalar) return finish(table, p, scalarOut[t], scalarCounted[t]);
+  const tasks = prepared.map((p) => p.task);
+  return finishAll(prepared, (p, t, done) => {
+    if (p.scalar) return finish(table, p, scalarOut[t], scalarCounted[t], done, tasks);
     const r = plan.result(m++);
     const raw: Raw = { nb: { k: p.k, classifiers: C, idx: r.idx, dist: r.dist } };
     if (p.task.prefixEnds) raw.prefix = { votes: r.votes, dist: r.voteDist };
     const counted = p.task.tallies ? { tallies: { variants: p.task.tallies, sizes: S, votes: r.tallyVotes, dist: r.tallyDist }, hits: r.hits } : undefined;
-    return finish(table, p, raw, counted);
+    return finish(table, p, raw, counted, done, tasks);
   });
 }
 
@@ -401,7 +453,7 @@ function searchKernel(table: FeatureTable, prepared: Prepared[], kernel: Neighbo
 function scalarTasks(table: FeatureTable, prepared: Prepared[], raws: (Raw | null)[]): (Counted | null)[] {
   const C = table.dims.length;
   const S = table.sizes.length;
-  const counted = prepared.map((p) => (p.scalar && p.task.tallies ? countedFor(table, p.task.tallies, p.task.queries.length) : null));
+  const counted = prepared.map((p) => (p.scalar && p.task.tallies ? countedFor(table, p.task.tallies, p.task.queries.length, p.task.accuracy) : null));
   const most = Math.max(0, ...prepared.map((p) => (p.scalar ? p.task.refs.length : 0)));
   if (!prepared.some((p) => p.scalar)) return counted;
   const scratch = scalarScratch(most);
@@ -419,8 +471,9 @@ function scalarTasks(table: FeatureTable, prepared: Prepared[], raws: (Raw | nul
       const V = k.rules.length;
       for (let v = 0; v < V; v++) {
         const rule = k.rules[v];
-        if (!rule.voters[c]) continue;
-        for (let q = 0; q < Q; q++) addVote(rule, 1, table.sizeIndex, one.idx, one.dist, q, k.tallies.votes, k.tallies.dist, (q * V + v) * S);
+        const w = rule.weights[c];
+        if (w === 0) continue;
+        for (let q = 0; q < Q; q++) addVote(rule, w, 1, table.sizeIndex, one.idx, one.dist, q, k.tallies.votes, k.tallies.dist, (q * V + v) * S);
       }
       for (let q = 0; q < Q; q++) {
         const r = one.idx[q];
@@ -433,10 +486,11 @@ function scalarTasks(table: FeatureTable, prepared: Prepared[], raws: (Raw | nul
 
 interface Counted { tallies: Tallies; hits: Float64Array; rules: TallyRule[] }
 
-function countedFor(table: FeatureTable, variants: Variant[], Q: number): Counted {
+function countedFor(table: FeatureTable, variants: Variant[], Q: number, accuracy: Task['accuracy']): Counted {
   const S = table.sizes.length;
   const len = Q * variants.length * S;
-  return { tallies: { variants, sizes: S, votes: new Float64Array(len), dist: new Float64Array(len) }, hits: new Float64Array(table.dims.length), rules: variants.map((v) => ruleOf(v, table)) };
+  if (accuracy && !(accuracy instanceof Float64Array)) throw new Error('search: accuracy from another task for a one-value task');
+  return { tallies: { variants, sizes: S, votes: new Float64Array(len), dist: new Float64Array(len) }, hits: new Float64Array(table.dims.length), rules: variants.map((v) => ruleOf(v, table, accuracy)) };
 }
 
 function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {
@@ -465,5 +519,6 @@ function searchPlain(table: FeatureTable, prepared: Prepared[]): TaskOutput[] {
       if (prefix) prefixVotes(scratch, task.queries.length, p.ends.length, p.prefixGroup, table.sizeIndex, S, prefix.votes, prefix.dist);
     });
   }
-  return outputs.map((raw, t) => finish(table, prepared[t], raw, scalarCounted[t]));
+  const tasks = prepared.map((p) => p.task);
+  return finishAll(prepared, (p, t, done) => finish(table, p, outputs[t], scalarCounted[t], done, tasks));
 }

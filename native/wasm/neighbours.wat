@@ -4,7 +4,7 @@
 ;;   distances  all squared L2 distances between the rows of one classifier's block;
 ;;   nearest    per query, its k ≤ 3 nearest references, the 1-NN votes of the references-per-size
 ;;              ablation, and the vote tallies of whatever rules the caller describes (a rule is
-;;              data: neighbours per classifier, weighting, which classifiers vote; main/dsire owns
+;;              data: neighbours per classifier, weighting, each classifier's weight; main/dsire owns
 ;;              the list of variants, this file knows none of them).
 ;;
 ;; Every number they write is bit-identical to the plain loops' (blockDistances, scan, prefixVotes in
@@ -145,8 +145,9 @@
   ;; A rule record (RULE_FIELDS in native/neighbours.ts):
   ;;    0 k                neighbours that vote, ≥ 1 (the task's k where that is smaller)
   ;;    4 weighted         1: inverse-distance weights normalised to one vote per classifier
-  ;;    8 voters           u8[classifiers]: 1 where the classifier takes part
-  ;; (read into $ruleK, $ruleWeighted, $ruleVoters)
+  ;;    8 weights          f64[classifiers]: each classifier's votes are multiplied by its weight;
+  ;;                     0: it does not vote (1 for every classifier that takes part in the paper's rule)
+  ;; (read into $ruleK, $ruleWeighted, $ruleWeights)
   ;;
   ;; The query itself is never its own neighbour, nor, under excludeSameName, any reference with its
   ;; name. Those can only sit in groups of the query's name: such groups are skipped whole under
@@ -269,12 +270,14 @@
   ;; Query qn's votes from classifier c, added to each rule's tally exactly as tally() in
   ;; main/dsire/variants.ts adds them (per query, classifier after classifier, rank after rank): with
   ;; k' = min(rule k, task k), one vote per neighbour when k' = 1 or unweighted, else weights
-  ;; 1/(distance + 1e-12) normalised to sum to one vote. Then the per-classifier hit.
+  ;; 1/(distance + 1e-12) normalised to sum to one vote; each vote then times the rule's weight of
+  ;; classifier c (an f64; 0: the classifier does not vote, and its distances are not summed either).
+  ;; Then the per-classifier hit.
   (func $tally (param $task i32) (param $c i32) (param $qn i32) (param $i i32)
                (param $r0 i32) (param $r1 i32) (param $r2 i32) (param $d0 i64) (param $d1 i64) (param $d2 i64)
     (local $sizeOf i32) (local $sizes i32) (local $k i32) (local $rules i32) (local $ruleTable i32)
     (local $tallyVotes i32) (local $tallyDist i32) (local $hits i32)
-    (local $rule i32) (local $ruleK i32) (local $ruleWeighted i32) (local $ruleVoters i32) (local $v i32) (local $kr i32) (local $use1 i32) (local $use2 i32) (local $base i32)
+    (local $rule i32) (local $ruleK i32) (local $ruleWeighted i32) (local $ruleWeights i32) (local $weight f64) (local $v i32) (local $kr i32) (local $use1 i32) (local $use2 i32) (local $base i32)
     (local $s0 i32) (local $s1 i32) (local $s2 i32)
     (local $dist0 f64) (local $dist1 f64) (local $dist2 f64) (local $w0 f64) (local $w1 f64) (local $w2 f64)
     (local $vote0 f64) (local $vote1 f64) (local $vote2 f64) (local $total f64)
@@ -307,8 +310,9 @@
       (local.set $rule (i32.add (local.get $ruleTable) (i32.mul (local.get $v) (i32.const 12))))
       (local.set $ruleK (i32.load offset=0 (local.get $rule)))
       (local.set $ruleWeighted (i32.load offset=4 (local.get $rule)))
-      (local.set $ruleVoters (i32.load offset=8 (local.get $rule)))
-      (if (i32.load8_u (i32.add (local.get $ruleVoters) (local.get $c)))
+      (local.set $ruleWeights (i32.load offset=8 (local.get $rule)))
+      (local.set $weight (f64.load (i32.add (local.get $ruleWeights) (i32.shl (local.get $c) (i32.const 3)))))
+      (if (f64.ne (local.get $weight) (f64.const 0))
         (then
           (local.set $kr (select (local.get $ruleK) (local.get $k) (i32.lt_s (local.get $ruleK) (local.get $k))))
           (local.set $use1 (i32.and (i32.gt_s (local.get $kr) (i32.const 1)) (i32.ge_s (local.get $r1) (i32.const 0))))
@@ -324,6 +328,9 @@
               (local.set $vote0 (f64.div (local.get $w0) (local.get $total)))
               (local.set $vote1 (f64.div (local.get $w1) (local.get $total)))
               (local.set $vote2 (f64.div (local.get $w2) (local.get $total)))))
+          (local.set $vote0 (f64.mul (local.get $weight) (local.get $vote0)))
+          (local.set $vote1 (f64.mul (local.get $weight) (local.get $vote1)))
+          (local.set $vote2 (f64.mul (local.get $weight) (local.get $vote2)))
           ;; this rule's tally of query qn starts at (qn·rules + v)·sizes
           (local.set $base (i32.mul (i32.add (i32.mul (local.get $qn) (local.get $rules)) (local.get $v)) (local.get $sizes)))
           (call $addF64 (local.get $tallyVotes) (i32.add (local.get $base) (local.get $s0)) (local.get $vote0))

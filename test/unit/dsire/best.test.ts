@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../../main/dsire/analyze.ts';
 import { evaluate } from '../../../main/dsire/evaluate.ts';
+import { CANDIDATES } from '../../../main/dsire/variants.ts';
 import type { ReferenceAdapter } from '../../../main/reference/types.ts';
 import type { IntervalBounds } from '../../../main/dsire/types.ts';
 import { features, holdOut, queryOf, syntheticReference } from './synthetic.ts';
@@ -45,7 +46,7 @@ describe('best mode', () => {
       expect(r.outOfDistribution!.flagged).toBe(false);
     }
     const params = analyze(queryOf(queries[0], ref), ref, { mode: 'best' }).method.parameters;
-    expect((params.leaveOneNameOut as unknown[]).length).toBe(4);
+    expect((params.leaveOneNameOut as unknown[]).length).toBe(CANDIDATES.length);
   });
 
   it('σ(ΔW)-only ignores A/B rescaling; the faithful vote is pulled away and the adapter is flagged', () => {

@@ -6,6 +6,7 @@ import { evaluate } from '../../../main/dsire/evaluate.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import type { EvaluationResult } from '../../../main/dsire/types.ts';
 import { mulberry32 } from '../../../main/dsire/prng.ts';
+import { ABLATIONS, ACC_1, ACC_K3, TOP50_K3 } from '../../../main/dsire/variants.ts';
 import { queryOf, syntheticReference } from './synthetic.ts';
 
 const ref = syntheticReference({ names: 30, modules: 6, rank: 8, noise: 0.2, nameNoise: 0.12, seed: 3 });
@@ -73,6 +74,22 @@ describe('evaluate', () => {
       const plain = strip(evaluate(ref, { ...opts, mode, plainLoops: true }));
       expect(JSON.stringify(kernel)).toBe(JSON.stringify(plain));
     }
+  });
+
+  it('in best mode also measures the accuracy-weighted candidate, and any extra variants, on the same splits, kernel and plain loops alike', () => {
+    const bestOpts = { ...opts, mode: 'best' as const };
+    const plainBest = evaluate(ref, bestOpts);
+    expect(plainBest.ablations.variants.map((v) => v.variant)).toEqual([...ABLATIONS]);
+    const extra = evaluate(ref, { ...bestOpts, extraVariants: [TOP50_K3, ACC_1] });
+    expect(extra.ablations.variants.map((v) => v.variant)).toEqual([...ABLATIONS, TOP50_K3, ACC_1]);
+    // the same splits: every variant both runs measure scores the same
+    expect(extra.ablations.variants.slice(0, ABLATIONS.length)).toEqual(plainBest.ablations.variants);
+    expect(extra.ablations.variants[ABLATIONS.length].accuracy).not.toEqual(plainBest.ablations.variants[3].accuracy);
+    const plain = evaluate(ref, { ...bestOpts, extraVariants: [TOP50_K3, ACC_1], plainLoops: true });
+    expect(JSON.stringify(strip(plain))).toBe(JSON.stringify(strip(extra)));
+    // faithful mode has no leave-one-name-out pass to weigh by: it leaves the weighted variants out
+    expect(first.ablations.variants.some((v) => v.variant === ACC_K3)).toBe(false);
+    expect(() => evaluate(ref, { ...opts, extraVariants: [ACC_1] })).toThrow(/measured in best mode/);
   });
 
   it('refuses splits that leave nothing to query', () => {
