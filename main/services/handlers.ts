@@ -171,7 +171,8 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
       try {
         return await checkFile(item.storedPath, set.config, item.sha256);
       } catch (err) {
-        return { applicable: false, reasons: [`the evidence cannot be read: ${toApiError(err).message}`] };
+        const text = `the evidence cannot be read: ${toApiError(err).message}`;
+        return { applicable: false, reasons: [text], refusals: [{ code: 'UNREADABLE', kind: 'hard', text }] };
       }
     },
     'analysis.run': async ({ caseId, evidenceIds, referenceSet, mode = DEFAULT_MODE, override }, job) => {
