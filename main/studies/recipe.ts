@@ -12,7 +12,7 @@ export const BUILTIN_BASE_MODEL = 'lora-auditor/mini-sd-unet';
 /** Fields whose value changes the adapter's spectra: an assumption about them is shown loudly. */
 export const SPECTRAL_FIELDS: ReadonlySet<RecipeKey> = new Set<RecipeKey>([
   'rank', 'alpha', 'scaleRule', 'targetModules', 'trainTextEncoder', 'learningRate', 'maxTrainSteps', 'optimizer',
-  'lrScheduler', 'lrWarmupSteps', 'batchSize', 'baseModel', 'resolution', 'mixedPrecision',
+  'lrScheduler', 'lrWarmupSteps', 'batchSize', 'baseModel', 'resolution', 'mixedPrecision', 'optimizerArgs',
 ]);
 
 type Value = string | number | boolean | string[];
@@ -78,11 +78,30 @@ function posInt(s: string | undefined): number | undefined {
   return v !== undefined && Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
-/** kohya writes ss_optimizer as the class path plus its arguments: `torch.optim.adamw.AdamW(weight_decay=0.1)`. */
-export function optimizerName(s: string): string | undefined {
-  const head = s.split('(')[0].trim();
-  const name = head.split('.').pop() ?? '';
-  return /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name) ? name : undefined;
+/** The optimizer names train_network.py's --optimizer_type takes (its help text, in the fixture); others by class path. */
+const KOHYA_OPTIMIZERS = ['AdamW', 'AdamW8bit', 'PagedAdamW', 'PagedAdamW8bit', 'PagedAdamW32bit', 'Lion8bit', 'PagedLion8bit', 'Lion',
+  'SGDNesterov', 'SGDNesterov8bit', 'DAdaptation', 'DAdaptAdamPreprint', 'DAdaptAdaGrad', 'DAdaptAdam', 'DAdaptAdan', 'DAdaptAdanIP',
+  'DAdaptLion', 'DAdaptSGD', 'AdaFactor'];
+
+/**
+ * kohya writes ss_optimizer as the optimizer's class path and its --optimizer_args joined by commas:
+ * `bitsandbytes.optim.adamw.AdamW8bit(weight_decay=0.1,betas=0.9,0.99)`. Returns the name
+ * --optimizer_type takes (a known short name, else the class path, which it also takes) and the
+ * arguments as `key=value` items; undefined when the text is not of that form (it is untrusted).
+ */
+export function parseOptimizer(s: string): { name: string; args: string[] } | undefined {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_.]{0,200})\s*(?:\((.*)\))?\s*$/s.exec(s);
+  if (!m) return undefined;
+  const path = m[1];
+  const cls = path.split('.').pop() as string;
+  const known = KOHYA_OPTIMIZERS.find((k) => k.toLowerCase() === cls.toLowerCase());
+  const name = known ?? (path.includes('.') ? path : undefined);
+  if (!name) return undefined;
+  const inner = (m[2] ?? '').trim();
+  // An item starts where an identifier and '=' follow a comma (values such as betas=0.9,0.99 hold commas).
+  const args = inner ? inner.split(/,(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)/).map((a) => a.trim()) : [];
+  if (args.some((a) => !/^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,+\-\[\]() ]{1,100}$/.test(a)) || args.length > 32) return undefined;
+  return { name, args };
 }
 
 /** ss_resolution is written as `(512, 512)` or `512,512`: the first number, when the resolution is square. */
@@ -126,6 +145,11 @@ function parseSet(key: RecipeKey, text: string, current: RecipeField<unknown>): 
   if (key === 'targetModules') {
     const list = text.split(',').map((s) => s.trim()).filter(Boolean);
     if (!list.length || list.some((s) => !/^[A-Za-z0-9_.]{1,64}$/.test(s))) throw bad('a comma-separated list of module names');
+    return list;
+  }
+  if (key === 'optimizerArgs') {
+    const list = text.split(/\s+/).filter(Boolean);
+    if (list.length > 32 || list.some((a) => !/^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,+\-\[\]()]{1,100}$/.test(a))) throw bad('space-separated key=value items, e.g. weight_decay=0.01 betas=0.9,0.999');
     return list;
   }
   if (key === 'trainTextEncoder') {
@@ -239,8 +263,9 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
     ? stated(steps, 'metadata: ss_max_train_steps')
     : assumedField('maxTrainSteps', defaults.maxTrainSteps,
       defaults.maxTrainSteps === null ? `${defaults.where} (one epoch: ceil(images / batch) steps, so it grows with the size), because the file states no step count` : defaultBecause('step count'));
-  const opt = meta('ss_optimizer') !== undefined ? optimizerName(meta('ss_optimizer') as string) : undefined;
-  const optimizer = opt ? stated(opt, 'metadata: ss_optimizer') : assumedField('optimizer', defaults.optimizer, defaultBecause('optimizer'));
+  const opt = meta('ss_optimizer') !== undefined ? parseOptimizer(meta('ss_optimizer') as string) : undefined;
+  if (meta('ss_optimizer') !== undefined && !opt) warnings.push('ss_optimizer is not of the form kohya writes (class path and arguments); the optimizer is assumed');
+  const optimizer = opt ? stated(opt.name, 'metadata: ss_optimizer') : assumedField('optimizer', defaults.optimizer, defaultBecause('optimizer'));
   const sched = meta('ss_lr_scheduler');
   const lrScheduler = sched && /^[a-z_]{1,40}$/.test(sched) ? stated(sched, 'metadata: ss_lr_scheduler') : assumedField('lrScheduler', defaults.lrScheduler, defaultBecause('learning-rate schedule'));
   const warm = num(meta('ss_lr_warmup_steps'));
@@ -273,15 +298,19 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
   const recipe: Recipe = {
     tool, family, method, baseModelFamily, baseModel, baseModelHash, rank, alpha, scaleRule, targetModules, trainTextEncoder,
     learningRate, maxTrainSteps, optimizer, lrScheduler, lrWarmupSteps, resolution, batchSize, repeats, mixedPrecision, seed, instancePrompt,
+    ...(opt?.args.length ? { optimizerArgs: stated(opt.args, 'metadata: ss_optimizer (its arguments)') } : {}),
   };
+  if (opt?.args.length && trainer !== 'kohya') {
+    warnings.push(`the evidence's optimizer arguments (${opt.args.join(' ')}) are not passed: the ${trainer} trainer takes no optimizer arguments of that form`);
+  }
 
   // The examiner's own values replace whatever was read or assumed.
   for (const [key, text] of Object.entries(options.set ?? {}) as [RecipeKey, string][]) {
-    if (!Object.hasOwn(recipe, key)) throw new AuditError('BAD_REQUEST', `--set ${key}: no such recipe field (fields: ${Object.keys(recipe).join(', ')})`, undefined, { reason: 'BAD_SET', field: key });
+    if (!Object.hasOwn(recipe, key) && key !== 'optimizerArgs') throw new AuditError('BAD_REQUEST', `--set ${key}: no such recipe field (fields: ${Object.keys(recipe).join(', ')})`, undefined, { reason: 'BAD_SET', field: key });
     if (['tool', 'family', 'method', 'baseModelFamily', 'scaleRule', 'baseModelHash'].includes(key)) {
       throw new AuditError('BAD_REQUEST', `--set ${key}: read off the evidence, not a training choice`, undefined, { reason: 'BAD_SET', field: key });
     }
-    const field = recipe[key] as RecipeField<unknown>;
+    const field = (recipe[key] ?? { value: null, source: 'assumed: none' }) as RecipeField<unknown>;
     const value = parseSet(key, text, field);
     if (field.value !== null && JSON.stringify(field.value) !== JSON.stringify(value) && !field.source.startsWith('assumed')) {
       warnings.push(`${key}: the evidence states ${JSON.stringify(field.value)} (${field.source}); the examiner set ${JSON.stringify(value)}`);
@@ -300,7 +329,7 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
   }
 
   const assumed: Assumption[] = [...reasons].map(([field, reason]) => ({
-    field, value: recipe[field].value as Assumption['value'], reason, affectsSpectra: SPECTRAL_FIELDS.has(field),
+    field, value: (recipe[field]?.value ?? null) as Assumption['value'], reason, affectsSpectra: SPECTRAL_FIELDS.has(field),
   }));
   // Loud ones first.
   assumed.sort((a, b) => Number(b.affectsSpectra) - Number(a.affectsSpectra));

@@ -135,6 +135,7 @@ export function runInput(trainer: TrainerKind, recipe: Recipe, run: RunContext):
       '--mixed_precision', need(recipe.mixedPrecision.value, 'precision'),
       '--training_comment', comment,
     ];
+    if (recipe.optimizerArgs?.value?.length) args.push('--optimizer_args', ...recipe.optimizerArgs.value);
     if (recipe.trainTextEncoder.value === false) args.push('--network_train_unet_only');
     if (recipe.baseModelFamily.value === 'sd2') args.push('--v2');
     return { command: args, files: { [tomlPath]: dataset } };

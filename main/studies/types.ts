@@ -55,7 +55,10 @@ export interface Recipe {
   trainTextEncoder: RecipeField<boolean>;
   learningRate: RecipeField<number>;
   maxTrainSteps: RecipeField<number>;
+  /** kohya's --optimizer_type: one of its names (AdamW, AdamW8bit, Lion, AdaFactor, …) or a class path. */
   optimizer: RecipeField<string>;
+  /** The optimizer's `key=value` arguments, where the evidence states them (kohya ss_optimizer's parentheses). */
+  optimizerArgs?: RecipeField<string[]>;
   lrScheduler: RecipeField<string>;
   lrWarmupSteps: RecipeField<number>;
   /** Square training resolution in pixels. */

@@ -113,6 +113,19 @@ describe('study plan, kohya, for the demo kohya evidence', () => {
       '--network_rank: not an option of train_network.py', '4: a value with no option before it', '--max_train_steps ten: not an int']);
   });
 
+  it('passes optimizer arguments as --optimizer_args items, still within train_network.py\'s options', async () => {
+    const { plan: p } = await planStudy({
+      evidence: KOHYA_EVIDENCE, images: 'builtin', sizes: [1], subjects: 1, trainer: 'kohya', out: join(tmp, 'kohya-optargs'),
+      set: { optimizer: 'AdamW8bit', optimizerArgs: 'weight_decay=0.01 betas=0.9,0.999' },
+    });
+    const argv = p.runs[0].command.slice(1);
+    const at = argv.indexOf('--optimizer_args');
+    expect(argv.slice(at, at + 3)).toEqual(['--optimizer_args', 'weight_decay=0.01', 'betas=0.9,0.999']);
+    expect(valueOf(argv, '--optimizer_type')).toBe('AdamW8bit');
+    expect(argvProblems(argv, KOHYA)).toEqual([]);
+    expect(p.recipe.optimizerArgs).toEqual({ value: ['weight_decay=0.01', 'betas=0.9,0.999'], source: 'examiner: --set optimizerArgs' });
+  });
+
   it('writes each run a dataset TOML the config sanitizer accepts, naming only that run\'s images', () => {
     for (const run of plan.runs) {
       const text = readFileSync(join(bundle, run.dir, 'dataset.toml'), 'utf8');

@@ -2,7 +2,7 @@
 // state is the trainer's default, listed as an assumption; where the tensors and the metadata disagree
 // the tensors are followed, and a trainer that cannot follow the evidence says so or refuses.
 import { describe, expect, it } from 'vitest';
-import { deriveRecipe, optimizerName } from '../../../main/studies/recipe.ts';
+import { deriveRecipe, parseOptimizer } from '../../../main/studies/recipe.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import type { CanonicalAdapter, LoraModule } from '../../../main/intake/model.ts';
 
@@ -44,6 +44,7 @@ describe('deriveRecipe', () => {
     };
     const { recipe, assumed, warnings } = deriveRecipe(adapter({ metadata: { raw, kohya: { networkDim: 16, networkAlpha: 8, maxTrainSteps: 1200, seed: 1234, datasetDirs: [{ dir: '5_ohwx dog', imgCount: 12, repeats: 5 }] } } }), { trainer: 'kohya' });
     expect(recipe.optimizer).toEqual({ value: 'AdamW8bit', source: 'metadata: ss_optimizer' });
+    expect(recipe.optimizerArgs).toEqual({ value: ['weight_decay=0.1'], source: 'metadata: ss_optimizer (its arguments)' });
     expect(recipe.lrScheduler).toEqual({ value: 'cosine_with_restarts', source: 'metadata: ss_lr_scheduler' });
     expect(recipe.lrWarmupSteps).toEqual({ value: 50, source: 'metadata: ss_lr_warmup_steps' });
     expect(recipe.resolution).toEqual({ value: 768, source: 'metadata: ss_resolution' });
@@ -96,9 +97,13 @@ describe('deriveRecipe', () => {
     expect(refusal(() => deriveRecipe(a, { trainer: 'kohya', set: { optimizer: 'Adam\nW' } })).message).toBe('--set optimizer=Adam\nW: 1–200 printable characters');
   });
 
-  it('names the optimizer class from kohya\'s ss_optimizer text, and nothing from junk', () => {
-    expect(optimizerName('torch.optim.adamw.AdamW')).toBe('AdamW');
-    expect(optimizerName('prodigyopt.prodigy.Prodigy(decouple=True,weight_decay=0.01)')).toBe('Prodigy');
-    expect(optimizerName('$(rm -rf /)')).toBeUndefined();
+  it('reads kohya\'s ss_optimizer text into an --optimizer_type name and its arguments, and nothing from junk', () => {
+    expect(parseOptimizer('torch.optim.adamw.AdamW')).toEqual({ name: 'AdamW', args: [] });
+    expect(parseOptimizer('transformers.optimization.Adafactor(scale_parameter=False,relative_step=False)')).toEqual({ name: 'AdaFactor', args: ['scale_parameter=False', 'relative_step=False'] });
+    expect(parseOptimizer('prodigyopt.prodigy.Prodigy(decouple=True,weight_decay=0.01,betas=0.9,0.99)'))
+      .toEqual({ name: 'prodigyopt.prodigy.Prodigy', args: ['decouple=True', 'weight_decay=0.01', 'betas=0.9,0.99'] });
+    expect(parseOptimizer('$(rm -rf /)')).toBeUndefined();
+    expect(parseOptimizer('torch.optim.AdamW(x=__import__("os"))')).toBeUndefined();
+    expect(parseOptimizer('Mystery')).toBeUndefined();
   });
 });

@@ -29,6 +29,14 @@ export function argvProblems(argv: string[], fx: TrainerFixture): string[] {
     if (seen.has(opt)) problems.push(`${opt}: given twice`);
     seen.add(opt);
     if (def.type === 'flag') continue;
+    if (def.nargs === '*' || def.nargs === '+') {
+      // argparse takes every following word that is not an option
+      let k = i + 1;
+      while (k < argv.length && !argv[k].startsWith('--')) k++;
+      if (def.nargs === '+' && k === i + 1) problems.push(`${opt}: no value`);
+      i = k - 1;
+      continue;
+    }
     const value = argv[i + 1];
     i++;
     if (value === undefined) { problems.push(`${opt}: no value`); continue; }
