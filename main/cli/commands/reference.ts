@@ -1,8 +1,12 @@
-// lora-audit reference import|list|show|export|import-pack|delete: the reference library from the
+// lora-audit reference import|list|show|export|import-pack|delete|reliability: the reference library from the
 // command line. Import progress goes to stderr (not with --json); Ctrl-C cancels, and the same command
 // run again continues where it stopped.
 import { resolve } from 'node:path';
-import { usageError, requireString, type Command, type Values } from '../framework.ts';
+import { usageError, requireString, type Command, type CommandContext, type Values } from '../framework.ts';
+import { parseMode } from '../mode.ts';
+import { DEFAULT_MODE } from '../../analysis/mode.ts';
+import type { ReliabilityRecord, ReliabilityUnavailable } from '../../dsire/reliability.ts';
+import type { DsireMode } from '../../dsire/types.ts';
 import { defaultDbPath } from '../../db/open.ts';
 import { openDatabase } from '../../services/database.ts';
 import type { Database } from '../../db/database.ts';
@@ -89,6 +93,11 @@ const importCommand: Command<ImportReport> = {
         name, paths: positionals.map((p) => resolve(p)), engine, signal: ctx.signal, onProgress, ...(rank ? { rank } : {}),
       }));
       const failed = report.errors.length > 0 || report.findings.some((f) => f.severity === 'error');
+      // the method's error on the set, measured once now and cached with it (analyses then state it at once)
+      if (report.set?.complete) {
+        const measured = await withDb(values, (db) => measure(db, name, DEFAULT_MODE, ctx));
+        ctx.log(reliabilityLine(measured));
+      }
       return { data: report, exitCode: failed ? 1 : 0 };
     } finally {
       engine.dispose();
@@ -185,6 +194,48 @@ const deleteCommand: Command<{ deleted: string }> = {
   human(d) { return `deleted reference set ${d.deleted}`; },
 };
 
+interface SetReliability { referenceSet: string; mode: DsireMode; reliability: ReliabilityRecord | null; unavailable: ReliabilityUnavailable | null }
+
+async function measure(db: Database, name: string, mode: DsireMode, ctx: CommandContext, remeasure = false): Promise<SetReliability> {
+  const [{ loadReferenceSet }, { setReliability }] = await Promise.all([import('../../reference/store.ts'), import('../../analysis/reliability.ts')]);
+  const ref = await loadReferenceSet(db, name);
+  const out = await setReliability(db, ref, mode, { signal: ctx.signal, remeasure, onProgress: (p) => ctx.log(`reliability: ${p.message}`) });
+  return { referenceSet: ref.name, mode, reliability: 'record' in out ? out.record : null, unavailable: 'unavailable' in out ? out.unavailable : null };
+}
+
+function reliabilityLine(m: SetReliability): string {
+  const r = m.reliability;
+  if (!r) return `reliability of "${m.referenceSet}" (${m.mode} mode): no figures: ${m.unavailable?.reason}`;
+  const pct = (x: number) => `${Math.round(x * 100)} %`;
+  return `reliability of "${m.referenceSet}" (${m.mode} mode), on held-out adapters: exact ${pct(r.accuracy.mean)}, within one size ${pct(r.withinOne)}, `
+    + `MAE ${r.mae.mean.toFixed(2)}, MAPE ${r.mape.mean.toFixed(0)} %${r.interval ? `, ${pct(r.interval.nominal)} interval coverage ${pct(r.interval.coverage.mean)}` : ''} `
+    + `(${r.parameters.splits} splits, ${r.parameters.trainNames} of ${r.names} names as references, seed ${r.parameters.seed}; ${Math.round(r.elapsedMs)} ms)`;
+}
+
+const reliabilityCommand: Command<SetReliability> = {
+  name: 'reference reliability',
+  summary: 'The method\'s error measured on a reference set by the paper\'s protocol (10 seeded splits by name, a quarter of the names '
+    + 'held out): accuracy, within-one-size rate, MAE, MAPE, confusion matrix, per-size accuracy, interval coverage. Cached with the set '
+    + 'per content, method version and mode (measured after an import and on first use); --remeasure measures again.',
+  usage: 'reference reliability <set> [--mode faithful|best] [--remeasure] [--db <path>] [--json]',
+  options: { ...dbOption, mode: { type: 'string' }, remeasure: { type: 'boolean' } },
+  async run(ctx, values, positionals) {
+    if (positionals.length !== 1) throw usageError('name one reference set');
+    const mode = parseMode(values);
+    return { data: await withDb(values, (db) => measure(db, positionals[0], mode, ctx, values.remeasure === true)) };
+  },
+  human(m) {
+    const lines = [reliabilityLine(m)];
+    const r = m.reliability;
+    if (r) {
+      lines.push(`  always answering the median size would err by ${r.baselineMae.toFixed(2)} on average; measured ${r.measuredAt}, set content ${r.setHash.slice(0, 16)}…`);
+      lines.push(`  confusion (rows true, columns named): ${r.confusion.sizes.join(' ')}`);
+      r.confusion.counts.forEach((row, i) => lines.push(`  ${String(r.confusion.sizes[i]).padStart(6)}  ${row.map((c) => String(c).padStart(5)).join('')}   exact ${r.perSize[i].accuracy === null ? '—' : `${Math.round(r.perSize[i].accuracy! * 100)} %`}`));
+    }
+    return lines.join('\n');
+  },
+};
+
 export const commands: Command[] = [
-  importCommand, listCommand, showCommand, exportCommand, importPackCommand, deleteCommand,
+  importCommand, listCommand, showCommand, exportCommand, importPackCommand, deleteCommand, reliabilityCommand,
 ] as Command[];

@@ -110,6 +110,23 @@ describe('reliability measured on the demo reference', () => {
     expect(three.opinion.grade).toBe('none');
   }, 180_000);
 
+  it('is measured by `reference import` once the set is complete, and shown by `reference reliability`', async () => {
+    const db = join(tmp.dir, 'cli.sqlite');
+    const imported = await runCli(['reference', 'import', join(demo, 'reference'), '--name', 'demo', '--db', db, '--backend', 'cpu']);
+    expect(imported.code).toBe(0);
+    expect(imported.stderr).toMatch(/reliability of "demo" \(best mode\), on held-out adapters: exact \d+ %, within one size \d+ %, MAE \d+\.\d\d, MAPE \d+ %, 90 % interval coverage \d+ % \(10 splits, 8 of 10 names as references, seed 42; \d+ ms\)/);
+    const shown = await runCli(['reference', 'reliability', 'demo', '--db', db, '--json']);
+    const m = JSON.parse(shown.stdout) as { referenceSet: string; mode: string; reliability: { measuredAt: string; confusion: { sizes: number[]; counts: number[][] }; queries: number } };
+    expect(m).toMatchObject({ referenceSet: 'demo', mode: 'best' });
+    expect(m.reliability.confusion.sizes).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(m.reliability.confusion.counts.flat().reduce((a, b) => a + b, 0)).toBe(m.reliability.queries);
+    // read from the cache, not measured again; --remeasure measures again
+    const cached = JSON.parse((await runCli(['reference', 'reliability', 'demo', '--db', db, '--json'])).stdout) as typeof m;
+    expect(cached.reliability.measuredAt).toBe(m.reliability.measuredAt);
+    const again = JSON.parse((await runCli(['reference', 'reliability', 'demo', '--db', db, '--json', '--remeasure'])).stdout) as typeof m;
+    expect(again.reliability.measuredAt > m.reliability.measuredAt).toBe(true);
+  }, 180_000);
+
   it('measures a set as a job: progress while it runs, the figures cached, and a cancelled job stores nothing', async () => {
     const events: ProgressEvent[] = [];
     const job = (signal: AbortSignal) => ({ jobId: 'rel', signal, progress: (e: Omit<ProgressEvent, 'jobId' | 'channel'>) => events.push({ ...e, jobId: 'rel', channel: 'references.reliability' }) });
