@@ -22,6 +22,8 @@ export const LIMITS = {
   sizes: 32,
   maxSize: 10_000,
   runs: 10_000,
+  /** Bytes of all the images a study copies into its bundle. */
+  totalBytes: 32 * 1024 ** 3,
 };
 
 export interface SubjectImage {
@@ -29,6 +31,8 @@ export interface SubjectImage {
   name: string;
   /** Absolute path to read it from; absent for built-in images (their bytes are in `png`). */
   file?: string;
+  /** Its size when found (folder images). */
+  bytes?: number;
   png?: Uint8Array;
   generated?: { seed: number; subject: string; index: number };
 }
@@ -118,7 +122,7 @@ export async function folderSubjects(folder: string, seed: number, count?: numbe
       if (e.size === 0) throw new AuditError('EMPTY_FILE', 'the image is empty (0 bytes)', p);
       if (e.size > LIMITS.imageBytes) throw new AuditError('LIMIT_EXCEEDED', `the image is ${e.size} bytes; a study takes images of at most ${LIMITS.imageBytes}`, p);
       if (images.length >= LIMITS.imagesPerSubject) throw new AuditError('LIMIT_EXCEEDED', `subject "${name}" has more than ${LIMITS.imagesPerSubject} images`, entry.real);
-      images.push({ name: file, file: e.real });
+      images.push({ name: file, file: e.real, bytes: e.size });
     }
     subjects.push({ name, images: seededOrder(images, seed, name) });
   }

@@ -123,6 +123,10 @@ export async function planStudy(options: PlanOptions): Promise<{ plan: Plan; bun
       options.images === 'builtin' ? undefined : resolve(options.images),
       { reason: 'TOO_FEW_IMAGES', subjects: short.map((s) => ({ subject: s.name, have: s.images.length, need: maxSize })) });
   }
+  const bytes = subjects.reduce((sum, s) => sum + s.images.slice(0, maxSize).reduce((a, i) => a + (i.bytes ?? i.png?.length ?? 0), 0), 0);
+  if (bytes > LIMITS.totalBytes) {
+    throw new AuditError('LIMIT_EXCEEDED', `the study would copy ${bytes} bytes of images into its bundle; a study takes at most ${LIMITS.totalBytes}`);
+  }
   const runCount = subjects.length * sizes.length;
   if (runCount > LIMITS.runs) throw new AuditError('LIMIT_EXCEEDED', `${subjects.length} subjects × ${sizes.length} sizes = ${runCount} runs; a study takes at most ${LIMITS.runs}`);
 

@@ -350,6 +350,14 @@ describe('study plan with a folder of images', () => {
     } finally {
       LIMITS.imageBytes = saved;
     }
+    const savedTotal = LIMITS.totalBytes;
+    LIMITS.totalBytes = 20;   // three images of 9 bytes each ('a image 0' …) for size 3
+    try {
+      await expectRefusal(planStudy({ evidence: KOHYA_EVIDENCE, images: imagesFolder('bytes-total', { a: 3 }), sizes: [3], trainer: 'kohya', out: join(tmp, 'bytes-bundle') }),
+        'LIMIT_EXCEEDED', null, /would copy 27 bytes of images into its bundle; a study takes at most 20/);
+    } finally {
+      LIMITS.totalBytes = savedTotal;
+    }
     await expectRefusal(planStudy({ evidence: KOHYA_EVIDENCE, images, sizes: [1], subjects: 3, trainer: 'kohya', out: join(tmp, 'bytes-bundle') }),
       'BAD_REQUEST', 'TOO_FEW_SUBJECTS', /--subjects 3: only 1 subjects are there \(a\)/);
   });
