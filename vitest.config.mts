@@ -7,6 +7,7 @@ const SLOW = [
   'test/unit/hardening/fuzz-harness.test.ts',   // runs the fuzz harness on planted faults
   'test/unit/generator/generator.test.ts',      // trains small LoRA fine-tunes (the generator's effect)
   'test/unit/generator/base-model-pretrain.test.ts', // re-pretrains the shipped base model (about a minute)
+  'test/unit/studies/study-cli.test.ts',        // a whole reference study through the CLI (12 fine-tunes)
   'test/unit/cases/crash.test.ts',              // SIGKILL loops over case writes
   'test/unit/reference/cli-crash.test.ts',      // SIGKILL loops over reference imports
 ];

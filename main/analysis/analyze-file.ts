@@ -17,6 +17,7 @@ import type { AdapterFeatures, FeatureEngine, ModuleFeatures } from '../../nativ
 import { DEFAULT_MODE } from './mode.ts';
 import { checkJustification } from './override.ts';
 import type { ReliabilitySource } from './reliability.ts';
+import { recipeMatch } from '../studies/match.ts';
 
 export { DEFAULT_MODE, MODES } from './mode.ts';
 export { checkJustification, JUSTIFICATION_MAX } from './override.ts';
@@ -99,6 +100,8 @@ export async function analyzeAdapter(adapter: CanonicalAdapter, ref: ReferenceSe
     file: options.displayName ?? adapter.identity.file, sha256: adapter.identity.sha256, descriptor, features, backend,
     ...metadataClaim(adapter),
   }, ref, { mode, ...(justification !== undefined ? { override: { justification } } : {}) });
+  // Against a study's set (issue 19): the evidence's recipe beside the study's, field by field.
+  if (ref.provenance.study) result.recipeMatch = recipeMatch(adapter, ref.provenance.study);
   // The method's error on this set (measured on first use, then cached with it) and the opinion drawn
   // from it, the vote, the distribution check and any override. A refusal needs no measurement.
   const outcome = result.applicable && result.estimate !== null

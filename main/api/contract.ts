@@ -192,6 +192,25 @@ export interface AnalysisResultView {
   /** For the spectra chart: per module (in `modules` order), the adapter's `statistic` (e.g. σ₁(ΔW))
    *  and the mean of the same statistic over each reference size's adapters. */
   spectra?: { statistic: string; modules: string[]; adapter: number[]; bySize: { size: number; values: number[] }[] };
+  /** Against a set built by a reference study (issue 19): the evidence's recipe beside the study's. */
+  recipeMatch?: RecipeMatchView;
+}
+
+/** One recipe field of the file beside the study's, each with its source; `assumed`: either side was a guess. */
+export interface RecipeMatchRowView {
+  field: string;
+  evidence: { value: unknown; source: string };
+  study: { value: unknown; source: string };
+  match: 'same' | 'differs' | 'unknown';
+  assumed: boolean;
+}
+
+export interface RecipeMatchView {
+  studyId: string;
+  planSha256: string;
+  sameEvidence: boolean;
+  coverage: { planned: number; imported: number };
+  rows: RecipeMatchRowView[];
 }
 
 export interface AnalysisView {

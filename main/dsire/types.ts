@@ -1,7 +1,7 @@
 // What an analysis returns. Stored whole (JSON) with the case's analysis row and rendered by reports
 // and the UI; keys are a contract with the CLI's --json output (see issue: analyze).
 import type { BaseModelHint, Family, Method, ScaleRule } from '../intake/model.ts';
-import type { ModuleShape } from '../reference/types.ts';
+import type { ModuleShape, RecipeMatch } from '../reference/types.ts';
 
 import type { ReliabilitySummary, ReliabilityUnavailable } from './reliability.ts';
 
@@ -119,6 +119,9 @@ export interface AnalysisResult {
    *  spectrum (e.g. σ₁(ΔW)) next to the mean of the same statistic over each reference size's
    *  adapters. The classifier has both at hand; results without it get a report without the chart. */
   spectra?: { statistic: string; modules: string[]; query: number[]; bySize: { size: number; mean: number[] }[] };
+  /** Against a reference set built by a study (issue 19): the evidence's recipe beside the study's, field
+   *  by field, assumptions marked. Absent for other sets. */
+  recipeMatch?: RecipeMatch;
 }
 
 // ---- Added by the size-recovery module (issue 5): evaluation and feature variants. ----

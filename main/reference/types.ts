@@ -48,6 +48,27 @@ export interface StudyProvenance {
   runs: { runId: string; subject: string; size: number; seed: number; output: string; sha256: string; command: string[]; images: { path: string; sha256: string }[] }[];
 }
 
+/** One recipe field, the evidence's (derived from the analysed file) beside the study's (as planned and trained). */
+export interface RecipeMatchRow {
+  field: string;
+  evidence: { value: unknown; source: string };
+  study: { value: unknown; source: string };
+  /** same: equal values; differs: both known and unequal; unknown: one side states nothing. */
+  match: 'same' | 'differs' | 'unknown';
+  /** Either side's value was assumed, not stated (shown marked). */
+  assumed: boolean;
+}
+
+/** How the analysed evidence's recipe compares with the study that built the reference set. */
+export interface RecipeMatch {
+  studyId: string;
+  planSha256: string;
+  /** The file the study was planned from is the one analysed (same SHA-256). */
+  sameEvidence: boolean;
+  coverage: { planned: number; imported: number };
+  rows: RecipeMatchRow[];
+}
+
 export interface ReferenceProvenance {
   source: 'lora-wise-parquet' | 'labelled-folder' | 'generator' | 'pack' | 'study';
   /** For source 'study': the plan and runs the set came from. */

@@ -12,6 +12,7 @@ import type { Disclosure } from '../intake/disclosure.ts';
 
 import { READY_FLAG } from '../api/print.ts';
 import { intervalRow, intervalSummary, overrideRow, reliabilitySection } from './reliability-section.ts';
+import { recipeMatchSection } from './recipe-match-section.ts';
 
 // Found, not computed from this file's URL: in the Electron bundle and the packaged app the assets
 // are elsewhere (main/paths/assets.ts).
@@ -187,6 +188,7 @@ ${overrideRow(res)}${interval}${regression}${claim}${ood}
 <tr><th>Reference set</th><td>${e(res.referenceSet)} · mode ${e(res.mode)} · backend ${e(res.backend)}</td></tr></table>
 ${warnings}
 ${reliabilitySection(res)}
+${recipeMatchSection(res)}
 <div class="charts"><figure><canvas id="votes-${index}" width="640" height="220"></canvas><figcaption>Votes per reference dataset size (one vote per module and feature).</figcaption></figure>
 ${spectra}</div>
 <table class="grid"><thead><tr><th>Nearest reference</th><th>size</th><th>distance</th><th>source</th></tr></thead><tbody>${nearest || '<tr><td colspan="4">none recorded</td></tr>'}</tbody></table>

@@ -33,7 +33,7 @@ export const LAYERS: Layer[] = [
   { folder: 'main/dsire', what: 'the classifier, applicability, intervals, evaluation protocol',
     mayImport: ['native', 'main/intake/model.ts', 'main/reference/types.ts', ERRORS, 'main/common'] },
   { folder: 'main/analysis', what: 'the one analysis pipeline every host calls: file → intake → applicability → features → DSiRe',
-    mayImport: ['main/intake', 'main/features', 'main/dsire', 'main/reference', 'native', ERRORS, 'main/common'] },
+    mayImport: ['main/intake', 'main/features', 'main/dsire', 'main/reference', 'main/studies', 'native', ERRORS, 'main/common'] },
   { folder: 'main/provenance', what: 'where an adapter came from: exact fingerprints (σ(ΔW), probe sketches B(A·x)) indexed in the database, matched against every case and reference set',
     mayImport: ['main/db', 'main/intake', 'main/features', 'main/reference', 'native', ERRORS, 'main/common'] },
   { folder: 'main/cases', what: 'cases, evidence store, analyses, hash-chained audit trail and its journal, archives',
