@@ -15,6 +15,7 @@ import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import type { AnalysisResult } from '../../../main/dsire/types.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
+import { buildManifest } from '../../../main/reports/manifest.ts';
 import { buildReportModel } from '../../../main/reports/model.ts';
 import { chromiumRenderer } from '../../../main/reports/render.ts';
 import { renderReportHtml } from '../../../main/reports/template.ts';
@@ -118,6 +119,19 @@ describe('the report states the reliability of each estimate', () => {
     const text = await keepPage(html, 'Compared despite', 'reliability-override');
     expect(text).toContain('Examiner\'s justification: “The file is a kohya conversion of a diffusers adapter <b>trained</b>');
   }, 120_000);
+
+  it('certifies the interval in the manifest as manifests always have (coverage = the nominal level), for old and new results alike', () => {
+    const pdf = { fileName: 'r.pdf', size: 1, sha256: 'a'.repeat(64), pages: 1 };
+    const signer = { subject: 'Ana Examiner', serial: '01', sha256Fingerprint: 'b'.repeat(64) } as Parameters<typeof buildManifest>[2];
+    const legacy = makeModel('both');
+    // what a report signed before issue 18 certified for the same stored row: verification compares the two
+    expect(buildManifest(legacy, pdf, signer).results.map((r) => r.interval)).toEqual([{ low: 5, high: 20, coverage: 0.9 }, null]);
+    const today = makeModel('estimated');
+    (today.results[0].result as AnalysisResult).interval = { low: 5, high: 20, nominal: 0.9, coverage: 0.86, method: 'm' };
+    expect(buildManifest(today, pdf, signer).results[0].interval).toEqual({ low: 5, high: 20, coverage: 0.9 });
+    (today.results[0].result as AnalysisResult).interval = { reason: 'faithful mode' };
+    expect(buildManifest(today, pdf, signer).results[0].interval).toBeNull();
+  });
 
   it('still renders an analysis recorded before issue 18 (old interval, no reliability), saying what it lacks', () => {
     const html = renderReportHtml(makeModel('both'));
