@@ -2,6 +2,7 @@
 // over the ModuleFeatures objects (no shared code), and the documented tie-break.
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../../main/dsire/analyze.ts';
+import { NO_INTERVAL } from '../../../main/dsire/conformal.ts';
 import type { ReferenceSet } from '../../../main/reference/types.ts';
 import type { ModuleFeatures } from '../../../native/types.ts';
 import { features, holdOut, queryOf, syntheticReference } from './synthetic.ts';
@@ -79,7 +80,7 @@ describe('faithful classifier', () => {
 
   it('faithful mode gives no interval or regression, and says which rule decided', () => {
     const result = analyze(queryOf(queries[0], ref), ref, { mode: 'faithful' });
-    expect(result.interval).toBeNull();
+    expect(result.interval).toEqual({ reason: NO_INTERVAL.faithful });
     expect(result.regression).toBeNull();
     expect(result.method.name).toBe('DSiRe');
     expect(String(result.method.parameters.tieBreak)).toMatch(/summed distance/);

@@ -13,6 +13,7 @@ import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { openDatabase } from '../../../main/services/database.ts';
 import { analyze } from '../../../main/dsire/analyze.ts';
+import { NO_INTERVAL } from '../../../main/dsire/conformal.ts';
 import { describeAdapter } from '../../../main/dsire/describe.ts';
 import type { AnalysisResult } from '../../../main/dsire/types.ts';
 import { extractFeatures } from '../../../main/features/extract.ts';
@@ -133,7 +134,7 @@ function expectRefused(result: Pick<AnalysisResult, 'applicable' | 'estimate' | 
   expect(result.estimate).toBeNull();
   expect(result.votes).toEqual([]);
   expect(result.nearest).toEqual([]);
-  expect(result.interval).toBeNull();
+  expect(result.interval).toEqual({ reason: NO_INTERVAL.refused });
   expect(result.reasons).toHaveLength(1);
   expect(result.reasons[0]).toContain(p.module);
   for (const s of p.says) expect(result.reasons[0]).toMatch(s);
