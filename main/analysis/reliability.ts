@@ -3,8 +3,7 @@
 // The pipeline asks for it with every applicable analysis (first use), and the app measures it in the
 // background after an import (services: references.reliability).
 import { AuditError } from '../errors.ts';
-import { DSIRE_VERSION } from '../dsire/analyze.ts';
-import { measureReliability, setContentHash, type ReliabilityOutcome, type ReliabilityRecord } from '../dsire/reliability.ts';
+import { measureReliability, methodKey, setContentHash, type ReliabilityOutcome, type ReliabilityRecord } from '../dsire/reliability.ts';
 import type { DsireMode } from '../dsire/types.ts';
 import { readReliability, writeReliability, type ReliabilityDb } from '../reference/reliability-store.ts';
 import type { ReferenceSet } from '../reference/types.ts';
@@ -19,10 +18,10 @@ function cancelled(signal: AbortSignal | undefined): void {
 }
 
 /** A stored record is used only if it is for this content and method and its figures are numbers. */
-function usable(x: unknown, hash: string, mode: DsireMode): x is ReliabilityRecord {
+function usable(x: unknown, hash: string, method: string, mode: DsireMode): x is ReliabilityRecord {
   if (!x || typeof x !== 'object') return false;
   const r = x as Partial<ReliabilityRecord>;
-  return r.setHash === hash && r.methodVersion === DSIRE_VERSION && r.mode === mode
+  return r.setHash === hash && r.methodKey === method && r.mode === mode
     && [r.accuracy?.mean, r.withinOne, r.mae?.mean, r.mape?.mean, r.baselineMae].every((v) => typeof v === 'number' && Number.isFinite(v))
     && !!r.confusion && Array.isArray(r.confusion.counts) && !!r.parameters;
 }
@@ -34,10 +33,11 @@ export async function setReliability(db: ReliabilityDb, ref: ReferenceSet, mode:
   cancelled(opts.signal);
   progress('hashing', 0, `hashing the features of "${ref.name}"`);
   const contentHash = setContentHash(ref);
-  const key = { setId: ref.id, contentHash, methodVersion: DSIRE_VERSION, mode };
+  const method = methodKey();
+  const key = { setId: ref.id, contentHash, methodVersion: method, mode };
   if (!opts.remeasure) {
     const cached = await readReliability(db, key);
-    if (usable(cached, contentHash, mode)) {
+    if (usable(cached, contentHash, method, mode)) {
       progress('cached', 3, `reliability of "${ref.name}" (${mode} mode) measured ${cached.measuredAt}`);
       return { record: cached };
     }

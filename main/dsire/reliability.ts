@@ -9,6 +9,7 @@ import { AuditError } from '../errors.ts';
 import type { ReferenceSet } from '../reference/types.ts';
 import { DSIRE_VERSION } from './analyze.ts';
 import { evaluate } from './evaluate.ts';
+import { CANDIDATES } from './variants.ts';
 import type { DsireMode, EvaluationResult, MeanStd } from './types.ts';
 
 /** Fewer names cannot be split into enough references and at least one held-out name: with three names,
@@ -19,6 +20,14 @@ export const MIN_NAMES = 4;
 export const SPLITS = 10;
 export const SEED = 42;
 export const HELD_OUT_RULE = 'a quarter of the names (at least one) held out per split, the other names as references';
+
+/** What the cached figures depend on besides the set: the method version, best mode's candidates and
+ *  the protocol. A cached record whose key differs is measured again, so figures never outlive a change
+ *  of the estimator, even one made without a version bump. */
+export function methodKey(): string {
+  const what = JSON.stringify({ version: DSIRE_VERSION, candidates: CANDIDATES, splits: SPLITS, seed: SEED, rule: HELD_OUT_RULE });
+  return `${DSIRE_VERSION}#${createHash('sha256').update(what).digest('hex').slice(0, 16)}`;
+}
 
 /** Names kept as references in each split: all but a quarter, so a split's references are close in number
  *  to the whole set an analysis uses (error falls as references per size grow: evaluate's
@@ -32,6 +41,8 @@ export interface ReliabilityRecord {
   referenceSet: string;
   setHash: string;
   methodVersion: string;
+  /** methodKey() when measured: the cache key's method part. */
+  methodKey: string;
   mode: DsireMode;
   parameters: { splits: number; trainNames: number; heldOutNames: number; seed: number; prng: string; rule: string };
   names: number;
@@ -144,6 +155,7 @@ export function recordFrom(ev: EvaluationResult, setHash: string): ReliabilityRe
     referenceSet: ev.referenceSet,
     setHash,
     methodVersion: DSIRE_VERSION,
+    methodKey: methodKey(),
     mode: ev.mode,
     parameters: {
       splits: ev.parameters.splits, trainNames: ev.parameters.trainNames, heldOutNames: ev.names - ev.parameters.trainNames,

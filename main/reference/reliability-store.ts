@@ -20,10 +20,11 @@ export async function readReliability(db: Queryable, key: ReliabilityKey): Promi
   }
 }
 
-/** Stores a record, dropping the set's rows for other contents (the set changed since they were measured). */
+/** Stores a record, dropping the set's rows for other contents or methods (the set or the method changed
+ *  since they were measured). */
 export async function writeReliability(db: Database, key: ReliabilityKey, record: unknown, measuredAt: string): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.run('DELETE FROM reference_reliability WHERE set_id = ? AND content_hash <> ?', [key.setId, key.contentHash]);
+    await tx.run('DELETE FROM reference_reliability WHERE set_id = ? AND (content_hash <> ? OR method_version <> ?)', [key.setId, key.contentHash, key.methodVersion]);
     await tx.run(`INSERT OR REPLACE INTO reference_reliability (set_id, content_hash, method_version, mode, record, measured_at)
       VALUES (?, ?, ?, ?, ?, ?)`, [key.setId, key.contentHash, key.methodVersion, key.mode, JSON.stringify(record), measuredAt]);
   });

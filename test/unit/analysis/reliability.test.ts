@@ -86,6 +86,17 @@ describe('reliability measured on the demo reference', () => {
     expect(again.reliability).not.toBeNull();
   }, 120_000);
 
+  it('measures again when the method changed since the figures were cached', async () => {
+    const [before] = await rows();
+    await services.db.run("UPDATE reference_reliability SET method_version = '0.9.0#earlier' WHERE mode = 'best'");
+    await analyzeJson('demo');
+    const after = (await rows()).filter((x) => x.set_name === 'demo');
+    expect(after).toHaveLength(1); // the stale row is gone
+    expect(after[0].measured_at > before.measured_at).toBe(true);
+    const key = await services.db.get<{ method_version: string }>('SELECT method_version FROM reference_reliability');
+    expect(key?.method_version).toMatch(/^1\.0\.0#[0-9a-f]{16}$/);
+  }, 120_000);
+
   it('measures a changed set again, and states no figures for a set left with three names', async () => {
     await analyzeJson('small');
     const first = (await rows()).find((x) => x.set_name === 'small')!;
