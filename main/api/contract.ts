@@ -213,6 +213,39 @@ export interface RecipeMatchView {
   rows: RecipeMatchRowView[];
 }
 
+/** A recipe field as the study planner shows it: its value and where it came from (issue 19). */
+export interface StudyRecipeFieldView { field: string; value: unknown; source: string; assumed: boolean; affectsSpectra: boolean }
+
+/** The planner prefilled from one evidence item: its recipe field by field, and the planner's defaults. */
+export interface StudyDraftView {
+  evidence: { id: string; file: string; sha256: string; family: string };
+  trainer: 'kohya' | 'diffusers' | 'builtin';
+  fields: StudyRecipeFieldView[];
+  warnings: string[];
+  /** What the form starts with (the demo-sized built-in study). */
+  defaults: { images: string; sizes: number[]; subjects: number; name: string };
+}
+
+/** A study bundle's state: each planned run's and the coverage (main/studies/import.ts studyStatus). */
+export interface StudyStatusView {
+  studyId: string;
+  bundle: string;
+  trainer: string;
+  runs: { runId: string; subject: string; size: number; state: 'trained' | 'present' | 'changed' | 'missing' }[];
+  coverage: { planned: number; done: number; missing: string[]; sizes: { size: number; planned: number; done: number }[] };
+  complete: boolean;
+  /** Recipe fields the plan assumed. */
+  assumed: string[];
+}
+
+export interface StudyImportView {
+  set: ReferenceSetView;
+  imported: string[];
+  missing: string[];
+  problems: { runId?: string; output?: string; reason: string }[];
+  complete: boolean;
+}
+
 export interface AnalysisView {
   id: string;
   caseId: string;
@@ -334,6 +367,13 @@ export interface Channels {
   'dialog.openFiles': { req: { title: string; filters?: { name: string; extensions: string[] }[]; directories?: boolean; multiple?: boolean }; res: string[] };
   'dialog.saveFile': { req: { title: string; defaultName: string; filters?: { name: string; extensions: string[] }[] }; res: string | null };
   'jobs.cancel': { req: { jobId: string }; res: { cancelled: boolean } };
+  /** Reference studies (issue 19): the planner prefilled from a case's evidence, the bundle it writes
+   *  (in the data folder), its status, the built-in trainer's run, and the import of its outputs. */
+  'studies.draft': { req: { caseId: string; evidenceId: string; trainer?: 'kohya' | 'diffusers' | 'builtin' }; res: StudyDraftView };
+  'studies.plan': { req: { caseId: string; evidenceId: string; trainer: 'kohya' | 'diffusers' | 'builtin'; images: string; sizes: number[]; subjects?: number; set?: Record<string, string> }; res: StudyStatusView };
+  'studies.status': { req: { bundle: string }; res: StudyStatusView };
+  'studies.run': { req: { bundle: string; jobs?: number }; res: StudyStatusView };
+  'studies.import': { req: { bundle: string; name: string }; res: StudyImportView };
 }
 
 export type Channel = keyof Channels;
@@ -346,11 +386,11 @@ export const CHANNELS = [
   'cases.import', 'evidence.inspect', 'evidence.add', 'references.list', 'references.import',
   'references.exportPack', 'references.importPack', 'references.reliability', 'analysis.check', 'analysis.run', 'reports.create',
   'reports.verify', 'reports.preview', 'keys.create', 'demo.open', 'dialog.openFiles', 'dialog.saveFile',
-  'jobs.cancel',
+  'jobs.cancel', 'studies.draft', 'studies.plan', 'studies.status', 'studies.run', 'studies.import',
 ] as const satisfies readonly Channel[];
 
 /** Channels whose work can be long: they report progress and honour jobs.cancel. */
-export const LONG_RUNNING: readonly Channel[] = ['evidence.add', 'references.import', 'references.reliability', 'analysis.run', 'reports.create', 'demo.open', 'cases.import', 'cases.export'];
+export const LONG_RUNNING: readonly Channel[] = ['evidence.add', 'references.import', 'references.reliability', 'analysis.run', 'reports.create', 'demo.open', 'cases.import', 'cases.export', 'studies.run', 'studies.import'];
 
 /** The IPC channel names used by Electron (one invoke channel, one event channel). */
 export const IPC_INVOKE = 'lora-audit:invoke';

@@ -32,6 +32,7 @@ import { verifyReport } from '../reports/verify.ts';
 import type { HandlerTable, JobContext } from './dispatch.ts';
 import type { ServiceOptions, Services } from './create.ts';
 import { openDemo } from './demo.ts';
+import { studyHandlers } from './studies.ts';
 import { throwIfCancelled } from './jobs.ts';
 import { analysisView, auditView, caseView, evidenceView, inspectView, noteView, referenceView, reliabilityView, reportView } from './views.ts';
 
@@ -64,6 +65,7 @@ export function createHandlers(s: Services, options: ServiceOptions): HandlerTab
   }
 
   const handlers: HandlerTable = {
+    ...studyHandlers(s),
     'app.info': async () => {
       const engine = await s.engine();
       return {
