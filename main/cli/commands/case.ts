@@ -218,7 +218,9 @@ const analyze: Command<AnalyzeOutput> = {
   human: (o) => o.outcomes.map((x) => x.status === 'refused'
     ? `evidence ${x.evidenceId}: REFUSED: ${x.finding.message}`
     : `evidence ${x.evidenceId}: estimate ${x.analysis.result.estimate ?? 'n/a'}${x.analysis.result.applicable ? '' : ` (not applicable: ${x.analysis.result.reasons.join('; ')})`}`
-      + `${x.analysis.result.override ? ` (compared despite soft reasons; justification: ${x.analysis.result.override.justification})` : ''}  [analysis ${x.analysis.id}]`).join('\n'),
+      + `${x.analysis.result.override ? ` (compared despite soft reasons; justification: ${x.analysis.result.override.justification})` : ''}`
+      + `${x.analysis.result.applicable && x.analysis.result.opinion ? `; opinion ${x.analysis.result.opinion.grade}${x.analysis.result.reliability ? ` (on this set: exact ${Math.round(x.analysis.result.reliability.accuracy * 100)} %, within one ${Math.round(x.analysis.result.reliability.withinOne * 100)} %, MAE ${x.analysis.result.reliability.mae.toFixed(2)})` : ''}` : ''}`
+      + `  [analysis ${x.analysis.id}]`).join('\n'),
 };
 
 const verify: Command<CaseVerification> = {

@@ -86,6 +86,13 @@ describe('reliability measured on the demo reference', () => {
     expect(again.reliability).not.toBeNull();
   }, 120_000);
 
+  it('states the grade and the set\'s figures in `case analyze`\'s text output', async () => {
+    const kase = JSON.parse((await runCli(['case', 'create', '--title', 'grade', '--examiner', 'E. Examiner', '--db', dbPath, '--json'])).stdout) as { id: string };
+    expect((await runCli(['case', 'add-evidence', kase.id, EVIDENCE, '--db', dbPath])).code).toBe(0);
+    const text = (await runCli(['case', 'analyze', kase.id, '--reference', 'demo', '--db', dbPath])).stdout;
+    expect(text).toMatch(/: estimate \d+; opinion (strong|moderate|limited|none) \(on this set: exact \d+ %, within one \d+ %, MAE \d+\.\d\d\)  \[analysis /);
+  }, 120_000);
+
   it('measures again when the method changed since the figures were cached', async () => {
     const [before] = await rows();
     await services.db.run("UPDATE reference_reliability SET method_version = '0.9.0#earlier' WHERE mode = 'best'");
