@@ -3,7 +3,7 @@
 // jobs through caseJobs(), exactly as here.)
 import { describe, expect, it } from 'vitest';
 import { JobStore } from '../../../renderer/src/lib/jobs.ts';
-import { addEvidence, caseJobs, runAnalysis } from '../../../renderer/src/lib/work.ts';
+import { addEvidence, caseJobs, measureReliability, referenceReliability, runAnalysis } from '../../../renderer/src/lib/work.ts';
 import { fakeApi, plain, settle } from './fake-api.ts';
 
 const request = { caseId: 'c1', evidenceIds: ['e1', 'e2'], referenceSet: 'mini', mode: 'faithful' as const };
@@ -87,5 +87,32 @@ describe('adding evidence', () => {
     const back = caseJobs(store, 'c1').evidence;
     expect(back.outcome.added.map((e) => e.fileName)).toEqual(['good.safetensors']);
     expect(back.outcome.refused).toEqual([{ code: 'UNSAFE_PICKLE', message: 'pickle refused', file: 'bad.ckpt' }]);
+  });
+});
+
+describe('measuring a reference set after its import', () => {
+  it('runs as its own job in the store: progress, the figures kept for the screen, and cancel', async () => {
+    const { api, calls, cancelled } = fakeApi();
+    const store = new JobStore(api, plain);
+    const job = referenceReliability(store);
+    const run = measureReliability(job, { name: 'mini' });
+    await settle();
+    expect(calls[0]).toMatchObject({ channel: 'references.reliability', request: { name: 'mini' } });
+    calls[0].progress({ phase: 'measuring', done: 1, total: 3, message: 'running the evaluation protocol on "mini" (best mode)' });
+    expect(store.running.jobs.map((j) => j.key)).toEqual(['references/reliability']);
+    expect(referenceReliability(store).progress).toMatchObject({ phase: 'measuring', done: 1, total: 3 });
+    const view = { referenceSet: 'mini', mode: 'best', reliability: { accuracy: 0.39, withinOne: 0.63, mae: 1.28 }, unavailable: null };
+    calls[0].answer(view);
+    await run;
+    expect(referenceReliability(store).outcome.last).toEqual(view);
+
+    const again = measureReliability(job, { name: 'mini' });
+    await settle();
+    await job.cancel();
+    expect(cancelled).toEqual([calls[1].jobId]);
+    calls[1].fail({ code: 'CANCELLED', message: 'cancelled' });
+    await again;
+    expect(job.error?.code).toBe('CANCELLED');
+    expect(job.outcome.last).toBeNull();
   });
 });
