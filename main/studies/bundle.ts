@@ -9,9 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, sep } from 'node:path';
 import { sha256Hex } from '../common/hashing.ts';
 import { AuditError } from '../errors.ts';
+import { PLAN_FILE } from './plan.ts';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanRun } from './types.ts';
-
-export const PLAN_FILE = 'plan.json';
 
 export const BUNDLE_LIMITS = {
   planBytes: 64 * 1024 * 1024,
