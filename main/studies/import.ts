@@ -215,7 +215,12 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
   const accepted: { run: PlanRun; rel: string; sha256: string; matchedBy: 'path' | 'run id' }[] = [];
   for (const run of plan.runs) {
     if (opts.signal?.aborted) throw new AuditError('CANCELLED', 'the study import was cancelled; run it again to continue');
-    const atPath = await fileInside(b, run.output);
+    let atPath: { path: string; size: number } | null;
+    try { atPath = await fileInside(b, run.output); } catch (e) {
+      // a link, a folder or a device where the output should be: named, and the other runs go on
+      report.mismatched.push({ runId: run.runId, output: run.output, reason: toApiError(e).message });
+      continue;
+    }
     const others = elsewhere.get(run.runId) ?? [];
     const candidates = [...(atPath ? [run.output] : []), ...others];
     if (candidates.length === 0) { report.missing.push(run.runId); continue; }

@@ -84,3 +84,24 @@ describe('study status and import', () => {
     } finally { await db.close(); }
   });
 });
+
+describe('a hostile bundle', () => {
+  it('an output that is a symlink is named by run id and not followed; an oversized plan.json is refused unread', async () => {
+    const { symlinkSync, truncateSync, writeFileSync } = await import('node:fs');
+    const b = join(tmp, 'hostile');
+    const p = await writeBundle(b, { subjects: 1, sizes: [1, 2], steps: 2 });
+    await runStudy(b, { baseModelDir: BASE_MODEL_DIR, jobs: 2, only: [p.runs[0].runId] });
+    mkdirSync(join(b, p.runs[1].dir, 'output'), { recursive: true });
+    symlinkSync(join(bundle, plan.runs[0].output), join(b, p.runs[1].output));
+    const db = await openDatabase(join(tmp, 'hostile.sqlite'));
+    try {
+      const r = await importStudy(db, b, { name: 'hostile', engine });
+      expect(r.imported.map((x) => x.runId)).toEqual([p.runs[0].runId]);
+      expect(r.mismatched).toEqual([{ runId: p.runs[1].runId, output: p.runs[1].output, reason: expect.stringContaining('symlink') }]);
+    } finally { await db.close(); }
+    const big = join(b, 'plan.json');
+    writeFileSync(big, '{}');
+    truncateSync(big, 65 * 1024 * 1024);
+    await expect(studyStatus(b)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+  });
+});
