@@ -24,10 +24,12 @@ export interface EvaluateOptions {
   /** Search with the plain JavaScript loops instead of the WebAssembly kernels (same numbers; for
    *  the benchmark's baseline and the test that checks they agree). */
   plainLoops?: boolean;
-  /** Variants measured beside the ablations on the same splits, and in best mode offered to the
-   *  choice after the candidates (issue 18's measurement of variants that are not candidates); tallied
-   *  from kept neighbours after the search. Not the norms table's. */
+  /** Variants measured beside the ablations on the same splits (issue 18's measurement of variants
+   *  that are not candidates); tallied from kept neighbours after the search. Not the norms table's. */
   extraVariants?: Variant[];
+  /** What best mode chooses among, instead of CANDIDATES (then extraVariants), faithful first: for
+   *  measuring a choice against another on the same splits (test/bench/dsire-variants.ts). */
+  candidates?: Variant[];
 }
 
 // What each search tallies: every ablation on its own table (the norms variant reads the norms table),
@@ -105,12 +107,14 @@ export function evaluate(ref: ReferenceSet, opts: EvaluateOptions): EvaluationRe
     throw new AuditError('BAD_REQUEST', `--train-names must be between 1 and ${names - 1}: reference set "${ref.name}" has ${names} names and at least one must be held out as queries`);
   }
   const best = opts.mode === 'best';
-  const extras = (opts.extraVariants ?? []).filter((v) => !ABLATIONS.includes(v));
+  const offered = opts.candidates ?? CANDIDATES;
+  if (offered[0] !== FAITHFUL) throw new AuditError('BAD_REQUEST', 'best mode\'s candidates start with the paper\'s faithful variant, which wins every tie');
+  const extras = [...new Set([...(opts.extraVariants ?? []), ...offered])].filter((v) => !ABLATIONS.includes(v));
   if (extras.some((v) => v.features === 'norms')) throw new AuditError('BAD_REQUEST', 'extra variants are measured on the spectra table, not the norms one');
   if (!best && extras.some(needsAccuracy)) throw new AuditError('BAD_REQUEST', 'variants weighted by held-out accuracy are measured in best mode, whose leave-one-name-out pass gives the accuracy');
   const ablations = [...ABLATIONS.filter((v) => best || !needsAccuracy(v)), ...extras];
   const inMain = SPECTRA_VARIANTS.filter((v) => best || !needsAccuracy(v));
-  const candidates = [...CANDIDATES, ...extras.filter((v) => !CANDIDATES.includes(v))];
+  const candidates = offered;
   const lonoFixed = candidates.filter((v) => !needsAccuracy(v));
   const lonoLater = candidates.filter(needsAccuracy);
   const norms = buildTable(ref, 'norms');

@@ -142,11 +142,18 @@ export function talliesFrom(variants: Variant[], table: FeatureTable, nb: Neighb
   const fixed = typeof accuracy === 'function' ? undefined : accuracy;
   const perQuery = typeof accuracy === 'function' ? accuracy : null;
   const rules = variants.map((v) => (perQuery && needsAccuracy(v) ? null : ruleOf(v, table, fixed)));
+  // per-query accuracy vectors repeat (one per name): their rules are made once per vector
+  const made = new Map<ArrayLike<number>, TallyRule[]>();
   const votes = new Float64Array(queries * V * S);
   const dist = new Float64Array(queries * V * S);
   for (let q = 0; q < queries; q++) {
-    const acc = perQuery ? perQuery(q) : undefined;
-    rules.forEach((rule, v) => tallyInto(rule ?? ruleOf(variants[v], table, acc), table, nb, q, votes, dist, (q * V + v) * S));
+    let own: TallyRule[] | undefined;
+    if (perQuery) {
+      const acc = perQuery(q);
+      own = made.get(acc);
+      if (!own) { own = variants.map((v, i) => rules[i] ?? ruleOf(v, table, acc)); made.set(acc, own); }
+    }
+    for (let v = 0; v < V; v++) tallyInto(own ? own[v] : rules[v]!, table, nb, q, votes, dist, (q * V + v) * S);
   }
   return { variants, sizes: S, votes, dist };
 }

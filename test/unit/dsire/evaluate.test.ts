@@ -6,7 +6,7 @@ import { evaluate } from '../../../main/dsire/evaluate.ts';
 import { isAuditError } from '../../../main/errors.ts';
 import type { EvaluationResult } from '../../../main/dsire/types.ts';
 import { mulberry32 } from '../../../main/dsire/prng.ts';
-import { ABLATIONS, ACC_1, ACC_K3, TOP50_K3 } from '../../../main/dsire/variants.ts';
+import { ABLATIONS, ACC_1, ACC_K3, CANDIDATES, FAITHFUL, TOP50_K3 } from '../../../main/dsire/variants.ts';
 import { queryOf, syntheticReference } from './synthetic.ts';
 
 const ref = syntheticReference({ names: 30, modules: 6, rank: 8, noise: 0.2, nameNoise: 0.12, seed: 3 });
@@ -90,6 +90,13 @@ describe('evaluate', () => {
     // faithful mode has no leave-one-name-out pass to weigh by: it leaves the weighted variants out
     expect(first.ablations.variants.some((v) => v.variant === ACC_K3)).toBe(false);
     expect(() => evaluate(ref, { ...opts, extraVariants: [ACC_1] })).toThrow(/measured in best mode/);
+    // measured, not offered: best mode still chooses among CANDIDATES unless told otherwise
+    expect(Object.keys(extra.comparison!.chosen).every((name) => CANDIDATES.some((v) => v.name === name))).toBe(true);
+    expect(extra.splits.map((s) => s.mae)).toEqual(plainBest.splits.map((s) => s.mae));
+    const offered = evaluate(ref, { ...bestOpts, candidates: [FAITHFUL, TOP50_K3] });
+    expect(Object.keys(offered.comparison!.chosen).every((name) => name === FAITHFUL.name || name === TOP50_K3.name)).toBe(true);
+    expect(offered.ablations.variants.map((v) => v.variant)).toEqual([...ABLATIONS, TOP50_K3]);
+    expect(() => evaluate(ref, { ...bestOpts, candidates: [TOP50_K3] })).toThrow(/start with the paper's faithful variant/);
   });
 
   it('refuses splits that leave nothing to query', () => {
