@@ -175,12 +175,12 @@ function resultSection(r: ReportResult, index: number): string {
     ? `<tr><th>Distribution check</th><td>${res.outOfDistribution.flagged ? '<strong>flagged</strong>: ' : 'within the reference set: '}score ${e(num(res.outOfDistribution.score))} against threshold ${e(num(res.outOfDistribution.threshold))}. ${e(res.outOfDistribution.explanation)}</td></tr>` : '';
   const nearest = res.nearest.slice(0, 8).map((n) => `<tr><td>${e(n.name)}</td><td class="num">${e(num(n.size))}</td><td class="num">${e(num(n.distance, 4))}</td><td class="file">${e(n.source)}</td></tr>`).join('');
   const warnings = res.warnings.length ? `<div class="warnings"><p><strong>Warnings</strong></p><ul>${res.warnings.map((w) => `<li>${e(w)}</li>`).join('')}</ul></div>` : '';
-  const totalVotes = res.votes.reduce((s, v) => s + v.count, 0);
+  const votes = voteWording(res);
   const spectra = res.spectra && res.spectra.modules.length > 0
     ? `<figure><canvas id="spectra-${index}" width="640" height="260"></canvas><figcaption>${e(res.spectra.statistic)} per module: this adapter against the mean of the reference adapters of each dataset size.</figcaption></figure>`
     : '<p class="muted">The spectra of this analysis were not recorded with it, so no spectra chart is drawn.</p>';
   return `<section class="result">${head}
-<table class="kv"><tr><th>Estimate</th><td><strong class="estimate">${e(images(res.estimate!))}</strong> (the size most modules vote for; ${totalVotes} module votes, ∑ over σ(A), σ(B), σ(ΔW) features)</td></tr>
+<table class="kv"><tr><th>Estimate</th><td><strong class="estimate">${e(images(res.estimate!))}</strong> (the size most modules vote for; ${votes.total})</td></tr>
 ${overrideRow(res)}${interval}${regression}${claim}${ood}
 <tr><th>Applicability</th><td>${res.override
     ? 'compared despite soft refusal reasons (see “Compared despite”): the method, rank, scaling, module set and shapes match the reference set; only the reasons above were set aside, on the examiner\'s justification'
@@ -189,10 +189,20 @@ ${overrideRow(res)}${interval}${regression}${claim}${ood}
 ${warnings}
 ${reliabilitySection(res)}
 ${recipeMatchSection(res)}
-<div class="charts"><figure><canvas id="votes-${index}" width="640" height="220"></canvas><figcaption>Votes per reference dataset size (one vote per module and feature).</figcaption></figure>
+<div class="charts"><figure><canvas id="votes-${index}" width="640" height="220"></canvas><figcaption>Votes per reference dataset size (${votes.unit}).</figcaption></figure>
 ${spectra}</div>
 <table class="grid"><thead><tr><th>Nearest reference</th><th>size</th><th>distance</th><th>source</th></tr></thead><tbody>${nearest || '<tr><td colspan="4">none recorded</td></tr>'}</tbody></table>
 </section>`;
+}
+
+/** How many votes there were, in words that fit the variant: whole module votes, or a total vote weight
+ *  when the variant weighted its voters (a fractional sum printed as a count reads as a rounding bug). */
+export function voteWording(res: { votes: { count: number }[] }): { total: string; unit: string } {
+  const total = res.votes.reduce((s, v) => s + v.count, 0);
+  if (res.votes.every((v) => Number.isInteger(v.count))) {
+    return { total: `${total} module votes, one per module and feature`, unit: 'one vote per module and feature' };
+  }
+  return { total: `votes weighted by the variant, ${total.toFixed(1)} in all`, unit: 'each module and feature\'s vote weighted by the variant' };
 }
 
 /** Method parameters as one row per key; nested values as compact JSON. */
