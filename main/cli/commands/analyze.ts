@@ -16,6 +16,9 @@ import { parseMode } from '../mode.ts';
 
 type Entry = AnalysisResult | { file: string; error: ApiError };
 
+/** A recipe value on one line (the recipe-match table of a study's set, issue 19). */
+const show = (v: unknown): string => (v === null || v === undefined ? 'not stated' : Array.isArray(v) ? v.join(', ') : String(v));
+
 export const command: Command<Entry[]> = {
   name: 'analyze',
   summary: 'Estimate how many samples each adapter was fine-tuned on (DSiRe) against a reference set: the estimate, '
@@ -97,6 +100,11 @@ export const command: Command<Entry[]> = {
       lines.push('  nearest references:', ...e.nearest.slice(0, 3).map((n) => `    ${n.name} (size ${n.size}) at ${n.distance.toPrecision(3)}`));
       if (e.outOfDistribution) lines.push(`  distribution check: ${e.outOfDistribution.explanation}`);
       if (e.metadataClaim) lines.push(`  metadata claims ${e.metadataClaim.claimed} (${e.metadataClaim.source}): ${e.metadataClaim.agrees ? 'consistent with the weights' : 'NOT consistent with the weights'}`);
+      if (e.recipeMatch) {
+        const m = e.recipeMatch;
+        lines.push(`  recipe match against study ${m.studyId} (${m.coverage.imported} of ${m.coverage.planned} runs${m.sameEvidence ? ', planned from this file' : ''}):`,
+          ...m.rows.map((r) => `    ${r.match === 'differs' ? 'DIFFERS' : r.match.padEnd(7)} ${r.field}${r.assumed ? ' (assumed)' : ''}: ${show(r.evidence.value)} [${r.evidence.source}] vs ${show(r.study.value)} [${r.study.source}]`));
+      }
       for (const w of e.warnings) lines.push(`  warning: ${w}`);
       lines.push('');
     }
