@@ -12,9 +12,8 @@ import { sha256Hex } from '../common/hashing.ts';
 import { AuditError } from '../errors.ts';
 import { encodeStandalone, type StandaloneFamily } from '../generator/adapters.ts';
 import { loadBaseModel, type BaseModelManifest } from '../generator/base-model.ts';
-import { BASE_MODEL_NAME } from '../generator/benchmark.ts';
+import { BUILTIN_BASE_MODEL as BASE_MODEL_NAME } from './recipe.ts';
 import { CLASSES, IMAGE_SIZE, type Concept, type ShapeClass } from '../generator/images.ts';
-import { loadTf } from '../generator/tf.ts';
 import { finetuneSteps, type LoraInit, type LoraRecipe, type LoraResult } from '../generator/training.ts';
 import type { ModuleWeights } from '../intake/model.ts';
 import { BUNDLE_LIMITS, readBundle, readInside, writeInside, type Bundle } from './bundle.ts';
@@ -222,6 +221,8 @@ export async function runStudy(bundleDir: string, opts: StudyRunOptions): Promis
   const { base, manifest } = await loadBaseModel(opts.baseModelDir);
   checkBase(manifest);
   report.baseModel.sha256 = manifest.sha256;
+  // TensorFlow.js loads only when a run trains (not with every host that lists these channels).
+  const { loadTf } = await import('../generator/tf.ts');
   const tf = await loadTf();
   const recipe: LoraRecipe = { rank: settings.rank, steps: settings.steps, learningRate: settings.learningRate, batchSize: settings.batchSize, scale: settings.scale, initA: settings.initA };
   for (let g = 0; g < pending.length; g += jobs) {
