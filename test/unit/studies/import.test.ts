@@ -105,3 +105,23 @@ describe('a hostile bundle', () => {
     await expect(studyStatus(b)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
   });
 });
+
+describe('duplicated outputs', () => {
+  it('two different files stamped as one run: named, neither imported; the other runs are', async () => {
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const b = join(tmp, 'dup');
+    const p = await writeBundle(b, { subjects: 1, sizes: [1, 2], steps: 2 });
+    await runStudy(b, { baseModelDir: BASE_MODEL_DIR, jobs: 2 });
+    const bytes = readFileSync(join(b, p.runs[0].output));
+    bytes[bytes.length - 1] ^= 1;            // same header and stamp, other weights
+    mkdirSync(join(b, 'copies'));
+    writeFileSync(join(b, 'copies', 'again.safetensors'), bytes);
+    const db = await openDatabase(join(tmp, 'dup.sqlite'));
+    try {
+      const r = await importStudy(db, b, { name: 'dup', engine });
+      expect(r.duplicated).toEqual([{ runId: p.runs[0].runId, outputs: [p.runs[0].output, 'copies/again.safetensors'] }]);
+      expect(r.imported.map((x) => x.runId)).toEqual([p.runs[1].runId]);
+      expect(r.coverage.rejected).toEqual([p.runs[0].runId]);
+    } finally { await db.close(); }
+  });
+});
