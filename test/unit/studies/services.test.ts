@@ -51,5 +51,10 @@ describe('the app\'s study channels', () => {
     const rows = analysis.result?.recipeMatch?.rows ?? [];
     expect(rows.find((r) => r.field === 'maxTrainSteps')).toMatchObject({ match: 'differs', evidence: { value: 100 }, study: { value: 2 } });
     expect(rows.find((r) => r.field === 'rank')).toMatchObject({ match: 'same', assumed: false });
+
+    // the report shows the same table
+    const { html } = await h['reports.preview']({ caseId: kase.id }, job);
+    expect(html).toContain(`Recipe match: this file against reference study ${planned.studyId}`);
+    expect(html).toMatch(/maxTrainSteps<\/td><td>100<br>.*?<td>2<br>.*?<strong>differs<\/strong>/s);
   });
 });
