@@ -10,7 +10,9 @@ import { join } from 'node:path';
 // Modules the main bundle leaves external (see vite.main.config.mts): native addons and large
 // libraries loaded at run time. The Vite plugin packages only .vite/, so they and everything they
 // depend on are copied into the package's node_modules after the copy step.
-const EXTERNAL = ['sqlite3', '@duckdb/node-api', 'gpu.js', 'webgpu', 'playwright-core', 'ml-matrix', 'node-forge', 'tar'];
+const EXTERNAL = ['sqlite3', '@duckdb/node-api', 'gpu.js', 'webgpu', 'playwright-core', 'ml-matrix', 'node-forge', 'tar',
+  // the built-in trainer of reference studies (main/generator via main/studies/run.ts)
+  '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu'];
 
 function dependencyClosure(names: string[], root = process.cwd()): Set<string> {
   const seen = new Set<string>();
