@@ -51,9 +51,11 @@ export const command: Command<EvaluationResult> = {
       lines.push(`  faithful on the same splits: accuracy ${pm(r.comparison.faithful.accuracy, 1, 100)} %, MAE ${pm(r.comparison.faithful.mae)}`);
       lines.push(`  chosen per split: ${Object.entries(r.comparison.chosen).map(([k, n]) => `${k} ×${n}`).join('; ')}`);
     }
-    lines.push('', '  variant                                      accuracy %        MAE              MAPE %');
-    for (const v of r.ablations.variants) lines.push(`  ${v.variant.name.padEnd(44)} ${pm(v.accuracy, 1, 100).padEnd(17)} ${pm(v.mae).padEnd(16)} ${pm(v.mape, 1)}`);
-    lines.push(`  ${'regression (between sizes)'.padEnd(44)} ${pm(r.ablations.regression.accuracy, 1, 100).padEnd(17)} ${pm(r.ablations.regression.mae).padEnd(16)} ${pm(r.ablations.regression.mape, 1)}`);
+    // the name column as wide as the longest variant name (44 at least, as before)
+    const width = Math.max(44, ...r.ablations.variants.map((v) => v.variant.name.length));
+    lines.push('', `  ${'variant'.padEnd(width)} accuracy %        MAE              MAPE %`);
+    for (const v of r.ablations.variants) lines.push(`  ${v.variant.name.padEnd(width)} ${pm(v.accuracy, 1, 100).padEnd(17)} ${pm(v.mae).padEnd(16)} ${pm(v.mape, 1)}`);
+    lines.push(`  ${'regression (between sizes)'.padEnd(width)} ${pm(r.ablations.regression.accuracy, 1, 100).padEnd(17)} ${pm(r.ablations.regression.mae).padEnd(16)} ${pm(r.ablations.regression.mape, 1)}`);
     lines.push('', '  references per size: ' + r.ablations.referencesPerSize.map((x) => `${x.perSize}: ${(x.accuracy.mean * 100).toFixed(1)} %`).join(', '));
     lines.push('', `  confusion (rows true, columns predicted): ${r.confusion.sizes.join(' ')}`);
     r.confusion.counts.forEach((row, i) => lines.push(`  ${String(r.confusion.sizes[i]).padStart(6)}  ${row.map((c) => String(c).padStart(5)).join('')}`));

@@ -134,6 +134,12 @@ describe('lora-audit analyze / evaluate', () => {
     expect(out.splits).toHaveLength(3);
     expect(out.parameters).toMatchObject({ splits: 3, trainNames: 2, seed: 5 });
     expect(JSON.parse((await run(args)).stdout).splits).toEqual(out.splits);
+    // best mode's table lists the accuracy-weighted variant, its figures in the same column as the others'
+    const human = await run(['evaluate', '--reference', 'mini', '--splits', '3', '--train-names', '2', '--seed', '5', '--mode', 'best', '--db', db]);
+    expect(human.code, human.stderr).toBe(0);
+    const rows = human.stdout.split('\n').filter((l) => /^ {2}(σ|Frobenius|regression)/.test(l));
+    expect(rows.some((l) => l.includes('× held-out accuracy'))).toBe(true);
+    expect(new Set(rows.map((l) => l.search(/\d+\.\d ± /))).size).toBe(1);
   }, 120_000);
 
   it('names a missing reference set, and rejects bad options', async () => {
