@@ -13,7 +13,7 @@ describe('the estimate row says how many votes there were', () => {
 
   it('prints weighted votes as a rounded total weight', () => {
     const model = makeModel('estimated');
-    model.results[0].result.votes = [{ size: 1, count: 0.1 }, { size: 2, count: 0.2 }, { size: 3, count: 383.6999999999999 }];
+    model.results[0].result!.votes = [{ size: 1, count: 0.1 }, { size: 2, count: 0.2 }, { size: 3, count: 383.6999999999999 }];
     const html = renderReportHtml(model);
     expect(html).toContain('(the size most modules vote for; votes weighted by the variant, 384.0 in all)');
     expect(html).not.toMatch(/383\.99|module votes/);
