@@ -84,7 +84,8 @@ export function accuracyOf(hits: ArrayLike<number>, queries: number): Float64Arr
  *  accuracies: the earlier classifier). */
 export function ruleOf(variant: Variant, table: FeatureTable, accuracy?: ArrayLike<number>): TallyRule {
   if (needsAccuracy(variant) && !accuracy) throw new Error(`the variant "${variant.name}" needs each classifier's held-out accuracy on the reference names`);
-  const weights = Float64Array.from(table.kinds, (_, c) => classifierWeight(variant, table, c, accuracy ? accuracy[c] : 0));
+  const weights = new Float64Array(table.kinds.length);
+  for (let c = 0; c < weights.length; c++) weights[c] = classifierWeight(variant, table, c, accuracy ? accuracy[c] : 0);
   const top = variant.classifiers?.top ?? 1;
   if (top < 1) {
     const taking = table.kinds.map((_, c) => c).filter((c) => uses(variant, table, c));
