@@ -25,6 +25,41 @@ export const BUNDLE_LIMITS = {
 };
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** A name as study plan accepts one (main/studies/images.ts): no C0/C1 control, no bidirectional control that disguises it. */
+const UNPRINTABLE_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** The recipe fields plan.json holds and the kind of value each takes (null: nothing stated it). */
+const RECIPE_KINDS: Record<string, 'string' | 'number' | 'boolean' | 'strings'> = {
+  tool: 'string', family: 'string', method: 'string', baseModelFamily: 'string', baseModel: 'string', baseModelHash: 'string',
+  rank: 'number', alpha: 'number', scaleRule: 'string', targetModules: 'strings', trainTextEncoder: 'boolean',
+  learningRate: 'number', maxTrainSteps: 'number', optimizer: 'string', optimizerArgs: 'strings', lrScheduler: 'string',
+  lrWarmupSteps: 'number', resolution: 'number', batchSize: 'number', repeats: 'number', mixedPrecision: 'string',
+  seed: 'number', instancePrompt: 'string',
+};
+const OPTIONAL_RECIPE = new Set(['optimizerArgs']);
+
+/** Every recipe field present as { value, source } with a value of its kind (finite numbers; JSON reads 1e400 as Infinity). */
+function checkRecipe(recipe: unknown, assumed: unknown, planFile: string): void {
+  if (!recipe || typeof recipe !== 'object' || Array.isArray(recipe)) throw bad('has no recipe', planFile);
+  const r = recipe as Record<string, unknown>;
+  for (const key of Object.keys(r)) if (!Object.hasOwn(RECIPE_KINDS, key)) throw bad(`recipe.${JSON.stringify(key.slice(0, 60))} is not a recipe field`, planFile);
+  for (const [key, kind] of Object.entries(RECIPE_KINDS)) {
+    const f = r[key] as { value?: unknown; source?: unknown } | undefined;
+    if (f === undefined && OPTIONAL_RECIPE.has(key)) continue;
+    if (!f || typeof f !== 'object' || Array.isArray(f) || typeof f.source !== 'string' || f.source.length > 1000) {
+      throw bad(`recipe.${key} is not a field of the recipe ({ value, source } with a source of at most 1000 characters)`, planFile);
+    }
+    const v = f.value;
+    const ok = v === null || (kind === 'number' ? typeof v === 'number' && Number.isFinite(v)
+      : kind === 'strings' ? Array.isArray(v) && v.length <= 10_000 && v.every((x) => typeof x === 'string' && x.length <= 1000)
+        : kind === 'string' ? typeof v === 'string' && v.length <= 10_000 : typeof v === 'boolean');
+    if (!ok) throw bad(`recipe.${key}.value is not ${kind === 'strings' ? 'a list of strings' : kind === 'number' ? 'a finite number' : `a ${kind}`} or null`, planFile);
+  }
+  if (!Array.isArray(assumed)) throw bad('assumed is not a list', planFile);
+  assumed.forEach((a: unknown, i) => {
+    if (!a || typeof a !== 'object' || !Object.hasOwn(RECIPE_KINDS, (a as { field?: unknown }).field as string)) throw bad(`assumed[${i}] names no recipe field`, planFile);
+  });
+}
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function bad(message: string, file?: string): AuditError {
@@ -72,10 +107,10 @@ function checkPlan(json: unknown, planFile: string): Plan {
   }
   if (typeof p.studyId !== 'string' || !/^study-[0-9a-f]{16}$/.test(p.studyId)) throw bad('studyId is not study-<16 hex>', planFile);
   if (!['kohya', 'diffusers', 'builtin'].includes(p.trainer)) throw bad(`trainer ${JSON.stringify(String(p.trainer).slice(0, 40))} is not kohya, diffusers or builtin`, planFile);
-  if (!p.recipe || typeof p.recipe !== 'object') throw bad('has no recipe', planFile);
-  if (!p.evidence || typeof p.evidence.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(p.evidence.sha256)) throw bad('evidence.sha256 is not a SHA-256', planFile);
+  checkRecipe(p.recipe, p.assumed, planFile);
+  if (!p.evidence || typeof p.evidence !== 'object' || typeof p.evidence.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(p.evidence.sha256)) throw bad('evidence.sha256 is not a SHA-256', planFile);
+  if (typeof p.evidence.file !== 'string' || p.evidence.file.length > 4096 || (p.evidence.family !== undefined && typeof p.evidence.family !== 'string')) throw bad('evidence.file or evidence.family is not a string', planFile);
   if (!Array.isArray(p.runs) || p.runs.length === 0 || p.runs.length > BUNDLE_LIMITS.runs) throw bad(`runs must be a list of 1 to ${BUNDLE_LIMITS.runs} runs`, planFile);
-  if (!Array.isArray(p.assumed)) throw bad('assumed is not a list', planFile);
   const ids = new Set<string>(), outputs = new Set<string>();
   p.runs.forEach((r: PlanRun, i) => {
     const at = `runs[${i}]`;
@@ -83,7 +118,7 @@ function checkPlan(json: unknown, planFile: string): Plan {
     if (typeof r.runId !== 'string' || !RUN_ID.test(r.runId)) throw bad(`${at}.runId ${JSON.stringify(String(r.runId).slice(0, 60))} is not a plain run id`, planFile);
     if (ids.has(r.runId)) throw bad(`run id ${r.runId} is listed twice`, planFile);
     ids.add(r.runId);
-    if (typeof r.subject !== 'string' || r.subject.length === 0 || r.subject.length > 255 || CONTROL.test(r.subject)) throw bad(`${at}.subject is not a printable name`, planFile);
+    if (typeof r.subject !== 'string' || r.subject.length === 0 || r.subject.length > 255 || UNPRINTABLE_NAME.test(r.subject)) throw bad(`${at}.subject is not a printable name (no control or bidirectional characters)`, planFile);
     if (!Number.isSafeInteger(r.size) || r.size < 1) throw bad(`${at}.size is not a whole number ≥ 1`, planFile);
     if (!Number.isSafeInteger(r.seed) || r.seed < 0) throw bad(`${at}.seed is not a whole number ≥ 0`, planFile);
     checkRelPath(r.output, `${at}.output`, planFile);

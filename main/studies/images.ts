@@ -43,7 +43,7 @@ export interface Subject {
   images: SubjectImage[];
 }
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;   // C0, C1, and the bidi controls that disguise a name
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;   // C0, C1, and the bidi controls that disguise a name
 
 function unsafe(message: string, file: string): AuditError {
   return new AuditError('BAD_REQUEST', message, file, { reason: 'UNSAFE_PATH' });
