@@ -17,7 +17,7 @@ export function checkJustification(text: unknown): string {
   if (kept.length > JUSTIFICATION_MAX) {
     throw new AuditError('BAD_JUSTIFICATION', `the justification is ${kept.length} characters long; at most ${JUSTIFICATION_MAX} are kept with the result`);
   }
-  const bad = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.exec(kept.replace(/[\n\t]/g, ' '));
+  const bad = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.exec(kept.replace(/[\n\t]/g, ' '));
   if (bad) {
     throw new AuditError('BAD_JUSTIFICATION', `the justification holds a control or text-direction character (U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}); write it as plain text`);
   }
