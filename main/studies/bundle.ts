@@ -191,6 +191,12 @@ export async function fileInside(b: Bundle, rel: string): Promise<{ path: string
 export async function writeInside(b: Bundle, rel: string, bytes: Uint8Array): Promise<string> {
   const path = bundlePath(b, rel);
   const parent = dirname(path);
+  // The deepest folder that exists already must lie inside the bundle before any is made below it: a
+  // folder that is a symlink leading out would otherwise have mkdir make folders outside the bundle.
+  let existing = parent;
+  while (existing !== b.root && !(await lstat(existing).then(() => true, (e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return false; throw e; }))) existing = dirname(existing);
+  const realExisting = await realpath(existing).catch(() => { throw new AuditError('BAD_REQUEST', 'its folder is a link that leads nowhere', path, { reason: 'UNSAFE_PATH' }); });
+  if (!inside(b.root, realExisting)) throw new AuditError('BAD_REQUEST', `its folder leads out of the bundle (to ${realExisting})`, path, { reason: 'UNSAFE_PATH' });
   await mkdir(parent, { recursive: true });
   const realParent = await realpath(parent);
   if (!inside(b.root, realParent)) throw new AuditError('BAD_REQUEST', `its folder leads out of the bundle (to ${realParent})`, path, { reason: 'UNSAFE_PATH' });
