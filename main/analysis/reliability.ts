@@ -17,13 +17,20 @@ function cancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AuditError('CANCELLED', 'cancelled by the user');
 }
 
-/** A stored record is used only if it is for this content and method and its figures are numbers. */
+const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+
+/** A stored record is used only if it is for this content and method and every figure stated from it
+ *  (the interval's coverage and width, the protocol's counts too) is a finite number, as measured. */
 function usable(x: unknown, hash: string, method: string, mode: DsireMode): x is ReliabilityRecord {
   if (!x || typeof x !== 'object') return false;
   const r = x as Partial<ReliabilityRecord>;
+  const iv = r.interval as Partial<NonNullable<ReliabilityRecord['interval']>> | null | undefined;
+  const p = r.parameters as Partial<ReliabilityRecord['parameters']> | undefined;
   return r.setHash === hash && r.methodKey === method && r.mode === mode
-    && [r.accuracy?.mean, r.withinOne, r.mae?.mean, r.mape?.mean, r.baselineMae].every((v) => typeof v === 'number' && Number.isFinite(v))
-    && !!r.confusion && Array.isArray(r.confusion.counts) && !!r.parameters;
+    && [r.accuracy?.mean, r.withinOne, r.mae?.mean, r.mape?.mean, r.baselineMae].every(finite)
+    && !!r.confusion && Array.isArray(r.confusion.counts)
+    && !!p && typeof p === 'object' && [p.splits, p.trainNames, p.heldOutNames, p.seed, r.names, r.queries].every(finite)
+    && (iv === null || (!!iv && typeof iv === 'object' && [iv.nominal, iv.coverage?.mean, iv.meanWidth?.mean].every(finite)));
 }
 
 /** The set's reliability in `mode`: the cached record, or measured now and stored. */
