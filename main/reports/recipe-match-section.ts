@@ -24,7 +24,7 @@ export function recipeMatchSection(result: AnalysisResult): string {
   const m = result.recipeMatch;
   if (!m) return '';
   const c = recipeMatchCounts(m);
-  const rows = m.rows.map((r) => `<tr class="${r.match}"><td>${e(r.field)}${r.assumed ? ' <strong>(assumed)</strong>' : ''}</td>`
+  const rows = m.rows.map((r) => `<tr class="${e(r.match)}"><td>${e(r.field)}${r.assumed ? ' <strong>(assumed)</strong>' : ''}</td>`
     + `<td>${e(recipeValue(r.evidence.value))}<br><span class="muted">${e(r.evidence.source)}</span></td>`
     + `<td>${e(recipeValue(r.study.value))}<br><span class="muted">${e(r.study.source)}</span></td>`
     + `<td>${r.match === 'differs' ? '<strong>differs</strong>' : e(r.match)}</td></tr>`).join('');
