@@ -242,6 +242,20 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
     accepted.push({ run, rel, sha256, matchedBy: atPath ? 'path' : 'run id' });
     rows.push({ line: rows.length + 1, file: rel, name: run.subject, size: run.size });
   }
+  // One file's bytes handed back as the output of several runs: the set keeps one row per SHA-256 (the
+  // rest would be skipped and still counted as imported), and which run it belongs to cannot be told, so
+  // every one of them is named and none is imported.
+  const runsOf = new Map<string, string[]>();
+  for (const x of accepted) runsOf.set(x.sha256, [...(runsOf.get(x.sha256) ?? []), x.run.runId]);
+  for (const x of accepted.filter((y) => runsOf.get(y.sha256)!.length > 1)) {
+    report.mismatched.push({ runId: x.run.runId, output: x.rel,
+      reason: `the same file (SHA-256 ${x.sha256}) is the output of runs ${runsOf.get(x.sha256)!.join(', ')}: one adapter cannot stand for several runs` });
+  }
+  const shared = new Set(accepted.filter((y) => runsOf.get(y.sha256)!.length > 1).map((y) => y.run.runId));
+  if (shared.size > 0) {
+    accepted.splice(0, accepted.length, ...accepted.filter((x) => !shared.has(x.run.runId)));
+    rows.splice(0, rows.length, ...accepted.map((x, i): LabelRow => ({ line: i + 1, file: x.rel, name: x.run.subject, size: x.run.size })));
+  }
   if (rows.length === 0) {
     throw new AuditError('NOT_FOUND', `none of the ${plan.runs.length} planned runs has a usable output yet` +
       (report.mismatched.length ? ` (${report.mismatched.length} did not follow the plan: ${report.mismatched.slice(0, 3).map((m) => `${m.runId}: ${m.reason}`).join('; ')})` : '') +
@@ -277,6 +291,10 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
     const p = prior ? JSON.parse(prior.provenance) as ReferenceProvenance : null;
     if (p?.source !== 'study' || p.study?.studyId !== plan.studyId) {
       throw new AuditError('ALREADY_EXISTS', `reference set "${opts.name}" exists and is not from study ${plan.studyId}; choose another --name`);
+    }
+    // The study id is plan.json's own claim: only the very plan the set was built from adds to it.
+    if (p.study.planSha256 !== b.planSha256) {
+      throw new AuditError('ALREADY_EXISTS', `reference set "${opts.name}" was built from another plan.json of study ${plan.studyId} (plan SHA-256 ${p.study.planSha256}, this one ${b.planSha256}): its outputs and recipe are not added to it; choose another --name`, join(b.root, 'plan.json'));
     }
   }
   run.adaptersTotal = 0;
