@@ -8,7 +8,7 @@
 // side --jobs at a time (results do not depend on it); the event loop gets a turn after every step, so
 // progress is reported and a cancel stops at the next step with nothing written for unfinished runs.
 import { posix } from 'node:path';
-import { sha256Hex } from '../common/hashing.ts';
+import { sha256File, sha256Hex } from '../common/hashing.ts';
 import { AuditError } from '../errors.ts';
 import { encodeStandalone, type StandaloneFamily } from '../generator/adapters.ts';
 import { loadBaseModel, type BaseModelManifest } from '../generator/base-model.ts';
@@ -16,7 +16,7 @@ import { BUILTIN_BASE_MODEL as BASE_MODEL_NAME } from './recipe.ts';
 import { CLASSES, IMAGE_SIZE, type Concept, type ShapeClass } from '../generator/images.ts';
 import { finetuneSteps, type LoraInit, type LoraRecipe, type LoraResult } from '../generator/training.ts';
 import type { ModuleWeights } from '../intake/model.ts';
-import { BUNDLE_LIMITS, readBundle, readInside, writeInside, type Bundle } from './bundle.ts';
+import { BUNDLE_LIMITS, fileInside, readBundle, readInside, writeInside, type Bundle } from './bundle.ts';
 import { decodePng } from './png-decode.ts';
 import type { Plan, PlanRun, Recipe } from './types.ts';
 
@@ -167,8 +167,11 @@ export async function finishedRun(b: Bundle, run: PlanRun): Promise<DoneRecord |
   let done: DoneRecord;
   try { done = JSON.parse(rec.toString('utf8')) as DoneRecord; } catch { return null; }
   if (done.runId !== run.runId || done.output !== run.output || typeof done.sha256 !== 'string') return null;
-  const out = await readInside(b.root, run.output, BUNDLE_LIMITS.outputBytes).catch(() => null);
-  return out && sha256Hex(out) === done.sha256 ? done : null;
+  // Hashed as a stream: an output may be up to BUNDLE_LIMITS.outputBytes, never held in memory whole.
+  const out = await fileInside(b, run.output).catch(() => null);
+  if (!out) return null;
+  const { sha256 } = await sha256File(out.path, { end: out.size });
+  return sha256 === done.sha256 ? done : null;
 }
 
 function outputFiles(plan: Plan, run: PlanRun, s: BuiltinSettings, modules: ModuleWeights[]): { rel: string; bytes: Buffer }[] {
