@@ -7,7 +7,7 @@
 // shard row, resumable), into a set whose provenance records the plan's hash, the recipe, and each run's
 // command and image hashes, with the coverage of a partial study stated.
 import { lstat, readdir } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { basename, join, posix } from 'node:path';
 import { sha256File } from '../common/hashing.ts';
 import type { Database } from '../db/database.ts';
 import { AuditError, toApiError } from '../errors.ts';
@@ -300,10 +300,32 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
   run.adaptersTotal = 0;
   await importLabelledRows(run, b.root, rows, provenance, { refreshProvenance: true });
   const reference = await run.finish();
-  const failed = new Set(reference.errors.map((e) => e.file));
+  // The importer names a refused file `<bundle folder>/<its path>`: those runs are not in the set, so they
+  // are rejected and the provenance written above counts only the runs the set now holds.
+  const failed = new Map(reference.errors.map((e) => [e.file, e]));
+  const refused = accepted.filter((x) => failed.has(`${basename(b.root)}/${x.rel}`));
   for (const x of accepted) {
-    if ([...failed].some((f) => f.endsWith(x.rel))) continue;
+    if (refused.includes(x)) continue;
     report.imported.push({ runId: x.run.runId, output: x.rel, sha256: x.sha256, matchedBy: x.matchedBy });
+  }
+  if (refused.length > 0) {
+    for (const x of refused) {
+      const e = failed.get(`${basename(b.root)}/${x.rel}`)!;
+      report.mismatched.push({ runId: x.run.runId, output: x.rel, reason: `the importer refused it (${e.code}: ${e.message.slice(0, 200)})` });
+    }
+    const kept = accepted.filter((x) => !refused.includes(x));
+    const keptCov = coverageOf(plan, new Set(kept.map((x) => x.run.runId)));
+    Object.assign(coverage, {
+      imported: keptCov.done, missing: keptCov.missing, rejected: [...coverage.rejected, ...refused.map((x) => x.run.runId)],
+      sizes: keptCov.sizes.map((z) => ({ size: z.size, planned: z.planned, imported: z.done })),
+    });
+    study.runs = study.runs.filter((r) => kept.some((x) => x.run.runId === r.runId));
+    provenance.notes = `reference study ${plan.studyId} (plan sha256 ${b.planSha256}): ${coverage.imported} of ${coverage.planned} planned runs` +
+      (coverage.missing.length ? `; missing ${coverage.missing.join(', ')}` : '');
+    if (run.setId !== undefined) {
+      const { shards: _omit, ...stored } = { ...provenance, featureBackend: opts.engine.info.name };
+      await db.run('UPDATE reference_sets SET provenance = ? WHERE id = ?', [JSON.stringify(stored), run.setId]);
+    }
   }
   return { ...report, coverage, complete: coverage.imported === coverage.planned && reference.errors.length === 0, reference };
 }
