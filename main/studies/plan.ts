@@ -230,7 +230,9 @@ export async function planStudy(options: PlanOptions): Promise<{ plan: Plan; bun
 // --- README ----------------------------------------------------------------------------------------
 
 /** Untrusted text (metadata strings, names) in a Markdown table cell or code span. */
-const cell = (v: unknown) => (v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v)).replace(/[|`\\]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ');
+const cell = (v: unknown) => (v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v)).replace(/[|`\\]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')
+  // and no control character as it is (a terminal escape in metadata would act on `cat README.md`)
+  .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
 
 export function readme(plan: Plan, seconds: number[]): string {
   const spec = TRAINERS[plan.trainer];

@@ -241,11 +241,11 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
     }
   } else if (options.baseModel !== undefined) {
     baseModel = stated(options.baseModel, 'examiner: --base-model');
-  } else if (statedBase && !statedBase.v.includes('\n')) {
+  } else if (statedBase && !/[\u0000-\u001f\u007f-\u009f]/.test(statedBase.v)) {   // passed to the trainer in runs.sh: no control character
     baseModel = stated(statedBase.v, statedBase.s);
   } else {
     throw new AuditError('BAD_REQUEST',
-      `the evidence names no base model (structure says ${adapter.baseModel}); pass --base-model <checkpoint path or hub id> for the ${trainer} trainer to load`,
+      `the evidence names ${statedBase ? 'its base model with control characters' : 'no base model'} (structure says ${adapter.baseModel}); pass --base-model <checkpoint path or hub id> for the ${trainer} trainer to load`,
       adapter.identity.file, { reason: 'NO_BASE_MODEL' });
   }
   const hash = meta('ss_new_sd_model_hash') ?? meta('ss_sd_model_hash');
