@@ -4,6 +4,7 @@
 // agreements rest on a guess rather than on what the file states.
 import type { CanonicalAdapter } from '../intake/model.ts';
 import { canonicalJson } from '../common/hashing.ts';
+import { AuditError } from '../errors.ts';
 import type { RecipeMatch, RecipeMatchRow, StudyProvenance } from '../reference/types.ts';
 import { deriveRecipe } from './recipe.ts';
 import type { RecipeKey, TrainerKind } from './types.ts';
@@ -16,7 +17,22 @@ export const MATCH_FIELDS: RecipeKey[] = [
 
 const norm = (v: unknown) => canonicalJson(Array.isArray(v) ? [...v].map(String).sort() : v);
 
+/** The set's study provenance is database content: refused, named, where it is not of the shape import writes. */
+function checkStudy(study: StudyProvenance): void {
+  const bad = (what: string) => new AuditError('BAD_CONFIG', `the reference set's study provenance is malformed (${what}); import the study again into a new set`);
+  if (!study || typeof study !== 'object') throw bad('not an object');
+  if (!study.recipe || typeof study.recipe !== 'object') throw bad('no recipe');
+  for (const field of MATCH_FIELDS) {
+    const f = (study.recipe as Record<string, unknown>)[field] as { value?: unknown; source?: unknown } | undefined;
+    if (f !== undefined && (!f || typeof f !== 'object' || typeof f.source !== 'string')) throw bad(`recipe.${field} is not { value, source }`);
+  }
+  if (!Array.isArray(study.assumed)) throw bad('assumed is not a list');
+  if (!study.coverage || typeof study.coverage !== 'object') throw bad('no coverage');
+  if (!study.evidence || typeof study.evidence !== 'object') throw bad('no evidence');
+}
+
 export function recipeMatch(adapter: CanonicalAdapter, study: StudyProvenance): RecipeMatch {
+  checkStudy(study);
   const trainer = (['kohya', 'diffusers', 'builtin'].includes(study.trainer) ? study.trainer : 'builtin') as TrainerKind;
   const { recipe } = deriveRecipe(adapter, { trainer });
   const assumedInStudy = new Set(study.assumed);
