@@ -198,6 +198,12 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
   const elsewhere = new Map<string, string[]>();
   for (const rel of await outputsInBundle(b)) {
     if (planned.has(rel)) continue;
+    // held to the bound of an output at its planned path (fileInside): a larger one is never opened or hashed
+    const bytes = (await lstat(join(b.root, ...rel.split('/')))).size;
+    if (bytes > BUNDLE_LIMITS.outputBytes) {
+      report.unplanned.push({ output: rel, reason: `it is ${bytes} bytes, more than the ${BUNDLE_LIMITS.outputBytes} a study output may be` });
+      continue;
+    }
     let stamp: { runId?: string; studyId?: string } = {};
     try { stamp = stampOf((await readSafetensorsHeader(join(b.root, ...rel.split('/')))).metadata); } catch (e) {
       report.unplanned.push({ output: rel, reason: `not a readable adapter (${toApiError(e).message.slice(0, 200)})` });
