@@ -309,23 +309,24 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
   // The importer names a refused file `<bundle folder>/<its path>`: those runs are not in the set, so they
   // are rejected and the provenance written above counts only the runs the set now holds.
   const failed = new Map(reference.errors.map((e) => [e.file, e]));
-  const refused = accepted.filter((x) => failed.has(`${basename(b.root)}/${x.rel}`));
+  const refused = new Set(accepted.filter((x) => failed.has(`${basename(b.root)}/${x.rel}`)));
   for (const x of accepted) {
-    if (refused.includes(x)) continue;
+    if (refused.has(x)) continue;
     report.imported.push({ runId: x.run.runId, output: x.rel, sha256: x.sha256, matchedBy: x.matchedBy });
   }
-  if (refused.length > 0) {
+  if (refused.size > 0) {
     for (const x of refused) {
       const e = failed.get(`${basename(b.root)}/${x.rel}`)!;
       report.mismatched.push({ runId: x.run.runId, output: x.rel, reason: `the importer refused it (${e.code}: ${e.message.slice(0, 200)})` });
     }
-    const kept = accepted.filter((x) => !refused.includes(x));
+    const kept = accepted.filter((x) => !refused.has(x));
     const keptCov = coverageOf(plan, new Set(kept.map((x) => x.run.runId)));
     Object.assign(coverage, {
-      imported: keptCov.done, missing: keptCov.missing, rejected: [...coverage.rejected, ...refused.map((x) => x.run.runId)],
+      imported: keptCov.done, missing: keptCov.missing, rejected: [...coverage.rejected, ...[...refused].map((x) => x.run.runId)],
       sizes: keptCov.sizes.map((z) => ({ size: z.size, planned: z.planned, imported: z.done })),
     });
-    study.runs = study.runs.filter((r) => kept.some((x) => x.run.runId === r.runId));
+    const keptIds = new Set(kept.map((x) => x.run.runId));
+    study.runs = study.runs.filter((r) => keptIds.has(r.runId));
     provenance.notes = `reference study ${plan.studyId} (plan sha256 ${b.planSha256}): ${coverage.imported} of ${coverage.planned} planned runs` +
       (coverage.missing.length ? `; missing ${coverage.missing.join(', ')}` : '');
     if (run.setId !== undefined) {
