@@ -77,8 +77,13 @@ export async function main(argv: string[], out: Output = process.stdout, err: Ou
   const mod = await load();
   if ('command' in mod) return execute(mod.command, argv.slice(1), out, err);
   const sub = mod.commands.find((c) => c.name === `${first} ${second}`);
+  const names = mod.commands.map((c) => `  lora-audit ${c.usage}`).join('\n');
+  if (second === '--help' || second === '-h') {
+    // `lora-audit case --help` asks for the subcommands: an answer, not a mistake
+    out.write(`lora-audit ${first}: one of\n${names}\n(lora-audit ${first} <subcommand> --help describes one)\n`);
+    return 0;
+  }
   if (!sub) {
-    const names = mod.commands.map((c) => `  lora-audit ${c.usage}`).join('\n');
     const near = second ? closest(second, mod.commands.map((c) => c.name.slice(first.length + 1))) : null;
     err.write(`lora-audit ${first}: ${second ? `unknown subcommand "${second}"${near ? `; did you mean "${near}"?` : ''}` : 'which one?'}\n${names}\n`);
     return 2;

@@ -91,6 +91,17 @@ describe('lora-audit usage mistakes', () => {
     expect(flag.err).toMatch(/--help takes no value/);
   });
 
+  it('a command with subcommands answers --help with their list on stdout, exit 0', async () => {
+    for (const argv of [['study', '--help'], ['case', '-h']]) {
+      const r = await run(argv);
+      expect(r.code).toBe(0);
+      expect(r.err).toBe('');
+      expect(r.out).toMatch(new RegExp(`^lora-audit ${argv[0]}: one of\\n`));
+    }
+    expect((await run(['study', '--help'])).out).toContain('  lora-audit study plan <evidence> --images <folder|builtin>');
+    expect((await run(['case', '-h'])).out).toContain('  lora-audit case create --title <text> --examiner <name>');
+  });
+
   it('--version misspelt, an unknown command and an unknown subcommand get their nearest word', async () => {
     const opt = await run(['--verison']);
     expect(opt.code).toBe(2);
