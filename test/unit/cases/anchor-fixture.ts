@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
 import { runAnalysis } from '../../../main/cases/analyses.ts';
@@ -12,6 +12,7 @@ import { openDatabase } from '../../../main/services/database.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 import { importReference } from '../../../main/reference/import-parquet.ts';
 import { createCaseReport } from '../../../main/reports/report.ts';
+import { createFeatureEngine } from '../../../native/engine.ts';
 import type { FeatureEngine } from '../../../native/types.ts';
 import { randomAdapter, sd1Modules } from '../reference/fixture.ts';
 import { makePki, type TestPki } from '../reports/pki.ts';
@@ -45,6 +46,21 @@ export interface ReportedCase {
   /** Estimated, then not applicable (rank 8 against a rank-4 reference set). */
   evidenceIds: [string, string];
   cleanup(): void;
+}
+
+/** One reported case for the enclosing suite: built in beforeAll with a cpu feature engine (kept for tests
+ *  that analyse again), removed in afterAll. Read its fields inside tests, once beforeAll has run. */
+export function reportedCaseForSuite(): { readonly built: ReportedCase; readonly engine: FeatureEngine } {
+  const suite = {} as { built: ReportedCase; engine: FeatureEngine };
+  beforeAll(async () => {
+    suite.engine = await createFeatureEngine({ backend: 'cpu' });
+    suite.built = await buildReportedCase(suite.engine);
+  }, 120_000);
+  afterAll(() => {
+    suite.engine?.dispose();
+    suite.built?.cleanup();
+  });
+  return suite;
 }
 
 export async function buildReportedCase(engine: FeatureEngine): Promise<ReportedCase> {

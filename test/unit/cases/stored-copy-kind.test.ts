@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runAnalysis } from '../../../main/cases/analyses.ts';
 import { createCase } from '../../../main/cases/cases.ts';
 import { addEvidence } from '../../../main/cases/evidence.ts';
@@ -13,9 +13,8 @@ import { listReports } from '../../../main/cases/reports.ts';
 import { verifyCase } from '../../../main/cases/verify.ts';
 import { checkSignedStatement } from '../../../main/reports/signed-statement.ts';
 import { verifyReport } from '../../../main/reports/verify.ts';
-import { createFeatureEngine } from '../../../native/engine.ts';
 import type { FeatureEngine } from '../../../native/types.ts';
-import { buildReportedCase, copyCase, type ReportedCase } from './anchor-fixture.ts';
+import { copyCase, reportedCaseForSuite } from './anchor-fixture.ts';
 import { plainInspector, tempDb } from './helpers.ts';
 
 /** Replaces a read-only stored file by `make(path)` (a FIFO, a link). */
@@ -80,27 +79,18 @@ describe('case add-evidence of a FIFO', () => {
 });
 
 describe('a stored report replaced by a FIFO', () => {
-  let engine: FeatureEngine;
-  let built: ReportedCase;
-  beforeAll(async () => {
-    engine = await createFeatureEngine({ backend: 'cpu' });
-    built = await buildReportedCase(engine);
-  }, 120_000);
-  afterAll(() => {
-    engine?.dispose();
-    built?.cleanup();
-  });
+  const suite = reportedCaseForSuite();
 
   it('verify refuses to read a FIFO given as the report, and case verify names the stored copy', async () => {
-    const given = join(built.dir, 'given.pdf');
+    const given = join(suite.built.dir, 'given.pdf');
     fifo(given);
     await expect(verifyReport(given)).rejects.toMatchObject({ code: 'FILE_NOT_FOUND', message: expect.stringContaining('the report cannot be read (it is missing, or not a regular file)') });
 
-    const c = await copyCase(built);
+    const c = await copyCase(suite.built);
     try {
-      const [report] = await listReports(c.db, built.caseId);
+      const [report] = await listReports(c.db, suite.built.caseId);
       replace(report.storedPath, fifo);
-      const v = await verifyCase(c.db, built.caseId, { checkSignedStatement });
+      const v = await verifyCase(c.db, suite.built.caseId, { checkSignedStatement });
       expect(v.problems).toEqual(expect.arrayContaining([
         { kind: 'report-hash', reportId: report.id, file: report.storedPath, message: `report ${report.id}: its stored copy ${NOT_A_FILE}` },
         expect.objectContaining({ kind: 'report-signature', message: expect.stringContaining('the report cannot be read (it is missing, or not a regular file)') }),

@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exportCase, importCase } from '../../../main/cases/archive.ts';
 import { runAnalysis } from '../../../main/cases/analyses.ts';
 import { createCase } from '../../../main/cases/cases.ts';
@@ -16,38 +16,27 @@ import { addNote } from '../../../main/cases/notes.ts';
 import { verifyCase } from '../../../main/cases/verify.ts';
 import { openDatabase } from '../../../main/services/database.ts';
 import { checkSignedStatement } from '../../../main/reports/signed-statement.ts';
-import { createFeatureEngine } from '../../../native/engine.ts';
-import type { FeatureEngine } from '../../../native/types.ts';
-import { blankPdf, buildReportedCase, copyCase, type ReportedCase } from './anchor-fixture.ts';
+import { blankPdf, copyCase, reportedCaseForSuite } from './anchor-fixture.ts';
 import { editCaseJson, rehash, repack, unpack } from './archive-helpers.ts';
 import { plainInspector, rawSql, tempDb } from './helpers.ts';
 
 describe('analysis rows against their audit entries', () => {
-  let engine: FeatureEngine;
-  let built: ReportedCase;
-  beforeAll(async () => {
-    engine = await createFeatureEngine({ backend: 'cpu' });
-    built = await buildReportedCase(engine);
-  }, 120_000);
-  afterAll(() => {
-    engine?.dispose();
-    built?.cleanup();
-  });
+  const suite = reportedCaseForSuite();
 
   let c: Awaited<ReturnType<typeof copyCase>>;
   let analysisId: string;
   let estimate: number;
   beforeEach(async () => {
-    c = await copyCase(built);
+    c = await copyCase(suite.built);
     // analysed after the report: no signed manifest covers this row, only its audit entry
-    const outcome = await runAnalysis(c.db, built.caseId, built.evidenceIds[0], 'mini', { mode: 'faithful' }, engine);
+    const outcome = await runAnalysis(c.db, suite.built.caseId, suite.built.evidenceIds[0], 'mini', { mode: 'faithful' }, suite.engine);
     if (outcome.status !== 'done') throw new Error('the analysis was refused');
     analysisId = outcome.analysis.id;
     estimate = outcome.analysis.result.estimate!;
   }, 60_000);
   afterEach(async () => { await c.cleanup(); });
 
-  const verify = () => verifyCase(c.db, built.caseId, { checkSignedStatement });
+  const verify = () => verifyCase(c.db, suite.built.caseId, { checkSignedStatement });
   const setEstimate = (value: string) => rawSql(c.dbPath, `UPDATE analyses SET result = json_set(result, '$.estimate', json('${value}')) WHERE id = ?`, [analysisId]);
 
   it('an honest case verifies', async () => {
@@ -66,7 +55,7 @@ describe('analysis rows against their audit entries', () => {
   it('verify --db names it too, from the report that was handed out', async () => {
     await setEstimate('500');
     const { verifyReport } = await import('../../../main/reports/verify.ts');
-    const v = await verifyReport(join(built.dir, 'out', 'report.pdf'), { db: c.db, trust: [built.pki.caPem] });
+    const v = await verifyReport(join(suite.built.dir, 'out', 'report.pdf'), { db: c.db, trust: [suite.built.pki.caPem] });
     expect(v.ok).toBe(false);
     expect(v.manifest?.evidenceMatchesCase).toBe(false);
     expect(v.problems).toEqual([expect.stringMatching(new RegExp(`^analysis ${analysisId} is not what audit entry \\d+ recorded \\(estimate: 500 now`))]);
@@ -76,18 +65,18 @@ describe('analysis rows against their audit entries', () => {
     await setEstimate('500');
     const { createCaseReport } = await import('../../../main/reports/report.ts');
     const out = join(c.dir, 'out', 'after-edit.pdf');
-    await expect(createCaseReport(c.db, built.caseId, { out, p12: readFileSync(built.pki.p12), passphrase: built.pki.passphrase, renderer: blankPdf }))
+    await expect(createCaseReport(c.db, suite.built.caseId, { out, p12: readFileSync(suite.built.pki.p12), passphrase: suite.built.pki.passphrase, renderer: blankPdf }))
       .rejects.toMatchObject({ code: 'HASH_MISMATCH',
-        message: expect.stringMatching(new RegExp(`^case ${built.caseId} does not verify, so no report is signed for it: analysis ${analysisId} is not what audit entry \\d+ recorded \\(estimate: 500 now`)) });
+        message: expect.stringMatching(new RegExp(`^case ${suite.built.caseId} does not verify, so no report is signed for it: analysis ${analysisId} is not what audit entry \\d+ recorded \\(estimate: 500 now`)) });
     expect(existsSync(out)).toBe(false);
     expect(await rawSql(c.dbPath, 'SELECT id FROM reports')).toHaveLength(1);
   });
 
   it('an estimate of 1e999 (read back as Infinity) is named as Infinity, also against an entry of an older version (no result hash)', async () => {
-    const [entry] = await rawSql(c.dbPath, "SELECT seq, details FROM audit_log WHERE case_id = ? AND action = 'analysis' ORDER BY seq DESC LIMIT 1", [built.caseId]);
+    const [entry] = await rawSql(c.dbPath, "SELECT seq, details FROM audit_log WHERE case_id = ? AND action = 'analysis' ORDER BY seq DESC LIMIT 1", [suite.built.caseId]);
     const { resultSha256: _dropped, ...older } = JSON.parse(entry.details as string) as Record<string, unknown>;
     const { rewriteTrail } = await import('./anchor-rewrite.ts');
-    await rewriteTrail(c.db, c.dbPath, built.caseId, entry.seq as number, () => older);
+    await rewriteTrail(c.db, c.dbPath, suite.built.caseId, entry.seq as number, () => older);
     rmSync(`${c.dbPath}.audit-journal`);
     await setEstimate('1e999');
     const problems = (await verify()).problems.filter((p) => p.kind === 'record-divergence');
@@ -105,7 +94,7 @@ describe('analysis rows against their audit entries', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lora-audit-trail-rows-'));
     try {
       const archive = join(dir, 'case.tar');
-      await exportCase(c.db, built.caseId, archive, { checkSignedStatement });
+      await exportCase(c.db, suite.built.caseId, archive, { checkSignedStatement });
       const { dir: unpacked } = await unpack(archive, join(dir, 'unpacked'));
       editCaseJson(unpacked, (rows) => {
         const row = rows.analyses.find((a: { id: string }) => a.id === analysisId);
