@@ -5,6 +5,7 @@
 // interval's coverage on held-out names. Hosts cache the record with the set (main/analysis/reliability.ts)
 // keyed by setContentHash, so a changed set is measured again.
 import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/hashing.ts';
 import { AuditError } from '../errors.ts';
 import type { ReferenceSet } from '../reference/types.ts';
 import { DSIRE_VERSION } from './analyze.ts';
@@ -26,7 +27,7 @@ export const HELD_OUT_RULE = 'a quarter of the names (at least one) held out per
  *  of the estimator, even one made without a version bump. */
 export function methodKey(): string {
   const what = JSON.stringify({ version: DSIRE_VERSION, candidates: CANDIDATES, splits: SPLITS, seed: SEED, rule: HELD_OUT_RULE });
-  return `${DSIRE_VERSION}#${createHash('sha256').update(what).digest('hex').slice(0, 16)}`;
+  return `${DSIRE_VERSION}#${sha256Hex(what).slice(0, 16)}`;
 }
 
 /** Names kept as references in each split: all but a quarter, so a split's references are close in number
@@ -94,10 +95,12 @@ export interface ReliabilityUnavailable {
 
 export type ReliabilityOutcome = { record: ReliabilityRecord } | { unavailable: ReliabilityUnavailable };
 
-/** SHA-256 over what the protocol reads: every adapter's name, size and features, in a fixed order. */
+/** SHA-256 over what the protocol reads: every adapter's name, size and features, in a fixed order.
+ *  Every text and array goes in framed (JSON, with the arrays' lengths), so no two different sets can
+ *  feed the hash the same bytes: a name holding a NUL or a comma cannot stand for a label or a module. */
 export function setContentHash(ref: ReferenceSet): string {
   const h = createHash('sha256');
-  h.update(`${ref.config.rank}\u0000${ref.config.modules.map((m) => m.id).join(',')}\u0000`);
+  h.update(JSON.stringify([ref.config.rank, ref.config.modules.map((m) => m.id)]));
   const order = ref.adapters.map((a, i) => i).sort((i, j) => {
     const a = ref.adapters[i];
     const b = ref.adapters[j];
@@ -105,9 +108,9 @@ export function setContentHash(ref: ReferenceSet): string {
   });
   for (const i of order) {
     const a = ref.adapters[i];
-    h.update(`${a.name}\u0000${a.label}\u0000`);
+    h.update(JSON.stringify([a.name, a.label, a.features.length]));
     for (const f of a.features) {
-      h.update(f.id);
+      h.update(JSON.stringify([f.id, f.sigmaA.length, f.sigmaB.length, f.sigmaDW.length]));
       for (const arr of [f.sigmaA, f.sigmaB, f.sigmaDW, Float64Array.of(f.normA, f.normB, f.normDW, f.effectiveRank)]) {
         h.update(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
       }

@@ -8,7 +8,7 @@
 // Adapter keys (near): ‖σ‖ over all modules and three projections of the modules' top singular values
 // on fixed ±1/√M patterns. Each is 1-Lipschitz in the concatenated σ(ΔW) vector of a layout, so every
 // adapter within distance d of the query lies in the box of half-width d around the query's keys.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/hashing.ts';
 import { AGREEMENT_TOLERANCE } from '../../native/engine.ts';
 import { moduleNorm, roundingBound, type Fingerprint, type ModuleFingerprint } from './fingerprint.ts';
 
@@ -94,7 +94,7 @@ export function adapterKeys(fp: Fingerprint): AdapterKeys {
 
 /** The identity of a module list: what must be equal for two adapters to be compared as `near`. */
 export function layoutKey(ids: string[]): string {
-  return createHash('sha256').update(ids.join('\n')).digest('hex');
+  return sha256Hex(ids.join('\n'));
 }
 
 /** ‖σ_a − σ_b‖ / max(‖σ_a‖, ‖σ_b‖) over all modules of one layout (ranks padded with zeros); null

@@ -61,6 +61,18 @@ describe('reliability on the reference set', () => {
     expect(setContentHash(changed)).not.toBe(h);
     expect(setContentHash({ ...ref, adapters: ref.adapters.slice(1) })).not.toBe(h);
   });
+
+  it('cannot be made to collide by moving values from one spectrum to the next', () => {
+    // one σ value moved from σ(A)'s end to σ(B)'s start: the same bytes in a row, other spectra (unframed, they hashed alike)
+    const c = structuredClone(ref);
+    const f = c.adapters[0].features[0];
+    const moved = structuredClone(ref);
+    const g = moved.adapters[0].features[0];
+    g.sigmaB = Float64Array.of(g.sigmaA[g.sigmaA.length - 1], ...g.sigmaB);
+    g.sigmaA = g.sigmaA.slice(0, -1);
+    expect(g.sigmaB.length).toBe(f.sigmaB.length + 1);
+    expect(setContentHash(moved)).not.toBe(setContentHash(c));
+  });
 });
 
 describe('the opinion', () => {
