@@ -1,8 +1,12 @@
 // A small --trainer builtin study bundle written by hand from the demo's kohya evidence recipe: the
 // plan.json fields study run/import/status read, built-in subjects' PNGs, few steps (seconds to train).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { sha256Hex } from '../../../main/common/hashing.ts';
+import { createFeatureEngine } from '../../../native/engine.ts';
+import type { FeatureEngine } from '../../../native/types.ts';
 import { openAdapter } from '../../../main/intake/open.ts';
 import { deriveRecipe } from '../../../main/studies/recipe.ts';
 import { builtinSubjects } from '../../../main/studies/images.ts';
@@ -12,7 +16,13 @@ export const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const KOHYA_EVIDENCE = join(ROOT, 'assets', 'demo', 'evidence', 'kohya', 'copper_stripes-3img.safetensors');
 export const BASE_MODEL_DIR = join(ROOT, 'assets', 'base-model');
 
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** A temporary folder and a cpu feature engine for one test file's study imports, removed after it. */
+export function importSuite(prefix: string): { readonly tmp: string; readonly engine: FeatureEngine } {
+  const suite = { tmp: mkdtempSync(join(tmpdir(), prefix)) } as { tmp: string; engine: FeatureEngine };
+  beforeAll(async () => { suite.engine = await createFeatureEngine({ backend: 'cpu' }); });
+  afterAll(() => { suite.engine?.dispose(); rmSync(suite.tmp, { recursive: true, force: true }); });
+  return suite;
+}
 
 export async function writeBundle(dir: string, opts: { subjects: number; sizes: number[]; steps: number; seed?: number }): Promise<Plan> {
   const adapter = await openAdapter(KOHYA_EVIDENCE);
@@ -28,7 +38,7 @@ export async function writeBundle(dir: string, opts: { subjects: number; sizes: 
       const rel = `images/${s.name}/${String(i).padStart(3, '0')}.png`;
       mkdirSync(join(dir, 'images', s.name), { recursive: true });
       writeFileSync(join(dir, rel), im.png!);
-      return { path: rel, sha256: sha(im.png!), source: im.name, generated: im.generated };
+      return { path: rel, sha256: sha256Hex(im.png!), source: im.name, generated: im.generated };
     });
     for (const size of opts.sizes) {
       const runId = `${s.name}-n${size}`;

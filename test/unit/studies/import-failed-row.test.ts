@@ -2,21 +2,16 @@
 // is not in the set, so the set's provenance must not count it (security review of issue 19). Before,
 // the coverage was written from the outputs matched to the plan, before the import: "2 of 2 planned runs"
 // in the provenance and the recipe-match table, for a set of one adapter.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openDatabase } from '../../../main/services/database.ts';
 import { getReferenceSetSummary } from '../../../main/reference/store.ts';
-import { createFeatureEngine } from '../../../native/engine.ts';
-import type { FeatureEngine } from '../../../native/types.ts';
 import { importStudy } from '../../../main/studies/import.ts';
-import { KOHYA_EVIDENCE, writeBundle } from './bundle-fixture.ts';
+import { importSuite, KOHYA_EVIDENCE, writeBundle } from './bundle-fixture.ts';
 
-const tmp = mkdtempSync(join(tmpdir(), 'study-failed-row-'));
-let engine: FeatureEngine;
-beforeAll(async () => { engine = await createFeatureEngine({ backend: 'cpu' }); });
-afterAll(() => { engine?.dispose(); rmSync(tmp, { recursive: true, force: true }); });
+const suite = importSuite('study-failed-row-');
+const tmp = suite.tmp;
 
 describe('an output the importer refuses', () => {
   it('is not counted in the set\'s coverage, its runs or the report', async () => {
@@ -32,7 +27,7 @@ describe('an output the importer refuses', () => {
     writeFileSync(join(b, r1.output), bytes);
     const db = await openDatabase(join(tmp, 'db.sqlite'));
     try {
-      const r = await importStudy(db, b, { name: 'study', engine });
+      const r = await importStudy(db, b, { name: 'study', engine: suite.engine });
       expect(r.reference.errors.length).toBe(1);
       expect(r.imported.map((x) => x.runId)).toEqual([r0.runId]);
       expect(r.complete).toBe(false);

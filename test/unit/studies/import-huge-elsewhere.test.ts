@@ -1,22 +1,17 @@
 // An output found elsewhere in a study bundle (matched by its stamped run id) is held to the same size
 // bound as one at its planned path (security review of issue 19): a sparse file of more than
 // BUNDLE_LIMITS.outputBytes is free to make and was hashed whole (twice) once its header's stamp matched.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../../../main/services/database.ts';
-import { createFeatureEngine } from '../../../native/engine.ts';
-import type { FeatureEngine } from '../../../native/types.ts';
 import { BUNDLE_LIMITS } from '../../../main/studies/bundle.ts';
 import { importStudy } from '../../../main/studies/import.ts';
 import { META_RUN, META_STUDY } from '../../../main/studies/run.ts';
-import { KOHYA_EVIDENCE, writeBundle } from './bundle-fixture.ts';
+import { importSuite, KOHYA_EVIDENCE, writeBundle } from './bundle-fixture.ts';
 
-const tmp = mkdtempSync(join(tmpdir(), 'study-huge-'));
-let engine: FeatureEngine;
-beforeAll(async () => { engine = await createFeatureEngine({ backend: 'cpu' }); });
-afterAll(() => { engine?.dispose(); rmSync(tmp, { recursive: true, force: true }); });
+const suite = importSuite('study-huge-');
+const tmp = suite.tmp;
 
 describe('a huge stamped output elsewhere in the bundle', () => {
   it('is named as unplanned for its size, never opened', async () => {
@@ -40,7 +35,7 @@ describe('a huge stamped output elsewhere in the bundle', () => {
     closeSync(fd);
     const db = await openDatabase(join(tmp, 'db.sqlite'));
     try {
-      const r = await importStudy(db, b, { name: 'huge', engine });
+      const r = await importStudy(db, b, { name: 'huge', engine: suite.engine });
       expect(r.imported.map((x) => x.runId)).toEqual([p.runs[1].runId]);
       expect(r.missing).toEqual([p.runs[0].runId]);
       expect(r.unplanned).toEqual([{ output: 'elsewhere/huge.safetensors', reason: expect.stringContaining(`more than the ${BUNDLE_LIMITS.outputBytes}`) }]);

@@ -1,21 +1,16 @@
 // A set built by one study takes later imports of that very plan only (security review of issue 19): the
 // study id is plan.json's own claim, so a second bundle carrying the same id with another recipe could
 // add its outputs to the set and replace its provenance (the recipe every later recipe match shows).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openDatabase } from '../../../main/services/database.ts';
 import { getReferenceSetSummary } from '../../../main/reference/store.ts';
-import { createFeatureEngine } from '../../../native/engine.ts';
-import type { FeatureEngine } from '../../../native/types.ts';
 import { importStudy } from '../../../main/studies/import.ts';
-import { KOHYA_EVIDENCE, writeBundle } from './bundle-fixture.ts';
+import { importSuite, KOHYA_EVIDENCE, writeBundle } from './bundle-fixture.ts';
 
-const tmp = mkdtempSync(join(tmpdir(), 'study-other-plan-'));
-let engine: FeatureEngine;
-beforeAll(async () => { engine = await createFeatureEngine({ backend: 'cpu' }); });
-afterAll(() => { engine?.dispose(); rmSync(tmp, { recursive: true, force: true }); });
+const suite = importSuite('study-other-plan-');
+const tmp = suite.tmp;
 
 describe('a second plan with the same study id', () => {
   it('is refused into the first plan\'s set; the set and its provenance are unchanged', async () => {
@@ -33,9 +28,9 @@ describe('a second plan with the same study id', () => {
     copyFileSync(KOHYA_EVIDENCE, join(b, p.runs[0].output));
     const db = await openDatabase(join(tmp, 'db.sqlite'));
     try {
-      await importStudy(db, a, { name: 'study', engine });
+      await importStudy(db, a, { name: 'study', engine: suite.engine });
       const before = (await getReferenceSetSummary(db, 'study')).provenance.study!;
-      await expect(importStudy(db, b, { name: 'study', engine })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+      await expect(importStudy(db, b, { name: 'study', engine: suite.engine })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
       const after = (await getReferenceSetSummary(db, 'study')).provenance.study!;
       expect(after.planSha256).toBe(before.planSha256);
       expect(after.recipe.learningRate.value).toBe(before.recipe.learningRate.value);

@@ -2,20 +2,15 @@
 // keeps one row per SHA-256 and skips the rest, so the study's report and provenance counted every run as
 // imported ("2 of 2 planned runs", complete) for a set holding one adapter. Runs sharing one output's
 // bytes are named as such, and none of them is imported.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openDatabase } from '../../../main/services/database.ts';
-import { createFeatureEngine } from '../../../native/engine.ts';
-import type { FeatureEngine } from '../../../native/types.ts';
 import { importStudy } from '../../../main/studies/import.ts';
-import { KOHYA_EVIDENCE, writeBundle } from './bundle-fixture.ts';
+import { importSuite, KOHYA_EVIDENCE, writeBundle } from './bundle-fixture.ts';
 
-const tmp = mkdtempSync(join(tmpdir(), 'study-same-'));
-let engine: FeatureEngine;
-beforeAll(async () => { engine = await createFeatureEngine({ backend: 'cpu' }); });
-afterAll(() => { engine?.dispose(); rmSync(tmp, { recursive: true, force: true }); });
+const suite = importSuite('study-same-');
+const tmp = suite.tmp;
 
 describe('one file as the output of two runs', () => {
   it('is named for both runs and imported for neither', async () => {
@@ -28,7 +23,7 @@ describe('one file as the output of two runs', () => {
     }
     const db = await openDatabase(join(tmp, 'db.sqlite'));
     try {
-      const err = await importStudy(db, b, { name: 'same', engine }).then((r) => r, (e: unknown) => e);
+      const err = await importStudy(db, b, { name: 'same', engine: suite.engine }).then((r) => r, (e: unknown) => e);
       expect(err).toMatchObject({ code: 'NOT_FOUND' });
       for (const r of p.runs) expect((err as Error).message).toContain(`${r.runId}: the same file (SHA-256`);
     } finally { await db.close(); }
