@@ -258,6 +258,13 @@ export function readme(plan: Plan, seconds: number[]): string {
       'A reference set built on an assumption answers only for adapters trained that way; the report shows these',
       'assumptions beside every estimate made against it. Correct one with `--set <field>=<value>` and plan again.', '');
   }
+  const base = plan.recipe.baseModel;
+  if (plan.trainer !== 'builtin' && !base.source.startsWith('examiner:')) {
+    lines.push('## ⚠ The base model is the evidence\'s own claim', '',
+      `Every run loads \`${cell(base.value)}\` (\`--pretrained_model_name_or_path\`), as the evidence file names it (${cell(base.source)}).`,
+      'The file\'s maker wrote that name: the trainer will fetch or open whatever it resolves to. Check that it names a',
+      'checkpoint you trust (a local `.safetensors` is safest), or plan again with `--base-model <checkpoint>`.', '');
+  }
   const warned = plan.warnings ?? [];
   if (warned.length) lines.push('## Where the trainer differs from the evidence', '', ...warned.map((w) => `- ${cell(w)}`), '');
   lines.push('## The recipe', '', '| field | value | source |', '|---|---|---|',

@@ -46,6 +46,13 @@ export const TRAINER_DEFAULTS: Record<TrainerKind, TrainerDefaults> = {
     lrWarmupSteps: 0, batchSize: BUILTIN_LORA.batchSize, repeats: 1, mixedPrecision: 'no', where: "the built-in trainer's default (the demo recipe)" },
 };
 
+/** A base-model name that points somewhere by itself: an absolute or home path, a parent-folder step, a URL.
+ *  The evidence's maker wrote it; the examiner's trainer would open or fetch it, so it is never taken as is
+ *  (a hub id "org/name" or a bare file name is, and the bundle's README says whose claim it is). */
+function pathOrUrl(name: string): boolean {
+  return /^([\\/~]|[A-Za-z]:)|(^|[\\/])\.\.([\\/]|$)|^[A-Za-z][A-Za-z0-9+.-]*:/.test(name);
+}
+
 /** Square training resolution by base model family (each family's native size). */
 const RESOLUTION_BY_FAMILY: Record<string, number> = { sd1: 512, sd2: 768, sdxl: 1024, sd3: 1024, flux: 1024 };
 
@@ -241,11 +248,12 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
     }
   } else if (options.baseModel !== undefined) {
     baseModel = stated(options.baseModel, 'examiner: --base-model');
-  } else if (statedBase && !/[\u0000-\u001f\u007f-\u009f]/.test(statedBase.v)) {   // passed to the trainer in runs.sh: no control character
+  } else if (statedBase && !/[\u0000-\u001f\u007f-\u009f]/.test(statedBase.v) && !pathOrUrl(statedBase.v)) {   // passed to the trainer in runs.sh
     baseModel = stated(statedBase.v, statedBase.s);
   } else {
+    const how = !statedBase ? 'no base model' : pathOrUrl(statedBase.v) ? 'its base model as a path or URL' : 'its base model with control characters';
     throw new AuditError('BAD_REQUEST',
-      `the evidence names ${statedBase ? 'its base model with control characters' : 'no base model'} (structure says ${adapter.baseModel}); pass --base-model <checkpoint path or hub id> for the ${trainer} trainer to load`,
+      `the evidence names ${how} (structure says ${adapter.baseModel}); pass --base-model <checkpoint path or hub id> for the ${trainer} trainer to load`,
       adapter.identity.file, { reason: 'NO_BASE_MODEL' });
   }
   const hash = meta('ss_new_sd_model_hash') ?? meta('ss_sd_model_hash');

@@ -87,6 +87,11 @@ describe('study plan, kohya, for the demo kohya evidence', () => {
     expect(readme).toContain("**optimizer = AdamW** — kohya-ss/sd-scripts train_network.py's default, because the file states no optimizer");
   });
 
+  it('says in its README that the base model every run loads is the evidence\'s own claim', () => {
+    const readme = readFileSync(join(bundle, 'README.md'), 'utf8');
+    expect(readme).toContain("## ⚠ The base model is the evidence's own claim\n\nEvery run loads `lora-auditor/mini-sd-unet` (`--pretrained_model_name_or_path`), as the evidence file names it (metadata: ss_sd_model_name).");
+  });
+
   it('carries rank 4, alpha 4, learning rate 0.003 and 100 steps into every run\'s arguments', () => {
     expect(plan.runs).toHaveLength(8);
     for (const run of plan.runs) {

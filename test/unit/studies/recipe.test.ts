@@ -89,6 +89,21 @@ describe('deriveRecipe', () => {
     expect(refusal(() => deriveRecipe(adapter({ modules: [], metadata: { raw: { ss_sd_model_name: 'sd15' } } }), { trainer: 'kohya' })).code).toBe('NO_MODULES');
   });
 
+  it('takes no base model the file names as a path or URL: the examiner names one with --base-model', () => {
+    for (const name of ['/etc/evil.ckpt', '~/models/x.ckpt', '../../outside.ckpt', 'models/../../x', 'C:\\x.ckpt', 'https://evil.example/x.ckpt', 'file:///x']) {
+      const a = adapter({ metadata: { raw: { ss_sd_model_name: name } } });
+      expect(refusal(() => deriveRecipe(a, { trainer: 'kohya' }))).toEqual({
+        code: 'BAD_REQUEST', reason: 'NO_BASE_MODEL',
+        message: '/evidence/x.safetensors: the evidence names its base model as a path or URL (structure says sd1); pass --base-model <checkpoint path or hub id> for the kohya trainer to load',
+      });
+      expect(deriveRecipe(a, { trainer: 'kohya', baseModel: 'sd15.safetensors' }).recipe.baseModel).toEqual({ value: 'sd15.safetensors', source: 'examiner: --base-model' });
+    }
+    // a hub id and a bare file name are names, not places
+    for (const name of ['runwayml/stable-diffusion-v1-5', 'v1-5-pruned.safetensors']) {
+      expect(deriveRecipe(adapter({ metadata: { raw: { ss_sd_model_name: name } } }), { trainer: 'kohya' }).recipe.baseModel.value).toBe(name);
+    }
+  });
+
   it('refuses a --set of a field read off the evidence, of an unknown field, and of a bad value', () => {
     const a = adapter({ metadata: { raw: { ss_sd_model_name: 'sd15' } } });
     expect(refusal(() => deriveRecipe(a, { trainer: 'kohya', set: { rank: '0' } })).message).toBe('--set rank=0: at least 1');
