@@ -100,6 +100,9 @@ export async function lockedInstance(path: string, threads = 1): Promise<{ insta
     // refuses this combination, hence the SET statements.)
     const allowed = [...new Set([path, literalPattern(path)])].map(quoteString).join(', ');
     await conn.run(`SET allowed_paths = [${allowed}]`);
+    // The importer reads a shard a few modules at a time, one query each; without this every query
+    // parses the footer again (about 7 ms of CPU a query for a 258-column shard, measured).
+    await conn.run('SET parquet_metadata_cache = true');
     await conn.run('SET enable_external_access = false');
     await conn.run('SET lock_configuration = true');
   } catch (err) {
