@@ -43,6 +43,15 @@ export class AuditError extends Error {
   }
 }
 
+/** The file system's own errors that say what is wrong with a name a person gave: typed, not INTERNAL. */
+const FILE_ERRORS: Record<string, Omit<ApiError, 'file'>> = {
+  ENOENT: { code: 'FILE_NOT_FOUND', message: 'no such file or directory' },
+  ENOTDIR: { code: 'FILE_NOT_FOUND', message: 'no such file or directory (a part of the path is not a folder)' },
+  EISDIR: { code: 'IS_DIRECTORY', message: 'is a folder, not a file' },
+  ENAMETOOLONG: { code: 'BAD_REQUEST', message: 'the path is longer than the file system allows' },
+  ELOOP: { code: 'BAD_REQUEST', message: 'the path runs through a loop of symbolic links' },
+};
+
 /** Any thrown value → the one error shape. Unknown errors become INTERNAL with their message kept. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof AuditError) {
@@ -51,9 +60,10 @@ export function toApiError(err: unknown): ApiError {
     if (err.details) out.details = err.details;
     return out;
   }
-  if (err && typeof err === 'object' && 'code' in err && (err as { code: unknown }).code === 'ENOENT') {
-    const path = (err as { path?: string }).path;
-    return { code: 'FILE_NOT_FOUND', message: 'no such file or directory', ...(path ? { file: path } : {}) };
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    const known = FILE_ERRORS[(err as { code: string }).code];
+    const path = (err as { path?: unknown }).path;
+    if (known) return { ...known, ...(typeof path === 'string' ? { file: path } : {}) };
   }
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'INTERNAL', message };

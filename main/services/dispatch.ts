@@ -3,6 +3,7 @@
 import { CHANNELS, type Channel, type Envelope, type ProgressEvent, type Req, type Res } from '../api/contract.ts';
 import { AuditError, toApiError } from '../errors.ts';
 import type { JobRegistry } from './jobs.ts';
+import { checkRequest } from './request-shapes.ts';
 
 export interface JobContext {
   jobId: string;
@@ -32,6 +33,11 @@ export async function dispatch(
   }
   if (request === null || typeof request !== 'object' || Array.isArray(request)) {
     return { ok: false, error: { code: 'BAD_REQUEST', message: `${channel}: the request must be an object` } };
+  }
+  try {
+    checkRequest(channel, request as Record<string, unknown>);
+  } catch (err) {
+    return { ok: false, error: toApiError(err) };
   }
   const id = typeof jobId === 'string' && jobId !== '' ? jobId : `job-${Math.random().toString(36).slice(2)}`;
   let signal: AbortSignal;

@@ -2,7 +2,7 @@
 // with broken escapes, hostile headers, Content-Length lies, chunked framing cut short, bodies of
 // deep JSON, huge strings and wrong field types) sent over a raw loopback socket to one host started
 // per worker. Property: every request is answered with well-formed HTTP, a status under 500, and a
-// 4xx in the one error shape ({ok:false, error:{code, message}}).
+// 4xx in the one error shape ({ok:false, error:{code, message}}), never with the untyped INTERNAL.
 //
 // The client half-closes after writing, so a request the parser is still waiting on (a body shorter
 // than announced) ends instead of hanging, and reads until the host closes: every answer on the
@@ -273,6 +273,8 @@ function judge(spec: RequestSpec, answers: Answer[], trailing: Buffer): void {
       if (parsed.ok !== false || typeof e?.code !== 'string' || typeof e.message !== 'string') {
         throw new Error(`a refusal out of the error shape for ${what}: ${a.body.toString('utf8').slice(0, 300)}`);
       }
+      // INTERNAL is a handler's untyped crash: every malformed request is refused at dispatch, typed
+      if (e.code === 'INTERNAL') throw new Error(`an untyped INTERNAL answer for ${what}: ${e.message.slice(0, 300)}`);
       refusal ??= new AuditError(e.code as ErrorCode, `${a.status}: ${e.message}`);
     }
   }
