@@ -49,7 +49,7 @@ export const LAYERS: Layer[] = [
     mayImport: [ERRORS], typesOnly: true },
   { folder: 'main/api/json.ts', what: 'how typed arrays cross JSON (CLI --json, loopback)', mayImport: [] },
   { folder: 'main/api/security.ts', what: 'the content security policy both hosts serve', mayImport: [] },
-  { folder: 'main/services', what: 'the handler table wiring the contract to the services; the migrations every database opens with',
+  { folder: 'main/services', what: 'the handler table wiring the contract to the services; the request shapes `dispatch()` checks before any handler runs; the migrations every database opens with',
     mayImport: ['main/api', 'main/cases', 'main/reports', 'main/analysis', 'main/provenance', 'main/reference', 'main/dsire', 'main/intake', 'main/features', 'main/studies', 'main/db', 'main/paths', 'native', ERRORS, 'main/common'] },
   { folder: 'main/cli', what: '`lora-audit` commands (`commands/<noun>.ts`)',
     mayImport: ['main/services', 'main/api', 'main/cases', 'main/reports', 'main/analysis', 'main/provenance', 'main/reference', 'main/dsire', 'main/intake', 'main/features', 'main/generator', 'main/studies', 'main/db', 'main/paths', 'native', ERRORS, 'main/common'] },
