@@ -50,6 +50,10 @@ const FILE_ERRORS: Record<string, Omit<ApiError, 'file'>> = {
   EISDIR: { code: 'IS_DIRECTORY', message: 'is a folder, not a file' },
   ENAMETOOLONG: { code: 'BAD_REQUEST', message: 'the path is longer than the file system allows' },
   ELOOP: { code: 'BAD_REQUEST', message: 'the path runs through a loop of symbolic links' },
+  EACCES: { code: 'BAD_REQUEST', message: 'permission denied: this account may not open it' },
+  EPERM: { code: 'BAD_REQUEST', message: 'operation not permitted on it' },
+  EROFS: { code: 'BAD_REQUEST', message: 'it is on a read-only file system' },
+  EEXIST: { code: 'ALREADY_EXISTS', message: 'it already exists' },
 };
 
 /** Any thrown value → the one error shape. Unknown errors become INTERNAL with their message kept. */
@@ -61,7 +65,9 @@ export function toApiError(err: unknown): ApiError {
     return out;
   }
   if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
-    const known = FILE_ERRORS[(err as { code: string }).code];
+    const code = (err as { code: string }).code;
+    // own keys only: a thrown { code: 'constructor' } must not find Object's own members
+    const known = Object.hasOwn(FILE_ERRORS, code) ? FILE_ERRORS[code] : undefined;
     const path = (err as { path?: unknown }).path;
     if (known) return { ...known, ...(typeof path === 'string' ? { file: path } : {}) };
   }

@@ -3,6 +3,7 @@
 // refusal is a typed AuditError whose code the responder turns into a 4xx status.
 import type { IncomingMessage } from 'node:http';
 import { AuditError } from '../errors.ts';
+import { MAX_JOB_ID } from '../services/dispatch.ts';
 
 export interface Target {
   pathname: string;                // decoded
@@ -69,7 +70,6 @@ export interface InvokeEnvelope {
 }
 
 /** Job ids name progress streams and cancellations; the renderer's are ~30 characters. */
-const MAX_JOB_ID = 200;
 
 /** Reads and checks `/api/invoke`'s body: `{channel: string, request?: object, jobId?: string}`. */
 export async function readInvoke(req: IncomingMessage, limit: number): Promise<InvokeEnvelope> {

@@ -16,6 +16,9 @@ export type HandlerTable = { [C in Channel]: Handler<C> };
 
 const known = new Set<string>(CHANNELS);
 
+/** A job id names one running job in progress events and jobs.cancel: a short token, from any transport. */
+export const MAX_JOB_ID = 200;
+
 export function isChannel(name: string): name is Channel {
   return known.has(name);
 }
@@ -25,7 +28,7 @@ export async function dispatch(
   jobs: JobRegistry,
   channel: string,
   request: unknown,
-  jobId: string | undefined,
+  jobId: unknown,
   emit: (event: ProgressEvent) => void,
 ): Promise<Envelope<unknown>> {
   if (!isChannel(channel)) {
@@ -33,6 +36,9 @@ export async function dispatch(
   }
   if (request === null || typeof request !== 'object' || Array.isArray(request)) {
     return { ok: false, error: { code: 'BAD_REQUEST', message: `${channel}: the request must be an object` } };
+  }
+  if (jobId !== undefined && (typeof jobId !== 'string' || jobId.length > MAX_JOB_ID)) {
+    return { ok: false, error: { code: 'BAD_REQUEST', message: `${channel}: jobId must be a string of at most ${MAX_JOB_ID} characters` } };
   }
   try {
     checkRequest(channel, request as Record<string, unknown>);

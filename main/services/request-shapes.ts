@@ -19,7 +19,7 @@ const ITEMS = 10_000;
 
 interface Optional { optional?: true }
 interface StringSpec extends Optional { kind: 'string'; max?: number }
-interface EnumSpec extends Optional { kind: 'enum'; values: readonly string[] }
+interface EnumSpec<T extends string = string> extends Optional { kind: 'enum'; values: readonly T[] }
 interface BooleanSpec extends Optional { kind: 'boolean' }
 interface NumberSpec extends Optional { kind: 'number'; min: number; max: number }
 interface StringsSpec extends Optional { kind: 'strings'; max?: number; items?: number }
@@ -32,7 +32,7 @@ type FieldSpec = StringSpec | EnumSpec | BooleanSpec | NumberSpec | StringsSpec 
 type SpecFor<T> =
   [T] extends [boolean] ? BooleanSpec
   : [T] extends [number] ? NumberSpec
-  : [T] extends [string] ? (string extends T ? StringSpec : EnumSpec)
+  : [T] extends [string] ? (string extends T ? StringSpec : EnumSpec<T>)
   : [T] extends [string[]] ? StringsSpec
   : [T] extends [number[]] ? NumbersSpec
   : [T] extends [Record<string, string>] ? StringMapSpec

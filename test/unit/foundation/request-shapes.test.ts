@@ -82,6 +82,24 @@ describe('request shapes at dispatch', () => {
       .toEqual({ code: 'FILE_NOT_FOUND', message: 'no such file or directory (a part of the path is not a folder)', file: underAFile });
   });
 
+  it('types permission and existence errors, and never lets an odd error code reach Object\'s members', () => {
+    const nodeError = (code: string, path: string) => Object.assign(new Error(`${code}: …, open '${path}'`), { code, path });
+    expect(toApiError(nodeError('EACCES', '/root/secret.safetensors')))
+      .toEqual({ code: 'BAD_REQUEST', message: 'permission denied: this account may not open it', file: '/root/secret.safetensors' });
+    expect(toApiError(nodeError('EROFS', '/media/cd/out.zip'))).toEqual({ code: 'BAD_REQUEST', message: 'it is on a read-only file system', file: '/media/cd/out.zip' });
+    // a thrown object whose code names a member of Object.prototype stays an untyped INTERNAL with its message
+    expect(toApiError(Object.assign(new Error('odd'), { code: 'constructor' }))).toEqual({ code: 'INTERNAL', message: 'odd' });
+    expect(toApiError(Object.assign(new Error('odd'), { code: 'toString' }))).toEqual({ code: 'INTERNAL', message: 'odd' });
+  });
+
+  it('bounds the job id from every transport', async () => {
+    const { table, ran } = recordingTable();
+    const envelope = await dispatch(table, new JobRegistry(), 'cases.list', {}, 'j'.repeat(201), () => undefined);
+    expect(envelope).toEqual({ ok: false, error: { code: 'BAD_REQUEST', message: 'cases.list: jobId must be a string of at most 200 characters' } });
+    expect(ran).toEqual([]);
+    expect(await dispatch(table, new JobRegistry(), 'cases.list', {}, 42, () => undefined)).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+  });
+
   it('bounds strings, lists and maps before any work starts', async () => {
     expect(await refused('cases.get', { caseId: 'x'.repeat(5000) })).toBe('cases.get: caseId is 5000 characters long, more than 4096');
     expect(await refused('evidence.add', { caseId: 'c', paths: Array.from({ length: 10_001 }, () => 'p') }))
