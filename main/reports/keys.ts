@@ -1,12 +1,13 @@
 // Examiner signing keys. An examiner with a PKI brings a PKCS#12 file from their CA; one without can
 // have the app make a key pair and a self-signed certificate. Either way the key lives only inside an
 // encrypted PKCS#12 (AES-256, PBKDF2 from the passphrase): nothing unencrypted ever touches disk.
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import forge from 'node-forge';
 import { AuditError } from '../errors.ts';
 import { certificateInfoOf, parseCertificate } from './verify/certificates.ts';
 import { writeFilesInPlace } from './write-new.ts';
+import { makeFolders } from '../common/fs.ts';
 
 export interface ExaminerIdentity {
   name: string;             // the certificate's subject CN
@@ -153,7 +154,7 @@ export async function writeExaminerKey(out: string, identity: ExaminerIdentity, 
     throw new AuditError('BAD_REQUEST', 'a key file already exists there; refusing to overwrite a signing key', out);
   }
   const p12 = await createExaminerKey(identity, passphrase);
-  mkdirSync(dirname(out), { recursive: true });
+  await makeFolders(dirname(out));
   const key = loadKey(p12, passphrase, out);
   const certificate = out.replace(/\.p12$|\.pfx$/i, '') + '.cert.pem';
   writeFilesInPlace([[out, p12, 0o600], [certificate, Buffer.from(key.certificatePem)]]);

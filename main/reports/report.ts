@@ -1,6 +1,5 @@
 // Issuing a report: model → HTML → PDF → signed PDF → signed manifest, written next to each other,
 // then recorded in the case (a read-only copy, a reports row and an audit entry).
-import { mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
@@ -14,6 +13,7 @@ import { signPdf } from './sign.ts';
 import { renderReportHtml } from './template.ts';
 import { writeFilesInPlace } from './write-new.ts';
 import { manifestPathFor } from './verify.ts';
+import { makeFolders } from '../common/fs.ts';
 
 export interface IssueOptions {
   out: string;
@@ -53,7 +53,7 @@ export async function issueReport(model: ReportModel, options: IssueOptions): Pr
   const pages = (await PDFDocument.load(pdf, { updateMetadata: false })).getPageCount();
   const sha256 = createHash('sha256').update(pdf).digest('hex');
   const out = resolve(options.out);
-  mkdirSync(dirname(out), { recursive: true });
+  await makeFolders(dirname(out));
   const manifestPath = manifestPathFor(out);
   const manifest = buildManifest(signed, { fileName: basename(out), size: pdf.byteLength, sha256, pages }, key.info);
   const { manifestBytes, signatureBytes } = signManifest(manifest, key);

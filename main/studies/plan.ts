@@ -13,6 +13,7 @@ import { deriveRecipe, type RecipeOptions } from './recipe.ts';
 import { BUILTIN_DEFAULT_SUBJECTS, builtinSubjects, folderSubjects, LIMITS, type Subject } from './images.ts';
 import { checkSupported, duration, runAllSh, runInput, runSeconds, runsSh, slurmSbatch, TIME_ASSUMPTIONS, TRAINERS } from './trainers.ts';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanImage, type PlanRun, type RecipeKey, type TrainerKind } from './types.ts';
+import { makeFolders } from '../common/fs.ts';
 
 export interface PlanOptions {
   /** The evidence adapter (a file, or a folder holding exactly one adapter). */
@@ -132,7 +133,7 @@ export async function planStudy(options: PlanOptions): Promise<{ plan: Plan; bun
 
   // Build the bundle in a temporary folder beside its destination.
   const parent = dirname(bundleDir);
-  await mkdir(parent, { recursive: true });
+  await makeFolders(parent);
   const tmp = await mkdtemp(join(parent, `.${basename(bundleDir).slice(0, 60)}.partial-`));
   try {
     await chmod(tmp, 0o755);   // mkdtemp makes it private; the bundle is meant to be copied and shared

@@ -16,7 +16,7 @@ import { storeRoot } from '../store.ts';
 import { requireVerified, type VerifyCaseOptions } from '../verify.ts';
 import { appVersion } from '../version.ts';
 import { ARCHIVE_FORMAT, ARCHIVE_VERSION, CASE_JSON, MANIFEST, ROW_TABLES, SIGNATURE, throwIfCancelled, type ArchiveJob, type ArchiveManifest, type ArchiveSigning, type CaseRows, type ExportResult } from './format.ts';
-import { syncPath } from '../../common/fs.ts';
+import { makeFolders, syncPath } from '../../common/fs.ts';
 
 /** What verifyCase takes (the actor, and the signed-report checker the service layer hands in), and
  *  how to sign the manifest: without `signing` the archive is unsigned (and an import says so). */
@@ -66,7 +66,7 @@ export async function exportCase(db: Database, caseIdOrPrefix: string, outFile: 
     await writeFile(join(work, MANIFEST), manifestBytes);
     if (options.signing) await writeFile(join(work, SIGNATURE), await options.signing.sign(manifestBytes));
     // written beside the target and renamed, so a crash never leaves a half archive under its name
-    await mkdir(dirname(out), { recursive: true });
+    await makeFolders(dirname(out));
     // an unpredictable name created here first (O_EXCL): a link planted at a guessable one would have
     // sent the archive into its target; the tar writer then opens this regular file of ours
     const partial = `${out}.partial-${process.pid}-${newId()}`;
