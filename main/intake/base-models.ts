@@ -10,6 +10,7 @@ import { AuditError, toApiError } from '../errors.ts';
 import shipped from './base-models.json' with { type: 'json' };
 import type { BaseModelHint } from './model.ts';
 import { visible } from './disclosure.ts';
+import { UNPRINTABLE } from '../common/text.ts';
 
 export interface BaseModelEntry {
   name: string;
@@ -60,8 +61,6 @@ const ARCHITECTURES: readonly BaseModelHint[] = ['sd1', 'sd2', 'sdxl', 'sd3', 'f
 const ENTRY_KEYS = new Set(['name', 'architecture', 'sha256', 'legacyHash', 'source', 'note']);
 const SHA256 = /^[0-9a-f]{64}$/;
 const LEGACY = /^[0-9a-f]{8}$/;
-// Names and sources are shown as they are: nothing that could move a terminal's cursor or reorder text.
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 
 /** A table as read from JSON → its entries, or BAD_CONFIG naming the first problem. */
 export function parseBaseModelTable(value: unknown, file: string): BaseModelEntry[] {

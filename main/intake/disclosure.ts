@@ -7,6 +7,7 @@
 // folder, folders, user names), however large or deep the JSON in the file.
 import type { BaseModelIdentity } from './base-models.ts';
 import type { KohyaMetadata, PeftConfigSummary } from './model.ts';
+import { UNPRINTABLE } from '../common/text.ts';
 
 export type DisclosureCategory = 'subject' | 'captions' | 'maker' | 'time' | 'base-model' | 'software';
 export const DISCLOSURE_CATEGORIES: readonly DisclosureCategory[] = ['subject', 'captions', 'maker', 'time', 'base-model', 'software'];
@@ -323,8 +324,6 @@ function duration(seconds: number): string {
   return h > 0 ? `${h} h ${m} min` : `${m} min`;
 }
 
-// C0 and C1 controls, DEL, bidi embeddings/overrides/isolates, zero-width characters, BOM.
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 
 /** Untrusted text made safe to show anywhere (terminal, page, PDF): unprintable characters and lone
  *  surrogates become `\u{…}`, and the result is cut to `max` characters, never inside an escape. */

@@ -11,6 +11,7 @@ import { sha256Hex } from '../common/hashing.ts';
 import { AuditError } from '../errors.ts';
 import { PLAN_FILE } from './plan.ts';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanRun } from './types.ts';
+import { UNPRINTABLE } from '../common/text.ts';
 
 export const BUNDLE_LIMITS = {
   planBytes: 64 * 1024 * 1024,
@@ -24,9 +25,6 @@ export const BUNDLE_LIMITS = {
   pathChars: 1024,
 };
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** A name as study plan accepts one (main/studies/images.ts): no C0/C1 control, no bidirectional control that disguises it. */
-const UNPRINTABLE_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** The recipe fields plan.json holds and the kind of value each takes (null: nothing stated it). */
 const RECIPE_KINDS: Record<string, 'string' | 'number' | 'boolean' | 'strings'> = {
@@ -69,7 +67,7 @@ function bad(message: string, file?: string): AuditError {
 /** A bundle-relative path as plan.json may hold it: '/'-separated, no `..`, `.`, empty or absolute parts. */
 export function checkRelPath(rel: unknown, what: string, planFile: string): string {
   if (typeof rel !== 'string' || rel.length === 0 || rel.length > BUNDLE_LIMITS.pathChars) throw bad(`${what}: not a path (a non-empty string of at most ${BUNDLE_LIMITS.pathChars} characters)`, planFile);
-  if (CONTROL.test(rel) || rel.includes('\\')) throw bad(`${what}: ${JSON.stringify(rel.slice(0, 200))} holds a control character or a backslash`, planFile);
+  if (UNPRINTABLE.test(rel) || rel.includes('\\')) throw bad(`${what}: ${JSON.stringify(rel.slice(0, 200))} holds an unprintable character or a backslash`, planFile);
   if (rel.startsWith('/') || /^[A-Za-z]:/.test(rel)) throw bad(`${what}: ${JSON.stringify(rel.slice(0, 200))} is absolute; plan paths are relative to the bundle`, planFile);
   if (rel.split('/').some((p) => p === '' || p === '.' || p === '..')) throw bad(`${what}: ${JSON.stringify(rel.slice(0, 200))} leaves the bundle or has empty parts`, planFile);
   return rel;
@@ -118,7 +116,7 @@ function checkPlan(json: unknown, planFile: string): Plan {
     if (typeof r.runId !== 'string' || !RUN_ID.test(r.runId)) throw bad(`${at}.runId ${JSON.stringify(String(r.runId).slice(0, 60))} is not a plain run id`, planFile);
     if (ids.has(r.runId)) throw bad(`run id ${r.runId} is listed twice`, planFile);
     ids.add(r.runId);
-    if (typeof r.subject !== 'string' || r.subject.length === 0 || r.subject.length > 255 || UNPRINTABLE_NAME.test(r.subject)) throw bad(`${at}.subject is not a printable name (no control or bidirectional characters)`, planFile);
+    if (typeof r.subject !== 'string' || r.subject.length === 0 || r.subject.length > 255 || UNPRINTABLE.test(r.subject)) throw bad(`${at}.subject is not a printable name (no control, bidirectional or zero-width characters)`, planFile);
     if (!Number.isSafeInteger(r.size) || r.size < 1) throw bad(`${at}.size is not a whole number ≥ 1`, planFile);
     if (!Number.isSafeInteger(r.seed) || r.seed < 0) throw bad(`${at}.seed is not a whole number ≥ 0`, planFile);
     checkRelPath(r.output, `${at}.output`, planFile);

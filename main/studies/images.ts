@@ -8,6 +8,7 @@ import { join, relative, sep } from 'node:path';
 import { AuditError } from '../errors.ts';
 import { Rng, seedOf } from '../generator/random.ts';
 import { CHANNELS, conceptImage, conceptNames, IMAGE_SIZE } from '../generator/images.ts';
+import { UNPRINTABLE } from '../common/text.ts';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.bmp']);
 
@@ -43,7 +44,6 @@ export interface Subject {
   images: SubjectImage[];
 }
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;   // C0, C1, and the bidi controls that disguise a name
 
 function unsafe(message: string, file: string): AuditError {
   return new AuditError('BAD_REQUEST', message, file, { reason: 'UNSAFE_PATH' });
@@ -51,7 +51,7 @@ function unsafe(message: string, file: string): AuditError {
 
 /** A name must be printable and an ordinary file name (no separators, not . or ..). */
 function checkName(name: string, where: string): void {
-  if (CONTROL.test(name)) throw unsafe(`the name ${JSON.stringify(name)} has control characters; rename it`, where);
+  if (UNPRINTABLE.test(name)) throw unsafe(`the name ${JSON.stringify(name)} has control characters (a control, text-direction, zero-width or line-separator character); rename it`, where);
   if (name === '.' || name === '..' || name.includes('/') || name.includes('\\')) throw unsafe(`the name ${JSON.stringify(name)} is not a plain file name`, where);
   if (Buffer.byteLength(name) > 255) throw unsafe('the name is longer than 255 bytes', where);
 }

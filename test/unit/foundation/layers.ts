@@ -22,7 +22,7 @@ export const LAYERS: Layer[] = [
   { folder: 'native', what: 'compute: Gram products, r×r eigen problems, the nearest-neighbour kernels (WebAssembly built from `.wat`), GPU.js kernels, backend calibration, the float64 reference',
     mayImport: [ERRORS], packages: ['gpu.js', 'webgpu', 'ml-matrix', 'wabt'] },
   { folder: ERRORS, what: 'the one error shape (`AuditError`, `ApiError`: code, message, file); a leaf every layer may use', mayImport: [] },
-  { folder: 'main/common', what: 'what every layer shares: streamed SHA-256 of a file or range (progress, cancel), canonical JSON, FNV-1a for seeds and cache keys, fsync, output folders made without the recursive mkdir of Node (which hangs under /proc)', mayImport: [ERRORS] },
+  { folder: 'main/common', what: 'what every layer shares: streamed SHA-256 of a file or range (progress, cancel), canonical JSON, FNV-1a for seeds and cache keys, fsync, output folders made without the recursive mkdir of Node (which hangs under /proc), the one class of characters untrusted text may not carry', mayImport: [ERRORS] },
   { folder: 'main/paths', what: 'where `assets/` is: source tree, Electron bundle, packaged app', mayImport: [] },
   { folder: 'main/intake', what: 'one module per adapter family (`match` + `open` into `CanonicalAdapter`), safetensors and pickle readers, writers',
     mayImport: ['native/types.ts', ERRORS, 'main/common'] },

@@ -127,6 +127,8 @@ describe('hostile metadata is bounded', () => {
     expect(of(items, 'subject', 'ss_output_name')[0].value).toBe('name\\u{1B}[2J\\u{202E}evil\\u{0}');
     expect(visible('ab\u0007cd', 4)).toEqual({ text: 'ab', cut: true }); // never half an escape
     expect(visible('\ud800x', 20).text).toBe('\\u{D800}x');
+    // a line separator would break the report's line where the inspect output shows none
+    expect(visible('line\u2028break\u2029', 40).text).toBe('line\\u{2028}break\\u{2029}');
   });
 
   it('user names in absolute paths, in any field, POSIX and Windows (also JSON-escaped)', () => {

@@ -1,0 +1,15 @@
+// The characters untrusted text may not carry where a person reads it (a terminal, a page, the PDF
+// report, the audit trail): one class for every reader and check, so a name, a justification and a
+// metadata value are judged alike.
+//
+// C0 and C1 controls and DEL (they move a terminal's cursor); U+061C, U+200E/F, U+202A–E, U+2066–9,
+// the bidirectional marks, embeddings, overrides and isolates (they reorder text); U+200B–D and U+FEFF,
+// the zero-width characters and BOM (they hide text or split a word so it no longer matches); U+2028/9,
+// the line and paragraph separators (they break a line where a reader sees no line break).
+
+export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+/** "U+202E" for a character, as messages name the one they refuse. */
+export function codePointLabel(ch: string): string {
+  return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
