@@ -13,3 +13,10 @@ export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028
 export function codePointLabel(ch: string): string {
   return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
+
+const EVERY_UNPRINTABLE = new RegExp(UNPRINTABLE.source, 'g');
+
+/** The text with every unprintable character written as `\u{…}`, for files a person reads with cat. */
+export function escapeUnprintable(s: string): string {
+  return s.replace(EVERY_UNPRINTABLE, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+}

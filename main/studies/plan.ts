@@ -14,6 +14,7 @@ import { BUILTIN_DEFAULT_SUBJECTS, builtinSubjects, folderSubjects, LIMITS, type
 import { checkSupported, duration, runAllSh, runInput, runSeconds, runsSh, slurmSbatch, TIME_ASSUMPTIONS, TRAINERS } from './trainers.ts';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanImage, type PlanRun, type RecipeKey, type TrainerKind } from './types.ts';
 import { makeFolders } from '../common/fs.ts';
+import { escapeUnprintable } from '../common/text.ts';
 
 export interface PlanOptions {
   /** The evidence adapter (a file, or a folder holding exactly one adapter). */
@@ -230,10 +231,11 @@ export async function planStudy(options: PlanOptions): Promise<{ plan: Plan; bun
 
 // --- README ----------------------------------------------------------------------------------------
 
-/** Untrusted text (metadata strings, names) in a Markdown table cell or code span. */
-const cell = (v: unknown) => (v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v)).replace(/[|`\\]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')
-  // and no control character as it is (a terminal escape in metadata would act on `cat README.md`)
-  .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+/** Untrusted text (metadata strings, names) in a Markdown table cell or code span, with no unprintable
+ *  character as it is (a terminal escape in metadata would act on `cat README.md`, a direction override
+ *  would reorder what it shows). */
+const cell = (v: unknown) => escapeUnprintable((v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v))
+  .replace(/[|`\\]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' '));
 
 export function readme(plan: Plan, seconds: number[]): string {
   const spec = TRAINERS[plan.trainer];

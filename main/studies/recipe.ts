@@ -5,6 +5,7 @@ import type { CanonicalAdapter } from '../intake/model.ts';
 import { AuditError } from '../errors.ts';
 import { demoOptions } from '../generator/presets.ts';
 import type { Assumption, Recipe, RecipeField, RecipeKey, TrainerKind } from './types.ts';
+import { UNPRINTABLE } from '../common/text.ts';
 
 /** The built-in small SD-shaped model (main/generator): what the demo evidence was trained on. */
 export const BUILTIN_BASE_MODEL = 'lora-auditor/mini-sd-unet';
@@ -174,7 +175,7 @@ function parseSet(key: RecipeKey, text: string, current: RecipeField<unknown>): 
     if (key === 'seed' && v > 0xffffffff) throw bad('a 32-bit seed');
     return v;
   }
-  if (text.length === 0 || text.length > 200 || /[\u0000-\u001f\u007f]/.test(text)) throw bad('1–200 printable characters');
+  if (text.length === 0 || text.length > 200 || UNPRINTABLE.test(text)) throw bad('1–200 printable characters');
   return text;
 }
 
@@ -248,10 +249,10 @@ export function deriveRecipe(adapter: CanonicalAdapter, options: RecipeOptions):
     }
   } else if (options.baseModel !== undefined) {
     baseModel = stated(options.baseModel, 'examiner: --base-model');
-  } else if (statedBase && !/[\u0000-\u001f\u007f-\u009f]/.test(statedBase.v) && !pathOrUrl(statedBase.v)) {   // passed to the trainer in runs.sh
+  } else if (statedBase && !UNPRINTABLE.test(statedBase.v) && !pathOrUrl(statedBase.v)) {   // passed to the trainer in runs.sh
     baseModel = stated(statedBase.v, statedBase.s);
   } else {
-    const how = !statedBase ? 'no base model' : pathOrUrl(statedBase.v) ? 'its base model as a path or URL' : 'its base model with control characters';
+    const how = !statedBase ? 'no base model' : pathOrUrl(statedBase.v) ? 'its base model as a path or URL' : 'its base model with unprintable (control, direction or zero-width) characters';
     throw new AuditError('BAD_REQUEST',
       `the evidence names ${how} (structure says ${adapter.baseModel}); pass --base-model <checkpoint path or hub id> for the ${trainer} trainer to load`,
       adapter.identity.file, { reason: 'NO_BASE_MODEL' });

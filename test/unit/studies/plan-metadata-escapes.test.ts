@@ -45,4 +45,16 @@ describe('metadata with terminal escapes', () => {
     }
     expect(readFileSync(join(bundleDir, 'README.md'), 'utf8')).toContain('abc');
   });
+
+  it('a direction override or zero-width character in the metadata is neither taken nor shown as it is', async () => {
+    // U+202E makes "…1-5\u202Egnp.exe" read as "…1-5exe.png"; U+200B hides inside a name
+    const disguised = 'runwayml/stable-diffusion-v1-5\u202Egnp.exe';
+    await expect(planStudy({ evidence: evidenceWith({ ss_sd_model_name: disguised }), images: 'builtin', sizes: [1], subjects: 1, trainer: 'kohya', out: join(tmp, 'c') }))
+      .rejects.toMatchObject({ code: 'BAD_REQUEST', details: { reason: 'NO_BASE_MODEL' } });
+    const evidence = evidenceWith({ ss_sd_model_name: disguised, ss_new_sd_model_hash: 'ab\u200Bc\u2028d' });
+    const { bundleDir } = await planStudy({ evidence, images: 'builtin', sizes: [1], subjects: 1, trainer: 'kohya', out: join(tmp, 'd'), baseModel: 'runwayml/stable-diffusion-v1-5' });
+    const readme = readFileSync(join(bundleDir, 'README.md'), 'utf8');
+    expect(readme).toContain('ab\\u{200B}c\\u{2028}d');
+    expect(/[\u200b\u2028\u202e]/.test(readme)).toBe(false);
+  });
 });
