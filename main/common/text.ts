@@ -14,9 +14,14 @@ export function codePointLabel(ch: string): string {
   return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
+/** How a refused character is shown instead: `\u{202E}`. */
+export function escapedCodePoint(cp: number): string {
+  return `\\u{${cp.toString(16).toUpperCase()}}`;
+}
+
 const EVERY_UNPRINTABLE = new RegExp(UNPRINTABLE.source, 'g');
 
 /** The text with every unprintable character written as `\u{…}`, for files a person reads with cat. */
 export function escapeUnprintable(s: string): string {
-  return s.replace(EVERY_UNPRINTABLE, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+  return s.replace(EVERY_UNPRINTABLE, (c) => escapedCodePoint(c.codePointAt(0)!));
 }

@@ -69,8 +69,6 @@ export interface InvokeEnvelope {
   jobId: string | undefined;
 }
 
-/** Job ids name progress streams and cancellations; the renderer's are ~30 characters. */
-
 /** Reads and checks `/api/invoke`'s body: `{channel: string, request?: object, jobId?: string}`. */
 export async function readInvoke(req: IncomingMessage, limit: number): Promise<InvokeEnvelope> {
   const chunks: Buffer[] = [];

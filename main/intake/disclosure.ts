@@ -7,7 +7,7 @@
 // folder, folders, user names), however large or deep the JSON in the file.
 import type { BaseModelIdentity } from './base-models.ts';
 import type { KohyaMetadata, PeftConfigSummary } from './model.ts';
-import { UNPRINTABLE } from '../common/text.ts';
+import { escapedCodePoint, UNPRINTABLE } from '../common/text.ts';
 
 export type DisclosureCategory = 'subject' | 'captions' | 'maker' | 'time' | 'base-model' | 'software';
 export const DISCLOSURE_CATEGORIES: readonly DisclosureCategory[] = ['subject', 'captions', 'maker', 'time', 'base-model', 'software'];
@@ -324,14 +324,13 @@ function duration(seconds: number): string {
   return h > 0 ? `${h} h ${m} min` : `${m} min`;
 }
 
-
 /** Untrusted text made safe to show anywhere (terminal, page, PDF): unprintable characters and lone
  *  surrogates become `\u{…}`, and the result is cut to `max` characters, never inside an escape. */
 export function visible(s: string, max: number): { text: string; cut: boolean } {
   let text = '';
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;
-    const piece = UNPRINTABLE.test(ch) || (cp >= 0xd800 && cp <= 0xdfff) ? `\\u{${cp.toString(16).toUpperCase()}}` : ch;
+    const piece = UNPRINTABLE.test(ch) || (cp >= 0xd800 && cp <= 0xdfff) ? escapedCodePoint(cp) : ch;
     if (text.length + piece.length > max) return { text, cut: true };
     text += piece;
   }

@@ -16,7 +16,8 @@ export type HandlerTable = { [C in Channel]: Handler<C> };
 
 const known = new Set<string>(CHANNELS);
 
-/** A job id names one running job in progress events and jobs.cancel: a short token, from any transport. */
+/** A job id names one running job in progress events and jobs.cancel: a short token from any transport
+ *  (the renderer's are ~30 characters). */
 export const MAX_JOB_ID = 200;
 
 export function isChannel(name: string): name is Channel {

@@ -123,8 +123,9 @@ function mismatch(spec: FieldSpec, v: unknown): string | null {
       const items = spec.items ?? ITEMS;
       if (!Array.isArray(v)) return `must be a list (got ${describe(v)})`;
       if (v.length > items) return `holds ${v.length} entries, more than ${items}`;
+      const entry: FieldSpec = spec.kind === 'strings' ? { kind: 'string', max: spec.max } : { kind: 'number', min: spec.min, max: spec.max };
       for (let i = 0; i < v.length; i++) {
-        const why = spec.kind === 'strings' ? mismatch({ kind: 'string', max: spec.max }, v[i]) : mismatch({ kind: 'number', min: spec.min, max: spec.max }, v[i]);
+        const why = mismatch(entry, v[i]);
         if (why) return `entry ${i} ${why}`;
       }
       return null;
@@ -148,8 +149,10 @@ function mismatch(spec: FieldSpec, v: unknown): string | null {
         if (!isPlainObject(f)) return `entry ${i} must be {name, extensions} (got ${describe(f)})`;
         const extra = Object.keys(f).find((k) => k !== 'name' && k !== 'extensions');
         if (extra !== undefined) return `entry ${i} has an unknown field "${extra.slice(0, 40)}"`;
-        const why = mismatch({ kind: 'string', max: 256 }, f.name) ?? mismatch({ kind: 'strings', max: 32, items: 64 }, f.extensions);
-        if (why) return `entry ${i}: ${why.startsWith('must') || why.startsWith('is ') ? `name or extensions ${why}` : why}`;
+        const name = mismatch({ kind: 'string', max: 256 }, f.name);
+        if (name) return `entry ${i} name ${name}`;
+        const extensions = mismatch({ kind: 'strings', max: 32, items: 64 }, f.extensions);
+        if (extensions) return `entry ${i} extensions ${extensions}`;
       }
       return null;
     }

@@ -25,7 +25,6 @@ export const BUNDLE_LIMITS = {
   pathChars: 1024,
 };
 
-
 /** The recipe fields plan.json holds and the kind of value each takes (null: nothing stated it). */
 const RECIPE_KINDS: Record<string, 'string' | 'number' | 'boolean' | 'strings'> = {
   tool: 'string', family: 'string', method: 'string', baseModelFamily: 'string', baseModel: 'string', baseModelHash: 'string',

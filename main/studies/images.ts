@@ -44,7 +44,6 @@ export interface Subject {
   images: SubjectImage[];
 }
 
-
 function unsafe(message: string, file: string): AuditError {
   return new AuditError('BAD_REQUEST', message, file, { reason: 'UNSAFE_PATH' });
 }
