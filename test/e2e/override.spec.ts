@@ -4,7 +4,7 @@
 // "Compared despite".
 import { test, expect } from './host.ts';
 import { DEMO } from './demo-files.ts';
-import { expectAccessible, shot } from './ui.ts';
+import { analyseOnly, expectAccessible, shot } from './ui.ts';
 
 const KOHYA = 'copper_stripes-3img.safetensors';
 const WHY = 'The uploader\'s notes give the reference recipe (rank 4, alpha 4, 100 steps); <i>converted</i> & re-saved by kohya.';
@@ -20,10 +20,8 @@ test('an examiner compares a soft-refused adapter anyway, with a justification o
   const row = page.locator('div.ev', { hasText: KOHYA });
   await expect(row.getByTestId('applicability')).toContainText('not applicable', { timeout: 60_000 });
   await expect(row.getByTestId('applicability')).toContainText("kohya's sd-scripts (evidence: its ss_* training metadata");
-  await expect(page.getByText('checking whether the references apply…')).toHaveCount(0, { timeout: 60_000 });
   // analyse the kohya file alone
-  for (const box of await page.getByRole('group', { name: 'Evidence to analyse' }).getByRole('checkbox').all()) await box.setChecked(false);
-  await page.getByRole('checkbox', { name: new RegExp(KOHYA.replace(/\./g, '\\.')) }).check();
+  await analyseOnly(page, new RegExp(KOHYA.replace(/\./g, '\\.')));
   await page.getByRole('button', { name: 'Run the analysis' }).click();
 
   const card = page.getByTestId('result-card').filter({ hasText: KOHYA });

@@ -6,7 +6,7 @@
 // plan, train, import, and an applicable estimate whose recipe-match table shows the edit.
 import { test, expect } from './host.ts';
 import { DEMO } from './demo-files.ts';
-import { expectAccessible, shot } from './ui.ts';
+import { analyseOnly, expectAccessible, shot } from './ui.ts';
 
 async function openPlanner(page: import('@playwright/test').Page) {
   await expect(page.getByTestId('empty-cases')).toBeVisible({ timeout: 30_000 });
@@ -14,8 +14,7 @@ async function openPlanner(page: import('@playwright/test').Page) {
   await expect(page.getByTestId('case-title')).toContainText('Demo investigation', { timeout: 170_000 });
   await page.getByRole('button', { name: 'Analyse' }).click();
   await expect(page.getByTestId('reference-select')).toHaveValue('mini LoRA-WiSE (demo)');
-  for (const box of await page.getByRole('checkbox').all()) await box.uncheck();
-  await page.getByRole('checkbox', { name: /copper_stripes-3img\.safetensors/ }).check();
+  await analyseOnly(page, /copper_stripes-3img\.safetensors/);
   await page.getByRole('button', { name: 'Run the analysis' }).click();
   const card = page.getByTestId('result-card');
   await expect(card.getByTestId('refused')).toBeVisible({ timeout: 120_000 });

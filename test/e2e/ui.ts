@@ -1,5 +1,6 @@
 // Helpers for the renderer's end-to-end tests: simulated drag and drop of real files, screenshots
-// under test-results/ui/, and an axe-core accessibility scan that works under the app's CSP.
+// under test-results/ui/, an axe-core accessibility scan that works under the app's CSP, and the
+// choice of evidence on the analysis screen.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,4 +55,15 @@ export async function expectAccessible(page: Page, screen: string): Promise<void
   });
   const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   expect(serious, `accessibility violations on the ${screen} screen`).toEqual([]);
+}
+
+/** On the analysis screen, ticks only the evidence whose file name matches `file`. First waits for every
+ *  applicability check to answer: the screen unticks an item the references do not apply to when its
+ *  check answers, and a click at that moment toggled the box back (a CI run saw "Clicking the checkbox
+ *  did not change its state"). */
+export async function analyseOnly(page: Page, file: RegExp): Promise<void> {
+  await expect(page.getByText('checking whether the references apply…')).toHaveCount(0, { timeout: 60_000 });
+  const group = page.getByRole('group', { name: 'Evidence to analyse' });
+  for (const box of await group.getByRole('checkbox').all()) await box.setChecked(false);
+  await group.getByRole('checkbox', { name: file }).check();
 }
