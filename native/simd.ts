@@ -1,11 +1,12 @@
-// A WebAssembly SIMD kernel for the float32 Gram products: one 2×2 block of A·Aᵀ per call, four
-// floats per step, each f32×f32 product taken exactly in f64 lanes and accumulated in f64, so it is as
+// A WebAssembly SIMD kernel for the float32 Gram products: one 2×4 block of A·Aᵀ per call (2×2 past
+// the last multiple of four columns), four floats per step, each f32×f32 product taken exactly in f64 lanes and accumulated in f64, so it is as
 // accurate as the plain loop (native/gram.ts). The kernel is native/wasm/gram.wat, built into
 // gram.wasm; this file stages the rows in its memory and adds the ≤ 3 trailing columns and an odd
 // rank's last row, which the kernel's four-wide steps leave out.
 //
-// dot2x2(p0, p1, q0, q1, n, out): for byte offsets p0, p1, q0, q1 of float32 rows and n a multiple
-// of 4, writes Σ x0·y0, Σ x0·y1, Σ x1·y0, Σ x1·y1 as four f64 at byte offset `out`.
+// dot2x4(p0, p1, q0, stride, n, out): for byte offsets p0, p1 of float32 rows x0, x1, rows y0..y3 at
+// q0 + b·stride and n a multiple of 4, writes the eight Σ xa·yb (row a, then column b) as f64 at `out`;
+// dot2x2(p0, p1, q0, q1, n, out) writes Σ x0·y0, Σ x0·y1, Σ x1·y0, Σ x1·y1 the same way.
 
 import { loadKernel, type WasmMemory } from './wasm/load.ts';
 
@@ -26,9 +27,10 @@ export function simdGram(): SimdGram | null {
   const exports = module.instantiate();
   const memory = exports.mem as WasmMemory;
   const dot2x2 = exports.dot2x2 as (p0: number, p1: number, q0: number, q1: number, n: number, out: number) => void;
-  const OUT_BYTES = 32;
+  const dot2x4 = exports.dot2x4 as (p0: number, p1: number, q0: number, stride: number, n: number, out: number) => void;
+  const OUT_BYTES = 64;
 
-  /** Makes room for `floats` float32 values after the 32-byte result slot; returns a view on them. */
+  /** Makes room for `floats` float32 values after the 64-byte result slot; returns a view on them. */
   function staging(floats: number): Float32Array {
     const need = OUT_BYTES + floats * 4;
     if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
@@ -37,13 +39,26 @@ export function simdGram(): SimdGram | null {
 
   /** The Gram matrix of the r×w rows already staged at byte OUT_BYTES. */
   function gramStaged(x: Float32Array, r: number, w: number, out: Float64Array): Float64Array {
-    const res = new Float64Array(memory.buffer, 0, 4);
+    const res = new Float64Array(memory.buffer, 0, 8);
     const body = w - (w & 3); // the SIMD part; the ≤ 3 trailing columns are added below
     const odd = r & 1;
     const even = r - odd;
+    const quad = r - (r & 3);
+    const row = w * 4;
+    const at = (i: number) => OUT_BYTES + i * row;
     for (let i = 0; i < even; i += 2) {
-      for (let j = i; j < even; j += 2) {
-        dot2x2(OUT_BYTES + i * w * 4, OUT_BYTES + (i + 1) * w * 4, OUT_BYTES + j * w * 4, OUT_BYTES + (j + 1) * w * 4, body, 0);
+      // 2×4 blocks from the block holding the diagonal (its entries left of it are mirrored over below),
+      // then a 2×2 block for the columns past the last multiple of four.
+      let j = i - (i & 3);
+      for (; j < quad; j += 4) {
+        dot2x4(at(i), at(i + 1), at(j), row, body, 0);
+        for (let b = 0; b < 4; b++) {
+          out[i * r + j + b] = res[b];
+          out[(i + 1) * r + j + b] = res[4 + b];
+        }
+      }
+      for (; j < even; j += 2) {
+        dot2x2(at(i), at(i + 1), at(j), at(j + 1), body, 0);
         out[i * r + j] = res[0];
         out[i * r + j + 1] = res[1];
         out[(i + 1) * r + j] = res[2];

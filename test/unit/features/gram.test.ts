@@ -32,7 +32,8 @@ describe('Gram kernels', () => {
     expect(simdGram()).not.toBeNull();
   });
 
-  for (const [r, w] of [[32, 1280], [7, 13], [1, 3], [6, 4], [5, 770]] as const) {
+  // 2×4 blocks, then 2×2 blocks past the last multiple of 4, then an odd rank's last row: ranks of every remainder
+  for (const [r, w] of [[32, 1280], [7, 13], [1, 3], [6, 4], [5, 770], [10, 9], [4, 8], [2, 5], [3, 16], [11, 20]] as const) {
     it(`A·Aᵀ and Bᵀ·B agree with a compensated float64 sum (rank ${r}, width ${w})`, () => {
       const rand = seededRandom(r * 1000 + w);
       const x = new Float32Array(r * w).map(() => gaussian(rand));
