@@ -25,7 +25,7 @@ function recordLoads(wat: string, pointer: string): { named: [string, number][];
 describe('the committed WebAssembly kernels', () => {
   it('are what their .wat sources build to, byte for byte', async () => {
     const sources = watFiles();
-    expect(sources.map((f) => basename(f))).toEqual(['gram.wat', 'neighbours.wat']);
+    expect(sources.map((f) => basename(f))).toEqual(['eigen.wat', 'gram.wat', 'neighbours.wat']);
     for (const wat of sources) {
       const built = await buildWat(wat);
       const committed = new Uint8Array(readFileSync(wasmFileOf(wat)));
@@ -71,11 +71,13 @@ describe('the kernels in the Electron main bundle', () => {
     writeFileSync(entry, [
       "import { neighbourKernel } from '../../native/neighbours.ts';",
       "import { simdGram } from '../../native/simd.ts';",
+      "import { symmetricEigen, valuesSolver } from '../../native/eigen.ts';",
       'export function probe() {',
       '  const plan = neighbourKernel()!.plan(3, 1, 1, new Int32Array(3), 1, []);',
       '  plan.distances(Float64Array.of(0, 1, 3), 1);',
       '  const gram = simdGram()!.gramRows(Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), 2, 4, new Float64Array(4));',
-      '  return { distances: Array.from(plan.matrix()), gram: Array.from(gram) };',
+      '  const eigen = { solver: valuesSolver(), values: Array.from(symmetricEigen(Float64Array.of(1, 0, 0, 3), 2, false).values) };',
+      '  return { distances: Array.from(plan.matrix()), gram: Array.from(gram), eigen };',
       '}',
     ].join('\n'));
     const { build, mergeConfig } = await import('vite');
@@ -92,6 +94,6 @@ describe('the kernels in the Electron main bundle', () => {
     const bundle = join(dir, 'out', 'entry.cjs');
     expect(readFileSync(bundle, 'utf8')).toContain('data:application/wasm;base64,');
     const out = execFileSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(bundle)}).probe()))`], { encoding: 'utf8', timeout: 60_000 });
-    expect(JSON.parse(out)).toEqual({ distances: [0, 1, 9, 1, 0, 4, 9, 4, 0], gram: [30, 70, 70, 174] });
+    expect(JSON.parse(out)).toEqual({ distances: [0, 1, 9, 1, 0, 4, 9, 4, 0], gram: [30, 70, 70, 174], eigen: { solver: 'webassembly', values: [3, 1] } });
   }, 120_000);
 });
