@@ -1,14 +1,16 @@
 ;; Eigenvalues of a small symmetric matrix (the three r×r problems per module of the CPU feature path,
 ;; native/eigen.ts): Householder tridiagonalisation, then implicit QL, with no eigenvectors. The same
 ;; steps, in the same order, as the values-only path of eigen.ts's tred2/tql2 (EISPACK's pair as
-;; published in JAMA), so the results are the same to the bit (test/unit/features/eigen.test.ts
-;; checks it). As WebAssembly the tridiagonalisation takes a third of the JavaScript's time (12.6 →
-;; 4.7 ms per SD-1.x rank-32 adapter, 384 problems; no bounds checks, no boxing); QL, bound by the
-;; latency of each step's square root and divisions, takes the same 9 ms either way. Built by native/wasm/build.ts (wabt 1.0.39) into eigen.wasm beside this file.
+;; published in JAMA), so for an exactly symmetric matrix the results are the same to the bit
+;; (test/unit/features/eigen.test.ts checks it). Per SD-1.x rank-32 adapter (384 problems) the
+;; tridiagonalisation takes 4.7 ms here against 12.6 ms as JavaScript (no bounds checks, no boxing);
+;; QL, bound by the latency of each rotation's square root and divisions, takes about 9 ms either way.
+;; Built by native/wasm/build.ts (wabt 1.0.39) into eigen.wasm beside this file.
 ;;
 ;; Memory: the n×n row-major matrix as f64 at byte 0 (destroyed), then d (n f64), then e (n f64).
 ;; eigenvalues(n) leaves the eigenvalues in d, unsorted. The matrix is read as its upper triangle row by
-;; row: the matrix is symmetric, so column j below the diagonal (what tred2 walks) is row j right of it.
+;; row where tred2 walks column j below the diagonal: the same numbers only when the matrix is exactly
+;; symmetric, which every caller ensures (eigen.ts says so).
 (module
   (memory (export "mem") 1)
 
@@ -18,6 +20,20 @@
     (f64.load (call $at (local.get $base) (local.get $i))))
   (func $set (param $base i32) (param $i i32) (param $v f64)
     (f64.store (call $at (local.get $base) (local.get $i)) (local.get $v)))
+
+;; √(a² + b²) without the squares underflowing: the plain form where a² + b² is a normal finite
+  ;; number, else the squares of a/m and b/m, m = max(|a|, |b|). The same steps as eigen.ts's hypot.
+  (func $hypot (param $a f64) (param $b f64) (result f64)
+    (local $s f64) (local $m f64) (local $x f64) (local $y f64)
+    (local.set $s (f64.add (f64.mul (local.get $a) (local.get $a)) (f64.mul (local.get $b) (local.get $b))))
+    (if (i32.and (f64.ge (local.get $s) (f64.const 0x1p-1022)) (f64.lt (local.get $s) (f64.const inf)))
+      (then (return (f64.sqrt (local.get $s)))))
+    (local.set $m (f64.max (f64.abs (local.get $a)) (f64.abs (local.get $b))))
+    (if (f64.eq (local.get $m) (f64.const 0)) (then (return (f64.const 0))))
+    (local.set $x (f64.div (local.get $a) (local.get $m)))
+    (local.set $y (f64.div (local.get $b) (local.get $m)))
+    (f64.mul (local.get $m)
+      (f64.sqrt (f64.add (f64.mul (local.get $x) (local.get $x)) (f64.mul (local.get $y) (local.get $y))))))
 
   (func (export "eigenvalues") (param $n i32)
     (local $D i32) (local $E i32)
@@ -197,7 +213,7 @@
             (local.set $p (f64.div
               (f64.sub (call $get (local.get $D) (i32.add (local.get $l) (i32.const 1))) (local.get $g))
               (f64.mul (f64.const 2) (call $get (local.get $E) (local.get $l)))))
-            (local.set $r (f64.sqrt (f64.add (f64.mul (local.get $p) (local.get $p)) (f64.const 1))))
+            (local.set $r (call $hypot (local.get $p) (f64.const 1)))
             (if (f64.lt (local.get $p) (f64.const 0)) (then (local.set $r (f64.neg (local.get $r)))))
             (call $set (local.get $D) (local.get $l)
               (f64.div (call $get (local.get $E) (local.get $l)) (f64.add (local.get $p) (local.get $r))))
@@ -229,7 +245,7 @@
               (local.set $ei (call $get (local.get $E) (local.get $i)))
               (local.set $g (f64.mul (local.get $c) (local.get $ei)))
               (local.set $h (f64.mul (local.get $c) (local.get $p)))
-              (local.set $r (f64.sqrt (f64.add (f64.mul (local.get $p) (local.get $p)) (f64.mul (local.get $ei) (local.get $ei)))))
+              (local.set $r (call $hypot (local.get $p) (local.get $ei)))
               (call $set (local.get $E) (i32.add (local.get $i) (i32.const 1)) (f64.mul (local.get $s) (local.get $r)))
               (local.set $s (f64.div (local.get $ei) (local.get $r)))
               (local.set $c (f64.div (local.get $p) (local.get $r)))

@@ -121,4 +121,20 @@ describe('float64 reference features', () => {
     expect(String((caught as Error).message)).toMatch(/A should hold rank×in = 4×10 = 40 values, has 39/);
     expect(() => cpuFeatures({ ...m, b: new Float32Array(41) })).toThrow(/B should hold out×rank/);
   });
+
+  // A file whose factors hold one value everywhere: rank-one A and B. The fast path's eigen solver once
+  // gave σA = [30.0, 4.47] for [30.33, 0] at rank 46, and σ(ΔW) = NaN (an underflowing QL rotation).
+  for (const rank of [46, 47, 64]) {
+    it(`the fast path agrees with the reference on constant factors (rank ${rank})`, () => {
+      const m = { id: 'constant', rank, inFeatures: 320, outFeatures: 320, scale: 1,
+        a: new Float32Array(rank * 320).fill(0.25), b: new Float32Array(320 * rank).fill(0.25) };
+      const fast = cpuFeatures(m);
+      const ref = referenceFeatures(m);
+      for (const key of ['sigmaA', 'sigmaB', 'sigmaDW'] as const) {
+        expect(Math.abs(fast[key][0] - ref[key][0]), key).toBeLessThan(1e-9 * ref[key][0]);
+        for (let i = 1; i < rank; i++) expect(Math.abs(fast[key][i]), `${key}[${i}]`).toBeLessThan(1e-6 * ref[key][0]);
+      }
+      expect(fast.sigmaDW[0]).toBeCloseTo(0.25 * 0.25 * rank * 320, 6);
+    });
+  }
 });
