@@ -1,8 +1,9 @@
-// A WebAssembly SIMD kernel for the float32 Gram products: one 2×4 block of A·Aᵀ per call (2×2 past
-// the last multiple of four columns), four floats per step, each f32×f32 product taken exactly in f64 lanes and accumulated in f64, so it is as
-// accurate as the plain loop (native/gram.ts). The kernel is native/wasm/gram.wat, built into
-// gram.wasm; this file stages the rows in its memory and adds the ≤ 3 trailing columns and an odd
-// rank's last row, which the kernel's four-wide steps leave out.
+// A WebAssembly SIMD kernel for the float32 Gram products: one 2×4 block of A·Aᵀ per call (a 2×2
+// block for Gram columns j ≥ r − r mod 4), four floats per step, each f32×f32 product taken exactly
+// in f64 lanes and accumulated in f64, so it is as accurate as the plain loop (native/gram.ts). The
+// kernel is native/wasm/gram.wat, built into gram.wasm; this file stages the rows in its memory and
+// adds each row's ≤ 3 trailing values and an odd rank's last row, which the kernel's four-wide steps
+// leave out.
 //
 // dot2x4(p0, p1, q0, stride, n, out): for byte offsets p0, p1 of float32 rows x0, x1, rows y0..y3 at
 // q0 + b·stride and n a multiple of 4, writes the eight Σ xa·yb (row a, then column b) as f64 at `out`;

@@ -1,6 +1,6 @@
 ;; The float32 Gram products of the CPU feature path (native/simd.ts): one 2×4 block of X·Xᵀ per call
-;; (a 2×2 block where fewer than four columns are left), four floats per step. Each f32×f32 product is taken in f64 lanes (f64x2.promote_low_f32x4), where
-;; it is exact, and accumulated in f64, so the result is as accurate as the plain loop in
+;; (a 2×2 block where fewer than four Gram columns are left), four floats per step. Each f32×f32
+;; product is taken in f64 lanes (f64x2.promote_low_f32x4), where it is exact, and accumulated in f64, so the result is as accurate as the plain loop in
 ;; native/gram.ts (test/unit/features/gram.test.ts checks both against a compensated sum). Built by
 ;; native/wasm/build.ts (wabt 1.0.39) into gram.wasm beside this file; a test rebuilds it and
 ;; compares bytes.

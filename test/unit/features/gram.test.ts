@@ -32,8 +32,11 @@ describe('Gram kernels', () => {
     expect(simdGram()).not.toBeNull();
   });
 
-  // 2×4 blocks, then 2×2 blocks past the last multiple of 4, then an odd rank's last row: ranks of every remainder
-  for (const [r, w] of [[32, 1280], [7, 13], [1, 3], [6, 4], [5, 770], [10, 9], [4, 8], [2, 5], [3, 16], [11, 20]] as const) {
+  // 2×4 blocks, then 2×2 blocks past the last multiple of 4, then an odd rank's last row: ranks of every
+  // remainder. Rank 4 × width 65532 is the largest staging in this file and fills exactly the 16 memory
+  // pages the kernel grows to for it (64-byte result slot + 4 rows of 65532 float32), so a block that
+  // read rows past the rank would run off the end of its memory and trap.
+  for (const [r, w] of [[32, 1280], [7, 13], [1, 3], [6, 4], [5, 770], [10, 9], [4, 8], [2, 5], [3, 16], [11, 20], [4, 65532]] as const) {
     it(`A·Aᵀ and Bᵀ·B agree with a compensated float64 sum (rank ${r}, width ${w})`, () => {
       const rand = seededRandom(r * 1000 + w);
       const x = new Float32Array(r * w).map(() => gaussian(rand));
