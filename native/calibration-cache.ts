@@ -1,6 +1,7 @@
 // The calibration verdict kept per machine, so a process need not compile every backend's kernels
 // to learn what the last one learnt. One small JSON file in the data folder, keyed by what decides
-// the verdict (app version, runtime, CPU and GPU identity, the backend list, the tolerance). The file
+// the verdict (app version, runtime, CPU and GPU identity, the backend list, the tolerance, how the
+// probe is timed). The file
 // is input like any other: anyone who can write the data folder can write it, so it is read with a
 // size bound, checked field by field and rebuilt from the checked fields only; anything else is
 // ignored (with the reason) and rewritten after a fresh calibration. Even a well-formed verdict is
@@ -31,6 +32,8 @@ export interface CalibrationKey {
   gpu: string[];
   backends: BackendName[];
   tolerance: number;
+  /** How each backend's probe was timed: a verdict reached by another rule is made again. */
+  timing: string;
 }
 
 export interface CachedVerdict {
@@ -69,7 +72,7 @@ function gpuIdentity(): string[] {
   return ids;
 }
 
-export function calibrationKey(appVersion: string, backends: readonly BackendName[], tolerance: number): CalibrationKey {
+export function calibrationKey(appVersion: string, backends: readonly BackendName[], tolerance: number, timing: string): CalibrationKey {
   const cores = cpus();
   return {
     app: appVersion,
@@ -79,6 +82,7 @@ export function calibrationKey(appVersion: string, backends: readonly BackendNam
     gpu: gpuIdentity(),
     backends: [...backends],
     tolerance,
+    timing,
   };
 }
 
@@ -156,7 +160,7 @@ function checkMeasure(v: unknown, what: string): number | undefined {
 /** Rebuilds the verdict from checked fields only; throws with what is wrong. */
 function checkVerdict(doc: unknown, key: CalibrationKey): CachedVerdict {
   if (!isObject(doc) || doc.format !== FORMAT) throw new Error(`not a calibration file of format ${FORMAT}`);
-  if (JSON.stringify(doc.key) !== JSON.stringify(key)) throw new Error('made for another app version, runtime, machine or backend list');
+  if (JSON.stringify(doc.key) !== JSON.stringify(key)) throw new Error('made for another app version, runtime, machine, backend list or timing rule');
   const calibratedAt = doc.calibratedAt;
   if (typeof calibratedAt !== 'string' || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(calibratedAt) || !Number.isFinite(Date.parse(calibratedAt))) {
     throw new Error('calibratedAt is not a date');

@@ -11,7 +11,7 @@ import { appVersion } from '../../../main/cases/version.ts';
 import { diffusersKey } from '../../../main/intake/naming.ts';
 import { encodeSafetensors } from '../../../main/intake/safetensors-writer.ts';
 import { CALIBRATION_FILE, calibrationKey, readCalibration, writeCalibration } from '../../../native/calibration-cache.ts';
-import { AGREEMENT_TOLERANCE, AUTO_CANDIDATES } from '../../../native/engine.ts';
+import { AGREEMENT_TOLERANCE, AUTO_CANDIDATES, autoCalibrationKey } from '../../../native/engine.ts';
 import { seededRandom, wellConditionedModule } from '../../../native/probe.ts';
 import type { BackendInfo } from '../../../native/types.ts';
 
@@ -74,7 +74,7 @@ describe('the calibration cache across processes (lora-audit features, default -
     expect(a.backendReason).toMatch(/agreed with the float64 reference/);
     expect(first.gpujsLoaded).toBe(true); // calibration tried the GPU.js backends: the hook sees gpu.js when it is loaded
     const doc = readDoc(home);
-    expect(doc.key).toEqual(calibrationKey(appVersion(), AUTO_CANDIDATES, AGREEMENT_TOLERANCE));
+    expect(doc.key).toEqual(autoCalibrationKey(appVersion()));
     expect(doc.verdict.name).toBe(a.backend);
 
     const second = await features(home, true);
@@ -91,11 +91,11 @@ describe('the calibration cache across processes (lora-audit features, default -
   it('a verdict cached under another key (another app version) is ignored, and the file rewritten for this one', async () => {
     const home = join(dir, 'home-other-key');
     mkdirSync(home);
-    const other = calibrationKey('0.0.0-older', AUTO_CANDIDATES, AGREEMENT_TOLERANCE);
+    const other = autoCalibrationKey('0.0.0-older');
     expect(writeCalibration({ dir: home, appVersion: '0.0.0-older' }, other, cpuVerdict)).toBeNull();
     const r = await features(home, false);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/calibration cache ignored \(made for another app version, runtime, machine or backend list\); calibrating/);
+    expect(r.err).toMatch(/calibration cache ignored \(made for another app version, runtime, machine, backend list or timing rule\); calibrating/);
     expect(backendLine(r.out).reason).not.toMatch(/cached/);
     expect(readDoc(home).key.app).toBe(appVersion());
   });
@@ -117,7 +117,7 @@ describe('the calibration cache across processes (lora-audit features, default -
     mkdirSync(home);
     // webgl2 exists only in a browser renderer, never in Node: a verdict naming it is wrong on every machine
     const forged: BackendInfo = { name: 'webgl2', reason: 'fastest of 1 backend that agreed with the float64 reference on the probe (0.1 ms)', candidates: [{ name: 'webgl2', ok: true, ms: 0.1, maxRelError: 0, reason: 'agrees with the float64 reference' }] };
-    expect(writeCalibration({ dir: home, appVersion: appVersion() }, calibrationKey(appVersion(), AUTO_CANDIDATES, AGREEMENT_TOLERANCE), forged)).toBeNull();
+    expect(writeCalibration({ dir: home, appVersion: appVersion() }, autoCalibrationKey(appVersion()), forged)).toBeNull();
     const r = await features(home, false);
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/cached verdict webgl2 no longer starts \(.*webgl2 exists only inside a browser renderer.*\); calibrating/);
@@ -132,7 +132,7 @@ const cpuVerdict: BackendInfo = {
 };
 
 describe('reading a cache file: bounded, checked field by field, rebuilt from checked fields', () => {
-  const key = calibrationKey('9.9.9', AUTO_CANDIDATES, AGREEMENT_TOLERANCE);
+  const key = autoCalibrationKey('9.9.9');
   let n = 0;
   const folder = () => {
     const d = join(dir, `read-${n++}`);
@@ -154,6 +154,14 @@ describe('reading a cache file: bounded, checked field by field, rebuilt from ch
     expect(writeCalibration(opts, key, cpuVerdict, '2026-01-02T03:04:05.000Z')).toBeNull();
     expect(readCalibration(opts, key)).toEqual({ kind: 'hit', verdict: { info: cpuVerdict, calibratedAt: '2026-01-02T03:04:05.000Z' } });
     expect(readdirSync(opts.dir)).toEqual([CALIBRATION_FILE]);
+  });
+
+  it('a verdict reached by another timing rule (best of three runs, before load stopped deciding it) is made again', () => {
+    const opts = folder();
+    const older = calibrationKey('9.9.9', AUTO_CANDIDATES, AGREEMENT_TOLERANCE, 'best of 3 runs');
+    expect(writeCalibration(opts, older, cpuVerdict, '2026-01-02T03:04:05.000Z')).toBeNull();
+    expect(readCalibration(opts, key)).toEqual({ kind: 'ignored', reason: 'made for another app version, runtime, machine, backend list or timing rule' });
+    expect(key.timing).toBe('fastest of ≥ 3 runs and ≥ 60 ms of runs (≤ 40 runs)');
   });
 
   it('fields that are not ours are dropped, not carried', () => {

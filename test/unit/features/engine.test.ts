@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isAuditError } from '../../../main/errors.ts';
 import type { BackendCandidate, ComputeBackend } from '../../../native/backend.ts';
 import { createCpuBackend } from '../../../native/cpu.ts';
-import { createFeatureEngine } from '../../../native/engine.ts';
+import { createFeatureEngine, fastestRun, PROBE_RUNS, PROBE_TIME_MS } from '../../../native/engine.ts';
 import type { BackendName } from '../../../native/types.ts';
 import { randomModule } from './helpers.ts';
 
@@ -100,5 +100,32 @@ describe('backend calibration', () => {
     const engine = await createFeatureEngine({ backend: 'cpu' });
     engine.dispose();
     await expect(engine.compute([randomModule(2, 4, 8, 8)])).rejects.toSatisfy((e: unknown) => isAuditError(e, 'BACKEND_FAILED'));
+  });
+});
+
+describe('probe timing on a busy machine', () => {
+  /** A run that advances a fake clock by the next of `durations` (the last one repeats). */
+  function runsTaking(clock: { t: number }, durations: number[]): () => Promise<void> {
+    let i = 0;
+    return async () => { clock.t += durations[Math.min(i++, durations.length - 1)]; };
+  }
+
+  it('times a backend whose runs other processes stretched at its fastest run, so a slower steady one does not win', async () => {
+    // A 2 ms backend whose runs mostly wait 10 ms for a core, against a steady 8 ms one: the best of
+    // three runs said 12 against 8 and picked the slower backend.
+    const clock = { t: 0 };
+    const now = () => clock.t;
+    const stretched = await fastestRun(runsTaking(clock, [12, 12, 12, 12, 2, 12]), now);
+    const steady = await fastestRun(runsTaking(clock, [8]), now);
+    expect(stretched).toEqual({ ms: 2, runs: 6 });
+    expect(steady).toEqual({ ms: 8, runs: Math.ceil(PROBE_TIME_MS / 8) });
+    expect(stretched.ms).toBeLessThan(steady.ms);
+  });
+
+  it('runs a slow probe PROBE_RUNS.min times and a very fast one at most PROBE_RUNS.max times', async () => {
+    const clock = { t: 0 };
+    const now = () => clock.t;
+    expect(await fastestRun(runsTaking(clock, [500]), now)).toEqual({ ms: 500, runs: PROBE_RUNS.min });
+    expect(await fastestRun(runsTaking(clock, [0.5]), now)).toEqual({ ms: 0.5, runs: PROBE_RUNS.max });
   });
 });

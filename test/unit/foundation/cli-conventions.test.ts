@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../main/cli/main.ts';
 import { closest, editDistance } from '../../../main/cli/suggest.ts';
 import { DSIRE_VERSION } from '../../../main/dsire/analyze.ts';
-import { calibrationKey, writeCalibration } from '../../../native/calibration-cache.ts';
-import { AGREEMENT_TOLERANCE, AUTO_CANDIDATES } from '../../../native/engine.ts';
+import { writeCalibration } from '../../../native/calibration-cache.ts';
+import { autoCalibrationKey } from '../../../native/engine.ts';
 
 const pkgVersion = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -48,10 +48,10 @@ describe('lora-audit version', () => {
 
   it('version --json names the verdict cached for this machine, and ignores one cached for another version', async () => {
     const info = { name: 'cpu' as const, reason: 'fastest of 1 backend that agreed with the float64 reference on the probe (2.0 ms)', candidates: [{ name: 'cpu' as const, ok: true, ms: 2, maxRelError: 1e-15, reason: 'agrees with the float64 reference' }] };
-    expect(writeCalibration({ dir: home, appVersion: '0.0.0-other' }, calibrationKey('0.0.0-other', AUTO_CANDIDATES, AGREEMENT_TOLERANCE), info)).toBeNull();
+    expect(writeCalibration({ dir: home, appVersion: '0.0.0-other' }, autoCalibrationKey('0.0.0-other'), info)).toBeNull();
     expect(JSON.parse((await run(['version', '--json'])).out).backend).toBe('not calibrated');
 
-    expect(writeCalibration({ dir: home, appVersion: pkgVersion }, calibrationKey(pkgVersion, AUTO_CANDIDATES, AGREEMENT_TOLERANCE), info, '2026-01-02T03:04:05.000Z')).toBeNull();
+    expect(writeCalibration({ dir: home, appVersion: pkgVersion }, autoCalibrationKey(pkgVersion), info, '2026-01-02T03:04:05.000Z')).toBeNull();
     const v = JSON.parse((await run(['version', '--json'])).out);
     expect(v.backend).toEqual({ name: 'cpu', reason: info.reason, calibratedAt: '2026-01-02T03:04:05.000Z' });
     expect((await run(['version'])).out).toMatch(/^LoRA Auditor .+\nmethod DSiRe .+\nnode .+\nbackend cpu \(calibrated 2026-01-02T03:04:05\.000Z: fastest of 1 backend/);
