@@ -98,10 +98,9 @@ export async function importLabelledFolder(run: ImportRun, dir: string): Promise
 /**
  * The labelled-folder import itself, for rows already listed and checked by the caller (labels.csv, or
  * a study's matched outputs, whose `file` is a path under `dir`): each adapter is its own shard row.
- * `provenance` is the new set's; with `refreshProvenance` it also replaces an existing set's (a study
- * imported again after more runs finished records its new coverage).
+ * `provenance` is the new set's (a study import rewrites it afterwards from what the set then holds).
  */
-export async function importLabelledRows(run: ImportRun, dir: string, labels: LabelRow[], provenance: ReferenceProvenance, opts: { refreshProvenance?: boolean } = {}): Promise<void> {
+export async function importLabelledRows(run: ImportRun, dir: string, labels: LabelRow[], provenance: ReferenceProvenance): Promise<void> {
   const { openAdapter, loadModuleWeights } = await import('../intake/open.ts');
   run.adaptersTotal = (run.adaptersTotal ?? 0) + labels.length;
   let bytesDone = 0;
@@ -147,9 +146,5 @@ export async function importLabelledRows(run: ImportRun, dir: string, labels: La
       if (err instanceof AuditError && err.code === 'CANCELLED') throw err;
       run.fileError(`${basename(dir)}/${l.file}`, err);
     }
-  }
-  if (opts.refreshProvenance && run.setId !== undefined) {
-    const { shards: _omit, ...stored } = { ...provenance, featureBackend: run.opts.engine.info.name };
-    await run.db.run('UPDATE reference_sets SET provenance = ? WHERE id = ?', [JSON.stringify(stored), run.setId]);
   }
 }

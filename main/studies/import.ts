@@ -288,8 +288,7 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
   };
   const provenance: ReferenceProvenance = {
     source: 'study', importerVersion: IMPORTER_VERSION, createdAt: new Date().toISOString(), shards: [], study,
-    notes: `reference study ${plan.studyId} (plan sha256 ${b.planSha256}): ${coverage.imported} of ${coverage.planned} planned runs` +
-      (coverage.missing.length ? `; missing ${coverage.missing.join(', ')}` : ''),
+    notes: studyNotes(plan, b.planSha256, coverage),
   };
   const run = await ImportRun.begin(db, { name: opts.name, paths: [b.root], engine: opts.engine, signal: opts.signal, onProgress: opts.onProgress });
   if (run.setId !== undefined) {
@@ -304,35 +303,61 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
     }
   }
   run.adaptersTotal = 0;
-  await importLabelledRows(run, b.root, rows, provenance, { refreshProvenance: true });
+  await importLabelledRows(run, b.root, rows, provenance);
   const reference = await run.finish();
-  // The importer names a refused file `<bundle folder>/<its path>`: those runs are not in the set, so they
-  // are rejected and the provenance written above counts only the runs the set now holds.
+  // The importer names a refused file `<bundle folder>/<its path>`: those runs are not in the set.
   const failed = new Map(reference.errors.map((e) => [e.file, e]));
-  const refused = new Set(accepted.filter((x) => failed.has(`${basename(b.root)}/${x.rel}`)));
+  // What the set holds now, from this import and any before it, is what its provenance states: per run,
+  // the file and SHA-256 its row was imported from. A run whose output now hashes otherwise (replaced
+  // since an earlier import) keeps the row it had; the bytes offered now are named and not imported.
+  const held = run.setId === undefined ? new Map<string, HeldRow>() : await heldRows(db, run.setId);
+  const heldOf = (r: PlanRun) => held.get(ImportRun.key(r.subject, r.size));
   for (const x of accepted) {
-    if (refused.has(x)) continue;
-    report.imported.push({ runId: x.run.runId, output: x.rel, sha256: x.sha256, matchedBy: x.matchedBy });
+    const e = failed.get(`${basename(b.root)}/${x.rel}`);
+    const h = heldOf(x.run);
+    if (h && h.sha256 === x.sha256) {
+      report.imported.push({ runId: x.run.runId, output: x.rel, sha256: x.sha256, matchedBy: x.matchedBy });
+    } else if (h) {
+      report.mismatched.push({ runId: x.run.runId, output: x.rel, reason: `it hashes to ${x.sha256}, but the set holds this run ` +
+        `from ${h.source}, which hashed to ${h.sha256} when it was imported: the output changed since, and the set keeps what it imported ` +
+        '(import into a new set to use the new output)' });
+    } else {
+      report.mismatched.push({ runId: x.run.runId, output: x.rel, reason: e ? `the importer refused it (${e.code}: ${e.message.slice(0, 200)})`
+        : 'the importer left it out (see the reference import findings)' });
+    }
   }
-  if (refused.size > 0) {
-    for (const x of refused) {
-      const e = failed.get(`${basename(b.root)}/${x.rel}`)!;
-      report.mismatched.push({ runId: x.run.runId, output: x.rel, reason: `the importer refused it (${e.code}: ${e.message.slice(0, 200)})` });
-    }
-    const kept = accepted.filter((x) => !refused.has(x));
-    const keptCov = coverageOf(plan, new Set(kept.map((x) => x.run.runId)));
-    Object.assign(coverage, {
-      imported: keptCov.done, missing: keptCov.missing, rejected: [...coverage.rejected, ...[...refused].map((x) => x.run.runId)],
-      sizes: keptCov.sizes.map((z) => ({ size: z.size, planned: z.planned, imported: z.done })),
-    });
-    const keptIds = new Set(kept.map((x) => x.run.runId));
-    study.runs = study.runs.filter((r) => keptIds.has(r.runId));
-    provenance.notes = `reference study ${plan.studyId} (plan sha256 ${b.planSha256}): ${coverage.imported} of ${coverage.planned} planned runs` +
-      (coverage.missing.length ? `; missing ${coverage.missing.join(', ')}` : '');
-    if (run.setId !== undefined) {
-      const { shards: _omit, ...stored } = { ...provenance, featureBackend: opts.engine.info.name };
-      await db.run('UPDATE reference_sets SET provenance = ? WHERE id = ?', [JSON.stringify(stored), run.setId]);
-    }
+  const inSet = plan.runs.filter((r) => heldOf(r) !== undefined);
+  const inSetIds = new Set(inSet.map((r) => r.runId));
+  const heldCov = coverageOf(plan, inSetIds);
+  Object.assign(coverage, {
+    imported: heldCov.done, missing: heldCov.missing,
+    rejected: [...new Set([...report.mismatched.map((m) => m.runId), ...report.duplicated.map((d) => d.runId)])].filter((id) => !inSetIds.has(id)),
+    sizes: heldCov.sizes.map((z) => ({ size: z.size, planned: z.planned, imported: z.done })),
+  });
+  study.runs = inSet.map((r) => {
+    const h = heldOf(r)!;
+    return { runId: r.runId, subject: r.subject, size: r.size, seed: r.seed, output: h.source, sha256: h.sha256, command: r.command,
+      images: r.images.map((im) => ({ path: im.path, sha256: im.sha256 })) };
+  });
+  provenance.notes = studyNotes(plan, b.planSha256, coverage);
+  if (run.setId !== undefined) {
+    const { shards: _omit, ...stored } = { ...provenance, featureBackend: opts.engine.info.name };
+    await db.run('UPDATE reference_sets SET provenance = ? WHERE id = ?', [JSON.stringify(stored), run.setId]);
   }
   return { ...report, coverage, complete: coverage.imported === coverage.planned && reference.errors.length === 0, reference };
+}
+
+function studyNotes(plan: Plan, planSha256: string, coverage: StudyProvenance['coverage']): string {
+  return `reference study ${plan.studyId} (plan sha256 ${planSha256}): ${coverage.imported} of ${coverage.planned} planned runs` +
+    (coverage.missing.length ? `; missing ${coverage.missing.join(', ')}` : '');
+}
+
+interface HeldRow { source: string; sha256: string }
+
+/** Each row of the set by (name, size): the file it was imported from and that file's SHA-256 then. */
+async function heldRows(db: Database, setId: number): Promise<Map<string, HeldRow>> {
+  const rows = await db.all<{ name: string; label: number; source: string; sha256: string }>(
+    `SELECT a.name, a.label, a.source, s.sha256 FROM reference_adapters a JOIN reference_shards s ON s.id = a.shard_id
+     WHERE a.set_id = ?`, [setId]);
+  return new Map(rows.map((r) => [ImportRun.key(r.name, r.label), { source: r.source, sha256: r.sha256 }]));
 }

@@ -1,0 +1,64 @@
+// A study imported twice, its outputs changed in between (security review of issue 19's provenance):
+// the set keeps the rows of the first import, but its provenance was rewritten from the second, so it
+// named a replaced output's new SHA-256 for a row computed from the old bytes, and dropped a run whose
+// output had since been deleted while its row stayed in the set. The provenance states what the set
+// holds; bytes offered for a run the set already holds from other bytes are named and not imported.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../../main/common/hashing.ts';
+import { getReferenceSetSummary } from '../../../main/reference/store.ts';
+import { openDatabase } from '../../../main/services/database.ts';
+import { importStudy } from '../../../main/studies/import.ts';
+import { runStudy } from '../../../main/studies/run.ts';
+import { BASE_MODEL_DIR, importSuite, writeBundle } from './bundle-fixture.ts';
+
+const suite = importSuite('study-changed-');
+const tmp = suite.tmp;
+
+/** The same tensors under a header with one more metadata entry: other bytes, the same adapter. */
+function withExtraMetadata(file: string): void {
+  const bytes = readFileSync(file);
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8'));
+  header.__metadata__ = { ...header.__metadata__, note: 'edited after the first import' };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(file, Buffer.concat([size, json, bytes.subarray(8 + length)]));
+}
+
+describe('a study imported again after its outputs changed', () => {
+  it('keeps stating the bytes the set holds: a replaced output is named, not recorded; a deleted one stays recorded', async () => {
+    const b = join(tmp, 'bundle');
+    const plan = await writeBundle(b, { subjects: 1, sizes: [1, 2], steps: 1 });
+    const [r0, r1] = plan.runs;
+    await runStudy(b, { baseModelDir: BASE_MODEL_DIR, jobs: 1 });
+    const db = await openDatabase(join(tmp, 'db.sqlite'));
+    try {
+      const first = await importStudy(db, b, { name: 'changed', engine: suite.engine });
+      expect(first.imported.map((x) => x.runId)).toEqual([r0.runId, r1.runId]);
+      const sha0 = first.imported[0].sha256;
+      const sha1 = first.imported[1].sha256;
+
+      withExtraMetadata(join(b, r0.output));
+      const sha0Now = sha256Hex(readFileSync(join(b, r0.output)));
+      expect(sha0Now).not.toBe(sha0);
+      rmSync(join(b, r1.output));
+
+      const second = await importStudy(db, b, { name: 'changed', engine: suite.engine });
+      expect(second.imported).toEqual([]);
+      expect(second.missing).toEqual([r1.runId]);
+      expect(second.mismatched).toEqual([{ runId: r0.runId, output: r0.output,
+        reason: `it hashes to ${sha0Now}, but the set holds this run from ${r0.output}, which hashed to ${sha0} when it was imported: ` +
+          'the output changed since, and the set keeps what it imported (import into a new set to use the new output)' }]);
+      // the set still holds both first rows, and says so
+      expect(second.coverage).toMatchObject({ planned: 2, imported: 2, missing: [], rejected: [] });
+      const set = await getReferenceSetSummary(db, 'changed');
+      expect(set.adapterCount).toBe(2);
+      const runs = set.provenance.study!.runs;
+      expect(runs.map((r) => [r.runId, r.output, r.sha256])).toEqual([[r0.runId, r0.output, sha0], [r1.runId, r1.output, sha1]]);
+      expect(set.provenance.notes).toContain('2 of 2 planned runs');
+    } finally { await db.close(); }
+  }, 120_000);
+});
