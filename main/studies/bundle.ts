@@ -108,7 +108,7 @@ function checkPlan(json: unknown, planFile: string): Plan {
   if (!p.evidence || typeof p.evidence !== 'object' || typeof p.evidence.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(p.evidence.sha256)) throw bad('evidence.sha256 is not a SHA-256', planFile);
   if (typeof p.evidence.file !== 'string' || p.evidence.file.length > 4096 || (p.evidence.family !== undefined && typeof p.evidence.family !== 'string')) throw bad('evidence.file or evidence.family is not a string', planFile);
   if (!Array.isArray(p.runs) || p.runs.length === 0 || p.runs.length > BUNDLE_LIMITS.runs) throw bad(`runs must be a list of 1 to ${BUNDLE_LIMITS.runs} runs`, planFile);
-  const ids = new Set<string>(), outputs = new Set<string>();
+  const ids = new Set<string>(), outputs = new Set<string>(), trained = new Map<string, string>();
   p.runs.forEach((r: PlanRun, i) => {
     const at = `runs[${i}]`;
     if (!r || typeof r !== 'object') throw bad(`${at} is not a run`, planFile);
@@ -118,6 +118,11 @@ function checkPlan(json: unknown, planFile: string): Plan {
     if (typeof r.subject !== 'string' || r.subject.length === 0 || r.subject.length > 255 || UNPRINTABLE.test(r.subject)) throw bad(`${at}.subject is not a printable name (no control, bidirectional or zero-width characters)`, planFile);
     if (!Number.isSafeInteger(r.size) || r.size < 1) throw bad(`${at}.size is not a whole number ≥ 1`, planFile);
     if (!Number.isSafeInteger(r.seed) || r.seed < 0) throw bad(`${at}.seed is not a whole number ≥ 0`, planFile);
+    // A reference set holds one adapter per (name, size): a second run of both could only be left out,
+    // or be recorded against the first run's adapter.
+    const twin = trained.get(JSON.stringify([r.subject, r.size]));
+    if (twin !== undefined) throw bad(`runs ${twin} and ${r.runId} both train subject ${r.subject} at size ${r.size}; a reference set holds one adapter per subject and size`, planFile);
+    trained.set(JSON.stringify([r.subject, r.size]), r.runId);
     checkRelPath(r.output, `${at}.output`, planFile);
     checkRelPath(r.dir, `${at}.dir`, planFile);
     if (outputs.has(r.output)) throw bad(`${at}.output ${r.output} is another run's output too`, planFile);

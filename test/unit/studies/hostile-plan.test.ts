@@ -59,4 +59,12 @@ describe('a hostile plan.json', () => {
       await expect(readBundle(dir)).rejects.toMatchObject({ code: 'BAD_CONFIG', file: expect.stringContaining('plan.json') });
     }
   });
+
+  it('two runs of one subject at one size are refused: the set could hold only one of them, and the provenance would name both', async () => {
+    const dir = hostile((p) => {
+      p.runs.push({ ...p.runs[0], runId: `${p.runs[0].runId}-again`, seed: 7, output: 'runs/again/output/again.safetensors', dir: 'runs/again' });
+    });
+    await expect(readBundle(dir)).rejects.toMatchObject({ code: 'BAD_CONFIG', file: expect.stringContaining('plan.json'),
+      message: expect.stringContaining(`runs ${plan.runs[0].runId} and ${plan.runs[0].runId}-again both train subject ${plan.runs[0].subject} at size 1`) });
+  });
 });
