@@ -291,6 +291,9 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
     notes: studyNotes(plan, b.planSha256, coverage),
   };
   const run = await ImportRun.begin(db, { name: opts.name, paths: [b.root], engine: opts.engine, signal: opts.signal, onProgress: opts.onProgress });
+  // The bytes this study's runs were imported from before: with this import's, the only rows of the set
+  // its provenance may attribute to a run.
+  const attributable = new Set(accepted.map((x) => x.sha256));
   if (run.setId !== undefined) {
     const prior = await db.get<{ provenance: string }>('SELECT provenance FROM reference_sets WHERE id = ?', [run.setId]);
     const p = prior ? JSON.parse(prior.provenance) as ReferenceProvenance : null;
@@ -301,30 +304,34 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
     if (p.study.planSha256 !== b.planSha256) {
       throw new AuditError('ALREADY_EXISTS', `reference set "${opts.name}" was built from another plan.json of study ${plan.studyId} (plan SHA-256 ${p.study.planSha256}, this one ${b.planSha256}): its outputs and recipe are not added to it; choose another --name`, join(b.root, 'plan.json'));
     }
+    for (const r of Array.isArray(p.study.runs) ? p.study.runs : []) if (typeof r?.sha256 === 'string') attributable.add(r.sha256);
   }
   run.adaptersTotal = 0;
   await importLabelledRows(run, b.root, rows, provenance);
-  const reference = await run.finish();
-  // The importer names a refused file `<bundle folder>/<its path>`: those runs are not in the set.
-  const failed = new Map(reference.errors.map((e) => [e.file, e]));
-  // What the set holds now, from this import and any before it, is what its provenance states: per run,
-  // the file and SHA-256 its row was imported from. A run whose output now hashes otherwise (replaced
-  // since an earlier import) keeps the row it had; the bytes offered now are named and not imported.
-  const held = run.setId === undefined ? new Map<string, HeldRow>() : await heldRows(db, run.setId);
-  const heldOf = (r: PlanRun) => held.get(ImportRun.key(r.subject, r.size));
+  // Until here the provenance is provisional (what a new set is created with). From here it states what
+  // the set holds, from this import and any before it: per run, the file and SHA-256 its row was imported
+  // from. A run whose output now hashes otherwise (replaced since an earlier import) keeps the row it had;
+  // the bytes offered now are named and not imported. A row whose bytes no run of this study was imported
+  // from is not attributed to a run.
+  const held = run.setId === undefined ? [] : await heldRows(db, run.setId);
+  const heldByRun = new Map(held.filter((h) => attributable.has(h.sha256)).map((h) => [ImportRun.key(h.name, h.label), h]));
+  const heldOf = (r: PlanRun) => heldByRun.get(ImportRun.key(r.subject, r.size));
+  // The importer names a refused file `<bundle folder>/<its path>`.
+  const failed = new Map(run.report.errors.map((e) => [e.file, e]));
   for (const x of accepted) {
-    const e = failed.get(`${basename(b.root)}/${x.rel}`);
     const h = heldOf(x.run);
+    const e = failed.get(`${basename(b.root)}/${x.rel}`);
+    const other = held.find((y) => y.sha256 === x.sha256);
     if (h && h.sha256 === x.sha256) {
       report.imported.push({ runId: x.run.runId, output: x.rel, sha256: x.sha256, matchedBy: x.matchedBy });
-    } else if (h) {
-      report.mismatched.push({ runId: x.run.runId, output: x.rel, reason: `it hashes to ${x.sha256}, but the set holds this run ` +
-        `from ${h.source}, which hashed to ${h.sha256} when it was imported: the output changed since, and the set keeps what it imported ` +
-        '(import into a new set to use the new output)' });
-    } else {
-      report.mismatched.push({ runId: x.run.runId, output: x.rel, reason: e ? `the importer refused it (${e.code}: ${e.message.slice(0, 200)})`
-        : 'the importer left it out (see the reference import findings)' });
+      continue;
     }
+    const reason = h ? `it hashes to ${x.sha256}, but the set holds this run from ${h.source}, which hashed to ${h.sha256} when it was ` +
+        'imported: the output changed since, and the set keeps what it imported (import into a new set to use the new output)'
+      : e ? `the importer refused it (${e.code}: ${e.message.slice(0, 200)})`
+        : other ? `its bytes (SHA-256 ${x.sha256}) are already in the set as the adapter of ${other.name} at size ${other.label}: one adapter cannot stand for several runs`
+          : 'the importer left it out (see the reference import findings)';
+    report.mismatched.push({ runId: x.run.runId, output: x.rel, reason });
   }
   const inSet = plan.runs.filter((r) => heldOf(r) !== undefined);
   const inSetIds = new Set(inSet.map((r) => r.runId));
@@ -339,11 +346,15 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
     return { runId: r.runId, subject: r.subject, size: r.size, seed: r.seed, output: h.source, sha256: h.sha256, command: r.command,
       images: r.images.map((im) => ({ path: im.path, sha256: im.sha256 })) };
   });
-  provenance.notes = studyNotes(plan, b.planSha256, coverage);
+  const unattributed = held.length - inSet.length;
+  provenance.notes = studyNotes(plan, b.planSha256, coverage) +
+    (unattributed > 0 ? `; ${unattributed} other row(s) of the set are no output of this study's runs` : '');
   if (run.setId !== undefined) {
     const { shards: _omit, ...stored } = { ...provenance, featureBackend: opts.engine.info.name };
     await db.run('UPDATE reference_sets SET provenance = ? WHERE id = ?', [JSON.stringify(stored), run.setId]);
   }
+  // Complete only once its provenance is final.
+  const reference = await run.finish();
   return { ...report, coverage, complete: coverage.imported === coverage.planned && reference.errors.length === 0, reference };
 }
 
@@ -352,12 +363,12 @@ function studyNotes(plan: Plan, planSha256: string, coverage: StudyProvenance['c
     (coverage.missing.length ? `; missing ${coverage.missing.join(', ')}` : '');
 }
 
-interface HeldRow { source: string; sha256: string }
+interface HeldRow { name: string; label: number; source: string; sha256: string }
 
-/** Each row of the set by (name, size): the file it was imported from and that file's SHA-256 then. */
-async function heldRows(db: Database, setId: number): Promise<Map<string, HeldRow>> {
-  const rows = await db.all<{ name: string; label: number; source: string; sha256: string }>(
-    `SELECT a.name, a.label, a.source, s.sha256 FROM reference_adapters a JOIN reference_shards s ON s.id = a.shard_id
-     WHERE a.set_id = ?`, [setId]);
-  return new Map(rows.map((r) => [ImportRun.key(r.name, r.label), { source: r.source, sha256: r.sha256 }]));
+/** Each row of the set: its name and size, the file it was imported from and that file's SHA-256 then
+ *  (empty for a row stored without a file of its own, as a pack's are). */
+async function heldRows(db: Database, setId: number): Promise<HeldRow[]> {
+  return db.all<HeldRow>(
+    `SELECT a.name, a.label, a.source, coalesce(s.sha256, '') AS sha256
+     FROM reference_adapters a LEFT JOIN reference_shards s ON s.id = a.shard_id WHERE a.set_id = ?`, [setId]);
 }

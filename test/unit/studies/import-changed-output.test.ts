@@ -3,10 +3,13 @@
 // named a replaced output's new SHA-256 for a row computed from the old bytes, and dropped a run whose
 // output had since been deleted while its row stayed in the set. The provenance states what the set
 // holds; bytes offered for a run the set already holds from other bytes are named and not imported.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../main/common/hashing.ts';
+import { importLabelledFolder } from '../../../main/reference/import-folder.ts';
+import { importReference } from '../../../main/reference/import-parquet.ts';
+import { ImportRun } from '../../../main/reference/import-run.ts';
 import { getReferenceSetSummary } from '../../../main/reference/store.ts';
 import { openDatabase } from '../../../main/services/database.ts';
 import { importStudy } from '../../../main/studies/import.ts';
@@ -17,7 +20,7 @@ const suite = importSuite('study-changed-');
 const tmp = suite.tmp;
 
 /** The same tensors under a header with one more metadata entry: other bytes, the same adapter. */
-function withExtraMetadata(file: string): void {
+function withExtraMetadata(file: string, to = file): void {
   const bytes = readFileSync(file);
   const length = Number(bytes.readBigUInt64LE(0));
   const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8'));
@@ -25,7 +28,7 @@ function withExtraMetadata(file: string): void {
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const size = Buffer.alloc(8);
   size.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(file, Buffer.concat([size, json, bytes.subarray(8 + length)]));
+  writeFileSync(to, Buffer.concat([size, json, bytes.subarray(8 + length)]));
 }
 
 describe('a study imported again after its outputs changed', () => {
@@ -59,6 +62,42 @@ describe('a study imported again after its outputs changed', () => {
       const runs = set.provenance.study!.runs;
       expect(runs.map((r) => [r.runId, r.output, r.sha256])).toEqual([[r0.runId, r0.output, sha0], [r1.runId, r1.output, sha1]]);
       expect(set.provenance.notes).toContain('2 of 2 planned runs');
+    } finally { await db.close(); }
+  }, 120_000);
+});
+
+describe('rows of a study set that no run of the study produced', () => {
+  it('a labelled folder is not imported into a study set; a row put there otherwise is not counted as a run', async () => {
+    const b = join(tmp, 'bundle-foreign');
+    const plan = await writeBundle(b, { subjects: 1, sizes: [1, 2], steps: 1 });
+    const [r0, r1] = plan.runs;
+    await runStudy(b, { baseModelDir: BASE_MODEL_DIR, jobs: 1 });
+    const aside = join(tmp, 'never-finished.safetensors');
+    renameSync(join(b, r1.output), aside);   // r1 never finished
+    const folder = join(tmp, 'folder');
+    mkdirSync(folder);
+    withExtraMetadata(aside, join(folder, 'other.safetensors'));
+    writeFileSync(join(folder, 'labels.csv'), `file,name,size\nother.safetensors,${r1.subject},${r1.size}\n`);
+    const db = await openDatabase(join(tmp, 'db-foreign.sqlite'));
+    try {
+      await importStudy(db, b, { name: 'study', engine: suite.engine });
+      await expect(importReference(db, { name: 'study', paths: [folder], engine: suite.engine })).rejects.toMatchObject({
+        code: 'ALREADY_EXISTS', message: expect.stringContaining('reference set "study" was built by a study import') });
+      expect((await getReferenceSetSummary(db, 'study')).adapterCount).toBe(1);
+
+      // as an earlier version let it in: the folder's row lands in the set under r1's subject and size
+      const run = await ImportRun.begin(db, { name: 'study', paths: [folder], engine: suite.engine });
+      await importLabelledFolder(run, folder);
+      await run.finish();
+      expect((await getReferenceSetSummary(db, 'study')).adapterCount).toBe(2);
+
+      const again = await importStudy(db, b, { name: 'study', engine: suite.engine });
+      expect(again.missing).toEqual([r1.runId]);
+      expect(again.coverage).toMatchObject({ planned: 2, imported: 1, missing: [r1.runId] });
+      expect(again.complete).toBe(false);
+      const set = await getReferenceSetSummary(db, 'study');
+      expect(set.provenance.study!.runs.map((r) => r.runId)).toEqual([r0.runId]);
+      expect(set.provenance.notes).toMatch(/1 of 2 planned runs; missing .*; 1 other row\(s\) of the set are no output of this study's runs$/);
     } finally { await db.close(); }
   }, 120_000);
 });
