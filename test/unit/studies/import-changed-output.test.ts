@@ -14,6 +14,7 @@ import { getReferenceSetSummary } from '../../../main/reference/store.ts';
 import { openDatabase } from '../../../main/services/database.ts';
 import { importStudy } from '../../../main/studies/import.ts';
 import { runStudy } from '../../../main/studies/run.ts';
+import type { PlanRun } from '../../../main/studies/types.ts';
 import { BASE_MODEL_DIR, importSuite, writeBundle } from './bundle-fixture.ts';
 
 const suite = importSuite('study-changed-');
@@ -31,12 +32,17 @@ function withExtraMetadata(file: string, to = file): void {
   writeFileSync(to, Buffer.concat([size, json, bytes.subarray(8 + length)]));
 }
 
+/** A study of one subject at sizes 1 and 2, both runs trained. */
+async function trainedStudy(name: string): Promise<{ b: string; runs: PlanRun[] }> {
+  const b = join(tmp, name);
+  const plan = await writeBundle(b, { subjects: 1, sizes: [1, 2], steps: 1 });
+  await runStudy(b, { baseModelDir: BASE_MODEL_DIR, jobs: 1 });
+  return { b, runs: plan.runs };
+}
+
 describe('a study imported again after its outputs changed', () => {
   it('keeps stating the bytes the set holds: a replaced output is named, not recorded; a deleted one stays recorded', async () => {
-    const b = join(tmp, 'bundle');
-    const plan = await writeBundle(b, { subjects: 1, sizes: [1, 2], steps: 1 });
-    const [r0, r1] = plan.runs;
-    await runStudy(b, { baseModelDir: BASE_MODEL_DIR, jobs: 1 });
+    const { b, runs: [r0, r1] } = await trainedStudy('bundle');
     const db = await openDatabase(join(tmp, 'db.sqlite'));
     try {
       const first = await importStudy(db, b, { name: 'changed', engine: suite.engine });
@@ -68,10 +74,7 @@ describe('a study imported again after its outputs changed', () => {
 
 describe('rows of a study set that no run of the study produced', () => {
   it('a labelled folder is not imported into a study set; a row put there otherwise is not counted as a run', async () => {
-    const b = join(tmp, 'bundle-foreign');
-    const plan = await writeBundle(b, { subjects: 1, sizes: [1, 2], steps: 1 });
-    const [r0, r1] = plan.runs;
-    await runStudy(b, { baseModelDir: BASE_MODEL_DIR, jobs: 1 });
+    const { b, runs: [r0, r1] } = await trainedStudy('bundle-foreign');
     const aside = join(tmp, 'never-finished.safetensors');
     renameSync(join(b, r1.output), aside);   // r1 never finished
     const folder = join(tmp, 'folder');
