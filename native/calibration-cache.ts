@@ -187,6 +187,9 @@ function checkVerdict(doc: unknown, key: CalibrationKey): CachedVerdict {
   if (name !== 'reference') {
     const chosen = candidates.find((c) => c.name === name);
     if (!chosen || !chosen.ok || chosen.ms === undefined) throw new Error(`the verdict ${name} is not a candidate that agreed`);
+    // The verdict must follow from its own figures: the fastest of the candidates that agreed.
+    const faster = candidates.find((c) => c.ok && c.ms !== undefined && c.ms < chosen.ms!);
+    if (faster) throw new Error(`the verdict ${name} (${chosen.ms} ms) is not the fastest candidate that agreed (${faster.name}: ${faster.ms} ms)`);
   }
   return { info: { name: name as BackendName, reason, candidates }, calibratedAt };
 }
