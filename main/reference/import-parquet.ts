@@ -308,7 +308,7 @@ async function expand(paths: string[]): Promise<{ units: Unit[]; missing: { path
 export async function importReference(db: Database, opts: ImportOptions): Promise<ImportReport> {
   if (opts.paths.length === 0) throw new AuditError('BAD_REQUEST', 'nothing to import: give shard files or folders');
   const run = await ImportRun.begin(db, opts);
-  if (run.setId !== undefined && await isStudySet(db, run.setId)) {
+  if (run.provenance?.source === 'study') {
     // A study set's rows are its runs' outputs, and its provenance says which run each came from: a row
     // added from elsewhere would be counted as a run's, or left unexplained.
     throw new AuditError('ALREADY_EXISTS', `reference set "${opts.name}" was built by a study import: add to it with ` +
@@ -329,14 +329,4 @@ export async function importReference(db: Database, opts: ImportOptions): Promis
     run.bytesBefore += unit.bytes;
   }
   return run.finish();
-}
-
-/** Whether the set's provenance says it was built from a study bundle (an unreadable provenance is not). */
-async function isStudySet(db: Database, setId: number): Promise<boolean> {
-  const row = await db.get<{ provenance: string }>('SELECT provenance FROM reference_sets WHERE id = ?', [setId]);
-  try {
-    return (JSON.parse(row?.provenance ?? 'null') as { source?: unknown } | null)?.source === 'study';
-  } catch {
-    return false;
-  }
 }

@@ -106,6 +106,8 @@ export class ImportRun {
   readonly report: ImportReport = { set: null, imported: [], skipped: [], errors: [], findings: [] };
   setId: number | undefined;
   config: ReferenceConfig | undefined;
+  /** The existing set's provenance as stored (null for a new set, or one that is not JSON). */
+  provenance: Partial<ReferenceProvenance> | null = null;
   complete = false;
   readonly shas = new Set<string>();
   /** File name + size of the shards in the set: a match is hashed before it is read (probably a re-run). */
@@ -128,6 +130,7 @@ export class ImportRun {
     if (row) {
       run.setId = row.id;
       run.config = JSON.parse(row.config) as ReferenceConfig;
+      try { run.provenance = JSON.parse(row.provenance) as Partial<ReferenceProvenance> | null; } catch { run.provenance = null; }
       run.complete = row.complete === 1;
       for (const s of await db.all<{ sha256: string; file_name: string; size: number }>(
         'SELECT sha256, file_name, size FROM reference_shards WHERE set_id = ?', [row.id])) {

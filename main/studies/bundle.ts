@@ -120,9 +120,10 @@ function checkPlan(json: unknown, planFile: string): Plan {
     if (!Number.isSafeInteger(r.seed) || r.seed < 0) throw bad(`${at}.seed is not a whole number ≥ 0`, planFile);
     // A reference set holds one adapter per (name, size): a second run of both could only be left out,
     // or be recorded against the first run's adapter.
-    const twin = trained.get(JSON.stringify([r.subject, r.size]));
+    const trainedKey = JSON.stringify([r.subject, r.size]);
+    const twin = trained.get(trainedKey);
     if (twin !== undefined) throw bad(`runs ${twin} and ${r.runId} both train subject ${r.subject} at size ${r.size}; a reference set holds one adapter per subject and size`, planFile);
-    trained.set(JSON.stringify([r.subject, r.size]), r.runId);
+    trained.set(trainedKey, r.runId);
     checkRelPath(r.output, `${at}.output`, planFile);
     checkRelPath(r.dir, `${at}.dir`, planFile);
     if (outputs.has(r.output)) throw bad(`${at}.output ${r.output} is another run's output too`, planFile);

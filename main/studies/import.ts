@@ -295,8 +295,7 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
   // its provenance may attribute to a run.
   const attributable = new Set(accepted.map((x) => x.sha256));
   if (run.setId !== undefined) {
-    const prior = await db.get<{ provenance: string }>('SELECT provenance FROM reference_sets WHERE id = ?', [run.setId]);
-    const p = prior ? JSON.parse(prior.provenance) as ReferenceProvenance : null;
+    const p = run.provenance;
     if (p?.source !== 'study' || p.study?.studyId !== plan.studyId) {
       throw new AuditError('ALREADY_EXISTS', `reference set "${opts.name}" exists and is not from study ${plan.studyId}; choose another --name`);
     }
@@ -316,12 +315,13 @@ export async function importStudy(db: Database, bundleDir: string, opts: StudyIm
   const held = run.setId === undefined ? [] : await heldRows(db, run.setId);
   const heldByRun = new Map(held.filter((h) => attributable.has(h.sha256)).map((h) => [ImportRun.key(h.name, h.label), h]));
   const heldOf = (r: PlanRun) => heldByRun.get(ImportRun.key(r.subject, r.size));
+  const heldBySha = new Map(held.map((h) => [h.sha256, h]));
   // The importer names a refused file `<bundle folder>/<its path>`.
   const failed = new Map(run.report.errors.map((e) => [e.file, e]));
   for (const x of accepted) {
     const h = heldOf(x.run);
     const e = failed.get(`${basename(b.root)}/${x.rel}`);
-    const other = held.find((y) => y.sha256 === x.sha256);
+    const other = heldBySha.get(x.sha256);
     if (h && h.sha256 === x.sha256) {
       report.imported.push({ runId: x.run.runId, output: x.rel, sha256: x.sha256, matchedBy: x.matchedBy });
       continue;

@@ -101,6 +101,11 @@ describe('rows of a study set that no run of the study produced', () => {
       const set = await getReferenceSetSummary(db, 'study');
       expect(set.provenance.study!.runs.map((r) => r.runId)).toEqual([r0.runId]);
       expect(set.provenance.notes).toMatch(/1 of 2 planned runs; missing .*; 1 other row\(s\) of the set are no output of this study's runs$/);
+
+      // a provenance that is no longer JSON (edited in the database) is not this study's: refused, typed
+      await db.run("UPDATE reference_sets SET provenance = '{not json' WHERE name = 'study'");
+      await expect(importStudy(db, b, { name: 'study', engine: suite.engine })).rejects.toMatchObject({
+        code: 'ALREADY_EXISTS', message: expect.stringContaining('exists and is not from study') });
     } finally { await db.close(); }
   }, 120_000);
 });
